@@ -1,0 +1,203 @@
+"""Items, catalogs and interactions: the data every other layer works on.
+
+External ids (``Item.id``, the ids in the source files) and internal rows (positions in arrays) are
+kept apart in names: ``row`` is always an internal position, ``item_id``/``user_id`` always external.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from .errors import DataFormatError, EmptyCatalogError
+
+ItemId = int | str
+
+
+@dataclass(frozen=True)
+class Item:
+    """One catalog entry. Only ``id`` and ``title`` are required."""
+
+    id: ItemId
+    title: str
+    year: int | None = None
+    genres: tuple[str, ...] = ()
+    description: str = ""
+    director: tuple[str, ...] = ()
+    cast: tuple[str, ...] = ()
+
+
+_YEAR_IN_TITLE = re.compile(r"\((\d{4})\)\s*$")
+_ARTICLE_SUFFIX = re.compile(r"^(.*), (The|A|An|Il|La|Le|Les|L'|Das|Der|Die|El)$", re.IGNORECASE)
+
+
+def display_title(title: str) -> str:
+    """``"Shawshank Redemption, The (1994)"`` -> ``"The Shawshank Redemption (1994)"``."""
+    match = re.match(r"^(.*?)(\s*\(.*\))?$", title)
+    base, tail = (match.group(1), match.group(2) or "") if match else (title, "")
+    moved = _ARTICLE_SUFFIX.match(base)
+    if moved:
+        article = moved.group(2)
+        base = f"{article}{'' if article.endswith(chr(39)) else ' '}{moved.group(1)}"
+    return base + tail
+
+
+def item_text(item: Item, max_cast: int = 5) -> str:
+    """The text an item is embedded and re-ranked by: title, year, genres, then details when known."""
+    head = display_title(item.title).strip()
+    if item.year and str(item.year) not in item.title:
+        head += f" ({item.year})"
+    parts = [head + "."]
+    if item.genres:
+        parts.append("Genres: " + ", ".join(item.genres) + ".")
+    if item.description:
+        parts.append(item.description.strip())
+    if item.director:
+        parts.append("Director: " + ", ".join(item.director) + ".")
+    if item.cast:
+        parts.append("Cast: " + ", ".join(item.cast[:max_cast]) + ".")
+    text = " ".join(parts)
+    return text[:-1] if len(parts) == 1 else text
+
+
+@dataclass
+class Catalog:
+    """An ordered set of items with id <-> row lookup and array views used for filtering.
+
+    Raises:
+        EmptyCatalogError: when ``items`` is empty.
+        ValueError: when two items share an id.
+    """
+
+    name: str
+    items: list[Item]
+    _rows: dict[ItemId, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.items:
+            raise EmptyCatalogError(f"catalog {self.name!r} has no items; check the items file")
+        self._rows = {}
+        for row, item in enumerate(self.items):
+            if item.id in self._rows:
+                raise DataFormatError(f"catalog {self.name!r}: duplicate item id {item.id!r}")
+            self._rows[item.id] = row
+        self.years = np.array([item.year if item.year else -1 for item in self.items], dtype=np.int32)
+        self.genre_names = sorted({g for item in self.items for g in item.genres})
+        index = {g: i for i, g in enumerate(self.genre_names)}
+        self.genre_matrix = np.zeros((len(self.items), len(self.genre_names)), dtype=bool)
+        for row, item in enumerate(self.items):
+            for g in item.genres:
+                self.genre_matrix[row, index[g]] = True
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __contains__(self, item_id: ItemId) -> bool:
+        return item_id in self._rows
+
+    def row(self, item_id: ItemId) -> int:
+        """Internal row of an external id. Raises KeyError naming the id."""
+        try:
+            return self._rows[item_id]
+        except KeyError:
+            raise KeyError(f"item id {item_id!r} is not in catalog {self.name!r}") from None
+
+    def rows(self, item_ids: Iterable[ItemId], *, skip_unknown: bool = False) -> np.ndarray:
+        if skip_unknown:
+            out = [self._rows[i] for i in item_ids if i in self._rows]
+        else:
+            out = [self.row(i) for i in item_ids]
+        return np.asarray(out, dtype=np.int64)
+
+    def item(self, item_id: ItemId) -> Item:
+        return self.items[self.row(item_id)]
+
+    def genre_mask(self, genres: Sequence[str], *, any_of: bool = True) -> np.ndarray:
+        """Rows having any (or, with ``any_of=False``, all) of ``genres``, matched case-insensitively.
+
+        A genre the catalog does not know matches no row.
+        """
+        lookup = {g.lower(): i for i, g in enumerate(self.genre_names)}
+        known = [lookup[g.lower()] for g in genres if g.lower() in lookup]
+        if any_of:
+            return self.genre_matrix[:, known].any(axis=1)
+        if len(known) < len(genres):
+            return np.zeros(len(self), dtype=bool)
+        return self.genre_matrix[:, known].all(axis=1)
+
+    def texts(self) -> list[str]:
+        return [item_text(item) for item in self.items]
+
+    def fingerprint(self) -> str:
+        """Stable hash of the ids and texts: keys caches so a changed catalog never reuses stale vectors."""
+        digest = hashlib.sha256()
+        for item, text in zip(self.items, self.texts()):
+            digest.update(f"{item.id}\x1f{text}\x1e".encode("utf-8"))
+        return digest.hexdigest()[:16]
+
+
+@dataclass
+class Interactions:
+    """User-item events as parallel arrays over catalog rows.
+
+    ``user_ids[u]`` is the external id of user row ``u``; ``ratings`` defaults to 1 for implicit data.
+    """
+
+    catalog: Catalog
+    user_ids: list[ItemId]
+    user_rows: np.ndarray
+    item_rows: np.ndarray
+    ratings: np.ndarray
+    timestamps: np.ndarray
+    users: dict[ItemId, dict] = field(default_factory=dict)  # optional profile per external user id
+
+    def __post_init__(self) -> None:
+        n = len(self.user_rows)
+        for name in ("item_rows", "ratings", "timestamps"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"Interactions.{name} has {len(getattr(self, name))} entries, expected {n}")
+        self._user_index = {uid: row for row, uid in enumerate(self.user_ids)}
+
+    def __len__(self) -> int:
+        return len(self.user_rows)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    def user_row(self, user_id: ItemId) -> int:
+        try:
+            return self._user_index[user_id]
+        except KeyError:
+            raise KeyError(f"user id {user_id!r} has no interactions in {self.catalog.name!r}") from None
+
+    def history(self, user_id: ItemId) -> tuple[np.ndarray, np.ndarray]:
+        """(item rows, ratings) of one user, in file order."""
+        mask = self.user_rows == self.user_row(user_id)
+        return self.item_rows[mask], self.ratings[mask]
+
+    def subset(self, mask: np.ndarray) -> "Interactions":
+        """The events where ``mask`` is true (same users and catalog)."""
+        return Interactions(self.catalog, self.user_ids, self.user_rows[mask], self.item_rows[mask],
+                            self.ratings[mask], self.timestamps[mask], self.users)
+
+
+def build_interactions(catalog: Catalog, rows: Iterable[tuple[ItemId, ItemId, float, int]],
+                       users: dict[ItemId, dict] | None = None) -> Interactions:
+    """Interactions from (user id, item id, rating, timestamp) tuples; item ids must be in the catalog."""
+    user_index: dict[ItemId, int] = {}
+    u, i, r, t = [], [], [], []
+    for user_id, item_id, rating, ts in rows:
+        u.append(user_index.setdefault(user_id, len(user_index)))
+        i.append(catalog.row(item_id))
+        r.append(rating)
+        t.append(ts)
+    return Interactions(catalog, list(user_index), np.asarray(u, dtype=np.int64), np.asarray(i, dtype=np.int64),
+                        np.asarray(r, dtype=np.float32), np.asarray(t, dtype=np.int64), users or {})

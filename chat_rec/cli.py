@@ -1,0 +1,223 @@
+"""``chat-rec`` command line: data, index, search, an interactive terminal search, evaluation.
+
+Errors the user can fix are printed as one line naming the fix (exit code 2); no tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from .config import MAX_QUERY_CHARS, Config
+from .errors import ChatRecError
+
+log = logging.getLogger("chat_rec")
+
+
+def _config(args) -> Config:
+    cfg = Config.from_env(data_dir=getattr(args, "data_dir", None), encoder=getattr(args, "encoder", None),
+                          index=getattr(args, "index_kind", None))
+    if getattr(args, "offline", False):
+        from dataclasses import replace
+        cfg = replace(cfg, data=replace(cfg.data, allow_download=False))
+    return cfg
+
+
+def _load(args, cfg: Config, *, with_details: bool = True):
+    from .datasets import load_dataset
+    from .errors import DataNotFoundError
+
+    if getattr(args, "data_dir", None) and not Path(args.data_dir).is_dir():
+        raise DataNotFoundError(f"data directory {args.data_dir} does not exist; create it and run "
+                                f"`chat-rec --data-dir {args.data_dir} data fetch movielens-100k`, or drop --data-dir")
+
+    details = "auto" if with_details and not getattr(args, "no_details", False) else None
+    return load_dataset(cfg.data, items=getattr(args, "items", None),
+                        interactions=getattr(args, "interactions", None), details=details)
+
+
+def _build_index(args, cfg: Config, *, quiet: bool = False):
+    from .index import build_item_index
+    from .models.encoder import make_encoder
+
+    catalog, _ = _load(args, cfg)
+    encoder = make_encoder(cfg.encoder)
+    built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=not quiet)
+    return catalog, built
+
+
+# ----------------------------------------------------------------------------------------- commands
+
+def cmd_data_fetch(args) -> int:
+    from .datasets import fetch_movielens_100k
+
+    cfg = _config(args)
+    result = fetch_movielens_100k(cfg.data, force=args.force)
+    print(f"MovieLens-100K ready in {result.path} ({result.source})")
+    return 0
+
+
+def cmd_index_build(args) -> int:
+    cfg = _config(args)
+    start = time.perf_counter()
+    catalog, built = _build_index(args, cfg)
+    how = "reused cached embeddings" if built.embeddings_cached else \
+        f"embedded {len(catalog)} items in {built.embed_seconds:.1f} s ({len(catalog) / max(built.embed_seconds, 1e-9):.0f} texts/s)"
+    print(f"index ready: {len(catalog)} items of {catalog.name!r}, {built.index.kind} FAISS index at {built.path}; "
+          f"{how}; {time.perf_counter() - start:.1f} s in all")
+    return 0
+
+
+def _filters(args):
+    from .index import SearchFilter
+
+    exclude = set()
+    for raw in args.exclude or ():
+        exclude.add(int(raw) if raw.isdigit() else raw)
+    return SearchFilter(exclude_ids=frozenset(exclude), require_genres=tuple(args.genre or ()),
+                        forbid_genres=tuple(args.not_genre or ()), year_min=args.year_min, year_max=args.year_max)
+
+
+def _print_hits(catalog, hits) -> None:
+    if not hits:
+        print("no items match (the filters may exclude everything)")
+    for rank, hit in enumerate(hits, 1):
+        item = catalog.items[hit.row]
+        genres = ", ".join(item.genres)
+        print(f"{rank:>3}. {item.title}  {hit.score:.3f}  [{genres}]  (id {item.id})")
+
+
+def cmd_search(args) -> int:
+    from .index import check_query
+
+    cfg = _config(args)
+    query, notices = check_query(args.query, MAX_QUERY_CHARS)  # validate before loading any model
+    for notice in notices:
+        print(f"note: {notice}", file=sys.stderr)
+    catalog, built = _build_index(args, cfg, quiet=True)
+    _print_hits(catalog, built.search_text(query, args.k, _filters(args)))
+    return 0
+
+
+def cmd_shell(args) -> int:
+    """Interactive terminal search over the catalog (the chat replaces it in a later issue)."""
+    from .errors import QueryError
+    from .index import check_query
+
+    cfg = _config(args)
+    print("Loading the catalog and the item index ...", flush=True)
+    catalog, built = _build_index(args, cfg)
+    print(f"{len(catalog)} items of {catalog.name!r}. Type what you are looking for "
+          "(e.g. 'space survival horror'); an empty line or Ctrl-D quits.")
+    while True:
+        try:
+            line = input("search> ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not line.strip():
+            return 0
+        try:
+            query, notices = check_query(line, MAX_QUERY_CHARS)
+        except QueryError as exc:
+            print(exc)
+            continue
+        for notice in notices:
+            print(f"note: {notice}")
+        _print_hits(catalog, built.search_text(query, args.k))
+
+
+def cmd_eval(args) -> int:
+    from .evaluation import chatrec_ml100k
+
+    if args.protocol != chatrec_ml100k.PROTOCOL:
+        raise ChatRecError(f"unknown protocol {args.protocol!r}; accepted values are {chatrec_ml100k.PROTOCOL!r}")
+    cfg = _config(args)
+    _, interactions = _load(args, cfg, with_details=False)
+    result = chatrec_ml100k.run(interactions, seed=args.seed)
+    print(chatrec_ml100k.format_table(result))
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+        os.replace(tmp, out)
+        print(f"wrote {out}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- parser
+
+def _catalog_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--items", type=Path, help="a generic items CSV/JSONL instead of MovieLens-100K")
+    p.add_argument("--interactions", type=Path, help="interactions CSV for --items (user,item,rating,timestamp)")
+    p.add_argument("--no-details", action="store_true", help="do not attach IMDb descriptions even when found")
+    p.add_argument("--encoder", help="minilm (default), hash, or a sentence-transformers folder")
+    p.add_argument("--index-kind", choices=("auto", "flat", "ivf", "hnsw"), help="FAISS index type (default auto)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chat-rec", description="Conversational, explainable recommender.")
+    parser.add_argument("--data-dir", help="where data, caches and indexes live (default ./data, or CHATREC_DATA_DIR)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="datasets").add_subparsers(dest="action", required=True)
+    fetch = data.add_parser("fetch", help="make a dataset available under the data directory")
+    fetch.add_argument("dataset", choices=("movielens-100k",))
+    fetch.add_argument("--force", action="store_true", help="fetch again even if present")
+    fetch.add_argument("--offline", action="store_true", help="local sources only, no downloads")
+    fetch.set_defaults(fn=cmd_data_fetch)
+
+    index = sub.add_parser("index", help="the item index").add_subparsers(dest="action", required=True)
+    build = index.add_parser("build", help="embed item texts (cached) and build the FAISS index")
+    _catalog_args(build)
+    build.set_defaults(fn=cmd_index_build)
+
+    search = sub.add_parser("search", help="semantic search over the catalog")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=10)
+    search.add_argument("--genre", action="append", help="keep items with one of these genres (repeatable)")
+    search.add_argument("--not-genre", action="append", help="drop items with this genre (repeatable)")
+    search.add_argument("--year-min", type=int)
+    search.add_argument("--year-max", type=int)
+    search.add_argument("--exclude", action="append", help="item id never to return (repeatable)")
+    _catalog_args(search)
+    search.set_defaults(fn=cmd_search)
+
+    shell = sub.add_parser("shell", help="interactive terminal search")
+    shell.add_argument("-k", type=int, default=10)
+    _catalog_args(shell)
+    shell.set_defaults(fn=cmd_shell)
+
+    ev = sub.add_parser("eval", help="offline evaluation")
+    ev.add_argument("protocol", help="chatrec-ml100k")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--out", help="write the result JSON here")
+    ev.set_defaults(fn=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "k", 1) is not None and getattr(args, "k", 1) < 1:
+        parser.error("-k must be at least 1")
+    try:
+        return args.fn(args)
+    except ChatRecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Typed configuration. The only module that reads environment variables.
+
+Build a config at the entry point (``Config.from_env()``) and pass its parts down.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+#: Hard cap on a search query, in characters; longer text is truncated (and the caller told so).
+MAX_QUERY_CHARS = 2_000
+
+
+def _default_shared_dirs() -> tuple[Path, ...]:
+    """Team data beside the checkout (``../shared/data``); absent on users' machines."""
+    return (Path.cwd().parent / "shared" / "data",)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where data lives.
+
+    Args:
+        root: where fetched datasets, caches and indexes land (``CHATREC_DATA_DIR``, default ``./data``).
+        shared_dirs: read-only team folders searched after ``root`` (``CHATREC_SHARED_DATA``).
+        allow_download: whether the package registry and the GroupLens site may be used.
+    """
+
+    root: Path = Path("data")
+    shared_dirs: tuple[Path, ...] = field(default_factory=_default_shared_dirs)
+    allow_download: bool = True
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.root / "index"
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Item/query text encoder. ``kind``: ``minilm`` (packaged all-MiniLM-L6-v2) or ``hash`` (fake)."""
+
+    kind: str = "minilm"
+    batch_size: int = 16  # measured fastest on 2 cores (less padding per batch)
+    dim: int = 384
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """FAISS index. ``kind``: ``auto`` (flat up to ``flat_max`` items, else HNSW), ``flat``, ``ivf``, ``hnsw``."""
+
+    kind: str = "auto"
+    flat_max: int = 50_000
+    ivf_nprobe: int = 16
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Config":
+        """Read ``CHATREC_*`` variables; keyword overrides (from CLI flags) win."""
+        env = dict(os.environ if env is None else env)
+        data = DataConfig()
+        if env.get("CHATREC_DATA_DIR"):
+            data = replace(data, root=Path(env["CHATREC_DATA_DIR"]))
+        if env.get("CHATREC_SHARED_DATA"):
+            data = replace(data, shared_dirs=tuple(Path(p) for p in env["CHATREC_SHARED_DATA"].split(os.pathsep) if p))
+        if env.get("CHATREC_OFFLINE", "").lower() in {"1", "true", "yes"}:
+            data = replace(data, allow_download=False)
+        encoder = EncoderConfig(kind=env.get("CHATREC_ENCODER", "minilm"))
+        index = IndexConfig(kind=env.get("CHATREC_INDEX", "auto"))
+        if overrides.get("data_dir"):
+            data = replace(data, root=Path(overrides["data_dir"]))
+        if overrides.get("encoder"):
+            encoder = replace(encoder, kind=overrides["encoder"])
+        if overrides.get("index"):
+            index = replace(index, kind=overrides["index"])
+        # Models load from packages on disk; never reach a hub at run time.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        return cls(data=data, encoder=encoder, index=index)

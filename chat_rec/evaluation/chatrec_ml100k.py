@@ -1,0 +1,167 @@
+"""The Chat-REC MovieLens-100K top-5 protocol (DESIGN.md section 4).
+
+Per user, a seeded random 80/20 split of that user's ratings; relevant = test items rated >= 4; users
+with no relevant test item are skipped; every item not in the user's train part is ranked. Reported:
+precision/recall/NDCG@5 and recall@20 (the candidate stage's ceiling), over all users and a seeded
+200-user sample, with the paper's rows printed beside ours. λ for EASE is chosen on a validation slice
+of each user's train part (a second seeded 80/20 split of it), never on test items.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..catalog import Interactions
+from ..models.cf import EASE, Popularity, top_k, user_item_matrix
+from .metrics import mean, ndcg_at_k, precision_at_k, recall_at_k
+
+PROTOCOL = "chatrec-ml100k"
+#: Gao et al. 2023, Table (MovieLens-100K, top-5): precision@5, recall@5, ndcg@5.
+PAPER_ROWS = (("LightFM", 0.2830, 0.1410, 0.2846), ("LightGCN", 0.3030, 0.1455, 0.3425),
+              ("Chat-REC gpt-3.5-turbo", 0.3103, 0.1279, 0.3696),
+              ("Chat-REC text-davinci-003", 0.3240, 0.1404, 0.3802),
+              ("Chat-REC text-davinci-002", 0.3031, 0.1240, 0.3629))
+LAMBDA_GRID = (50.0, 100.0, 200.0, 300.0, 500.0, 800.0, 1200.0)
+RELEVANT_MIN_RATING = 4
+K, K_CANDIDATES, SAMPLE_USERS = 5, 20, 200
+
+
+def split_per_user(interactions: Interactions, seed: int, test_fraction: float = 0.2) -> np.ndarray:
+    """Boolean mask over events: True for the test part.
+
+    Each user's events are permuted by one generator seeded by ``seed`` (users in row order); the first
+    ``int(0.8 * n)`` go to train and the rest to test.
+    """
+    rng = np.random.default_rng(seed)
+    order = np.argsort(interactions.user_rows, kind="stable")
+    counts = np.bincount(interactions.user_rows, minlength=interactions.n_users)
+    test = np.zeros(len(interactions), dtype=bool)
+    start = 0
+    for count in counts:
+        events = order[start:start + count]
+        start += count
+        if count == 0:
+            continue
+        n_train = int((1.0 - test_fraction) * count)
+        test[events[rng.permutation(count)[n_train:]]] = True
+    return test
+
+
+def relevant_sets(interactions: Interactions, mask: np.ndarray) -> dict[int, set[int]]:
+    """User row -> catalog rows rated >= 4 among the masked events (users with none are left out)."""
+    keep = mask & (interactions.ratings >= RELEVANT_MIN_RATING)
+    out: dict[int, set[int]] = {}
+    for u, i in zip(interactions.user_rows[keep].tolist(), interactions.item_rows[keep].tolist()):
+        out.setdefault(u, set()).add(i)
+    return out
+
+
+@dataclass
+class UserScores:
+    precision: float
+    recall: float
+    ndcg: float
+    recall_candidates: float
+
+
+def rank_users(score_fn: Callable[[np.ndarray], np.ndarray], X_train, users: Sequence[int],
+               k: int = K_CANDIDATES, batch: int = 256) -> dict[int, np.ndarray]:
+    """Top-``k`` catalog rows per user from ``score_fn(history matrix rows)``, train items excluded."""
+    out = {}
+    for start in range(0, len(users), batch):
+        chunk = list(users[start:start + batch])
+        rows = X_train[chunk]
+        scores = score_fn(rows.toarray())
+        for j, u in enumerate(chunk):
+            out[u] = top_k(scores[j], k, exclude=rows[j].indices)
+    return out
+
+
+def score_users(ranked: dict[int, np.ndarray], relevant: dict[int, set[int]]) -> dict[int, UserScores]:
+    return {u: UserScores(precision_at_k(list(ranked[u]), relevant[u], K), recall_at_k(list(ranked[u]), relevant[u], K),
+                          ndcg_at_k(list(ranked[u]), relevant[u], K), recall_at_k(list(ranked[u]), relevant[u], K_CANDIDATES))
+            for u in ranked}
+
+
+def summarise(model: str, users_label: str, per_user: dict[int, UserScores], users: Sequence[int], **extra) -> dict:
+    chosen = [per_user[u] for u in users]
+    row = {"model": model, "users": users_label, "n_users": len(chosen),
+           "precision@5": round(mean([s.precision for s in chosen]), 4),
+           "recall@5": round(mean([s.recall for s in chosen]), 4),
+           "ndcg@5": round(mean([s.ndcg for s in chosen]), 4),
+           "recall@20": round(mean([s.recall_candidates for s in chosen]), 4)}
+    row.update(extra)
+    return row
+
+
+def choose_lambda(train: Interactions, weighting: str, seed: int, grid: Sequence[float] = LAMBDA_GRID) -> tuple[float, dict]:
+    """λ maximising NDCG@5 on a validation slice carved from the train part (seed + 1)."""
+    val_mask = split_per_user(train, seed + 1)
+    fit_part = train.subset(~val_mask)
+    relevant = relevant_sets(train, val_mask)
+    users = sorted(relevant)
+    X_fit = user_item_matrix(fit_part, weighting)
+    results = {}
+    for lam in grid:
+        model = EASE(lam, weighting).fit_matrix(X_fit)
+        ranked = rank_users(model.score, X_fit, users, k=K)
+        results[lam] = mean([ndcg_at_k(list(ranked[u]), relevant[u], K) for u in users])
+    best = max(results, key=lambda lam: (results[lam], -lam))
+    return best, {str(int(lam)): round(v, 4) for lam, v in results.items()}
+
+
+def run(interactions: Interactions, seed: int = 0, *, lambdas: Sequence[float] = LAMBDA_GRID,
+        extra_models: Sequence = (), progress: bool = True) -> dict:
+    """Run the protocol. ``extra_models``: (name, fit(train) -> score_fn) pairs for later stages."""
+    started = time.perf_counter()
+    test_mask = split_per_user(interactions, seed)
+    train = interactions.subset(~test_mask)
+    relevant = relevant_sets(interactions, test_mask)
+    users = sorted(relevant)
+    sample = sorted(np.random.default_rng(seed).choice(users, size=min(SAMPLE_USERS, len(users)), replace=False).tolist())
+    X_binary = user_item_matrix(train, "binary")
+    X_rating = user_item_matrix(train, "rating")
+
+    rows, per_model = [], {}
+    steps = [("popularity", None), ("ease", "binary"), ("ease-rated", "rating")] + [(name, fn) for name, fn in extra_models]
+    for name, how in tqdm(steps, desc="models", disable=not progress):
+        extra = {}
+        if name == "popularity":
+            model = Popularity().fit(train)
+            score_fn, X = model.score, X_binary
+        elif name in ("ease", "ease-rated"):
+            lam, grid = choose_lambda(train, how, seed, lambdas)
+            model = EASE(lam, how).fit_matrix(X_binary if how == "binary" else X_rating)
+            score_fn, X = model.score, X_binary if how == "binary" else X_rating
+            extra = {"lambda": lam, "lambda_validation_ndcg@5": grid}
+        else:
+            score_fn, X = how(train), X_rating
+        per_user = score_users(rank_users(score_fn, X, users), relevant)
+        per_model[name] = per_user
+        rows.append(summarise(name, "all", per_user, users, **extra))
+        rows.append(summarise(name, "sample200", per_user, sample, **extra))
+    cf_rows = [r for r in rows if r["users"] == "all" and r["model"] in ("popularity", "ease", "ease-rated")]
+    strongest = max(cf_rows, key=lambda r: (r["ndcg@5"], r["precision@5"]))["model"]
+    return {"protocol": PROTOCOL, "seed": seed, "n_users_with_relevant": len(users), "strongest_cf": strongest,
+            "rows": rows, "paper": [{"model": m, "precision@5": p, "recall@5": r, "ndcg@5": n} for m, p, r, n in PAPER_ROWS],
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
+def format_table(result: dict) -> str:
+    head = f"{'model':<34}{'users':<11}{'n':>5}{'P@5':>9}{'R@5':>9}{'NDCG@5':>9}{'R@20':>9}  notes"
+    lines = [f"Chat-REC MovieLens-100K top-5, seed {result['seed']} ({result['seconds']} s)", head, "-" * len(head)]
+    for r in result["rows"]:
+        note = f"lambda={r['lambda']:g}" if "lambda" in r else ""
+        if r["model"] == result.get("strongest_cf") and r["users"] == "all":
+            note = (note + " strongest CF").strip()
+        lines.append(f"{r['model']:<34}{r['users']:<11}{r['n_users']:>5}{r['precision@5']:>9.4f}{r['recall@5']:>9.4f}"
+                     f"{r['ndcg@5']:>9.4f}{r['recall@20']:>9.4f}  {note}")
+    for p in result["paper"]:
+        lines.append(f"{'paper: ' + p['model']:<34}{'paper':<11}{'':>5}{p['precision@5']:>9.4f}{p['recall@5']:>9.4f}"
+                     f"{p['ndcg@5']:>9.4f}{'':>9}")
+    return "\n".join(lines)

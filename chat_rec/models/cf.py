@@ -1,0 +1,131 @@
+"""Collaborative filtering: EASE (Steck 2019) and a popularity baseline.
+
+Both score a *history vector* (one weight per catalog row), so a chat user with no stored history is
+served by fold-in: the few items they liked in the conversation form the vector.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Protocol
+
+import numpy as np
+from scipy import sparse
+
+from ..catalog import Interactions
+
+
+def history_vector(n_items: int, rows: Iterable[int], weights: Iterable[float] | None = None) -> np.ndarray:
+    """Dense history row: ``weights`` at ``rows`` (1.0 when no weights are given)."""
+    x = np.zeros(n_items, dtype=np.float32)
+    rows = np.asarray(list(rows), dtype=np.int64)
+    x[rows] = 1.0 if weights is None else np.asarray(list(weights), dtype=np.float32)
+    return x
+
+
+def top_k(scores: np.ndarray, k: int, exclude: Iterable[int] = ()) -> np.ndarray:
+    """Rows of the ``k`` highest scores, best first; ties go to the lower row; ``exclude`` rows never appear."""
+    scores = np.asarray(scores, dtype=np.float64).copy()
+    exclude = np.asarray(list(exclude), dtype=np.int64)
+    if exclude.size:
+        scores[exclude] = -np.inf
+    k = min(k, int(np.isfinite(scores).sum()))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    # Stable sort on -score keeps lower rows first among equal scores.
+    candidates = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+    threshold = scores[candidates].min()
+    pool = np.flatnonzero(scores >= threshold)
+    order = pool[np.argsort(-scores[pool], kind="stable")]
+    return order[:k]
+
+
+class CFModel(Protocol):
+    """A collaborative model over catalog rows.
+
+    Example:
+        >>> model = EASE(lam=100).fit(interactions)
+        >>> model.recommend(history_rows=[0, 3], k=5)
+    """
+
+    def fit(self, interactions: Interactions) -> "CFModel":
+        """Learn from ``interactions``; returns self."""
+        ...
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        """Scores for every catalog row given history vector(s) ``x`` of shape (n_items,) or (n, n_items)."""
+        ...
+
+
+class _Recommend:
+    n_items: int
+
+    def recommend(self, history_rows: Iterable[int], k: int = 10, exclude: Iterable[int] = (),
+                  weights: Iterable[float] | None = None, exclude_history: bool = True) -> np.ndarray:
+        """Top-``k`` rows for a user known only by the rows in their history (fold-in)."""
+        history_rows = list(history_rows)
+        x = history_vector(self.n_items, history_rows, weights)
+        skip = list(exclude) + (history_rows if exclude_history else [])
+        return top_k(self.score(x), k, skip)
+
+
+def user_item_matrix(interactions: Interactions, weighting: str = "binary") -> sparse.csr_matrix:
+    """Users x items. ``binary``: 1 per rated item; ``rating``: rating / 5 (the rating-weighted variant)."""
+    if weighting not in {"binary", "rating"}:
+        raise ValueError(f"weighting {weighting!r}; accepted values are 'binary', 'rating'")
+    values = np.ones(len(interactions), dtype=np.float32) if weighting == "binary" else interactions.ratings / 5.0
+    shape = (interactions.n_users, len(interactions.catalog))
+    matrix = sparse.csr_matrix((values, (interactions.user_rows, interactions.item_rows)), shape=shape)
+    matrix.sum_duplicates()
+    if weighting == "binary":
+        matrix.data[:] = 1.0
+    return matrix
+
+
+class EASE(_Recommend):
+    """Embarrassingly Shallow Autoencoder: B = I - P / diag(P), P = (XᵀX + λI)⁻¹, diag(B) = 0.
+
+    Args:
+        lam: the L2 weight λ.
+        weighting: ``binary`` or ``rating`` (X = rating / 5).
+    """
+
+    def __init__(self, lam: float = 300.0, weighting: str = "rating"):
+        self.lam = float(lam)
+        self.weighting = weighting
+        self.B: np.ndarray | None = None
+
+    def fit(self, interactions: Interactions) -> "EASE":
+        return self.fit_matrix(user_item_matrix(interactions, self.weighting))
+
+    def fit_matrix(self, X: sparse.spmatrix) -> "EASE":
+        G = (X.T @ X).toarray().astype(np.float64)
+        G[np.diag_indices_from(G)] += self.lam
+        P = np.linalg.inv(G)
+        B = P / (-np.diag(P))
+        B[np.diag_indices_from(B)] = 0.0
+        self.B = B.astype(np.float32)
+        self.n_items = B.shape[0]
+        return self
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        if self.B is None:
+            raise RuntimeError("EASE.score called before fit()")
+        return np.asarray(x, dtype=np.float32) @ self.B
+
+
+class Popularity(_Recommend):
+    """Number of users who interacted with each item."""
+
+    def fit(self, interactions: Interactions) -> "Popularity":
+        self.n_items = len(interactions.catalog)
+        self.counts = np.bincount(interactions.item_rows, minlength=self.n_items).astype(np.float32)
+        return self
+
+    def fit_matrix(self, X: sparse.spmatrix) -> "Popularity":
+        self.n_items = X.shape[1]
+        self.counts = np.asarray((X > 0).sum(axis=0)).ravel().astype(np.float32)
+        return self
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        return np.broadcast_to(self.counts, x.shape).copy() if x.ndim == 2 else self.counts.copy()

@@ -1,0 +1,69 @@
+"""Shared fixtures: tiny catalogs written by the tests, and the team data folder when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from chat_rec.catalog import Catalog, Item, build_interactions  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("CHATREC_SHARED_DATA", REPO.parent / "shared" / "data"))
+ML100K = SHARED_DATA / "ml-100k"
+
+
+def require_shared(*parts: str) -> Path:
+    """Skip with the path named when the team data (never committed: licences) is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs {path} (team data folder ../shared/data, absent here)")
+    return path
+
+
+@pytest.fixture
+def ml100k_dir() -> Path:
+    return require_shared("ml-100k")
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    from chat_rec.models.encoder import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder()
+
+
+@pytest.fixture
+def tiny_catalog() -> Catalog:
+    items = [
+        Item(1, "Alien (1979)", 1979, ("Horror", "Sci-Fi"), "A spaceship crew is hunted by a deadly creature."),
+        Item(2, "Aliens (1986)", 1986, ("Action", "Horror", "Sci-Fi"), "Marines fight creatures on a distant colony."),
+        Item(3, "Toy Story (1995)", 1995, ("Animation", "Children's", "Comedy"), "Toys come to life."),
+        Item(4, "Fargo (1996)", 1996, ("Crime", "Drama", "Thriller"), "A pregnant police chief investigates murders."),
+        Item(5, "Sound of Music, The (1965)", 1965, ("Musical",), "A governess sings with a family in Austria."),
+        Item(6, "Shining, The (1980)", 1980, ("Horror",), "A writer goes mad in an isolated hotel."),
+        Item(7, "Airplane! (1980)", 1980, ("Comedy",), "A spoof of disaster movies on a doomed flight."),
+        Item(8, "unknown", None, ("unknown",)),
+    ]
+    return Catalog("tiny", items)
+
+
+@pytest.fixture
+def block_interactions(tiny_catalog):
+    """Two taste groups: users 1-6 rate {1,2,6} (horror), users 7-12 rate {3,7} (comedy); ratings 5."""
+    rows = []
+    for user in range(1, 7):
+        rows += [(user, i, 5.0, 0) for i in (1, 2, 6)]
+    for user in range(7, 13):
+        rows += [(user, i, 5.0, 0) for i in (3, 7)]
+    return build_interactions(tiny_catalog, rows)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+
+from chat_rec.catalog import Catalog, Item, display_title, item_text
+from chat_rec.errors import DataFormatError, EmptyCatalogError
+
+
+def test_display_title_moves_trailing_articles():
+    assert display_title("Shawshank Redemption, The (1994)") == "The Shawshank Redemption (1994)"
+    assert display_title("Alien (1979)") == "Alien (1979)"
+    assert display_title("Birdcage, The") == "The Birdcage"
+
+
+def test_item_text_has_title_year_genres_and_details():
+    item = Item(1, "Shining, The (1980)", 1980, ("Horror",), "A writer goes mad.", ("Stanley Kubrick",),
+                ("Jack Nicholson", "Shelley Duvall"))
+    text = item_text(item)
+    assert text.startswith("The Shining (1980). Genres: Horror.")
+    assert "A writer goes mad." in text and "Director: Stanley Kubrick." in text and "Jack Nicholson" in text
+    assert item_text(Item("b1", "Dune", 1965)) == "Dune (1965)"  # the year is added when the title lacks it
+
+
+def test_lookup_and_genre_masks(tiny_catalog):
+    assert tiny_catalog.row(6) == 5 and tiny_catalog.item(6).title == "Shining, The (1980)"
+    with pytest.raises(KeyError, match="999"):
+        tiny_catalog.row(999)
+    assert tiny_catalog.rows([999, 1], skip_unknown=True).tolist() == [0]
+    horror = tiny_catalog.genre_mask(["horror"])
+    assert [tiny_catalog.items[r].id for r in np.flatnonzero(horror)] == [1, 2, 6]
+    both = tiny_catalog.genre_mask(["Horror", "Action"], any_of=False)
+    assert [tiny_catalog.items[r].id for r in np.flatnonzero(both)] == [2]
+    assert not tiny_catalog.genre_mask(["Polka"]).any()
+    assert tiny_catalog.years[-1] == -1  # unknown year
+
+
+def test_empty_and_duplicate_catalogs_are_refused():
+    with pytest.raises(EmptyCatalogError, match="no items"):
+        Catalog("empty", [])
+    with pytest.raises(DataFormatError, match="duplicate"):
+        Catalog("dup", [Item(1, "a"), Item(1, "b")])
+
+
+def test_fingerprint_changes_with_text(tiny_catalog):
+    other = Catalog("tiny", [Item(**{**i.__dict__, "description": "changed"}) if i.id == 1 else i for i in tiny_catalog])
+    assert other.fingerprint() != tiny_catalog.fingerprint()
+    assert Catalog("tiny", list(tiny_catalog.items)).fingerprint() == tiny_catalog.fingerprint()
