@@ -5,12 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
+# llama-cpp-python builds from source; the native build crashes in the AMX kernel on these CPUs.
+export CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 
-.PHONY: setup run test data index eval clean
+.PHONY: setup run test data index llm eval bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -e '.[test]'
+	$(BIN)/pip install -e '.[test,local-llm]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -21,16 +23,23 @@ data: setup
 index: data
 	$(BIN)/chat-rec index build
 
-## Open the terminal search on the embedded default (offline once set up).
-run: index
-	$(BIN)/chat-rec shell
+llm: setup
+	$(BIN)/chat-rec llm fetch
+
+## Open the terminal chat on the embedded default (offline once set up).
+run: index llm
+	$(BIN)/chat-rec chat
 
 ## Set up and pass the tests.
-test: setup
+test: setup llm
 	$(BIN)/python -m pytest
 
 eval: data
 	$(BIN)/chat-rec eval chatrec-ml100k --seed 0 --out results/chatrec-ml100k.json
+
+bench: index llm
+	$(BIN)/chat-rec bench turn --llm none
+	$(BIN)/chat-rec bench turn --llm local
 
 clean:
 	rm -rf $(VENV) data/cache data/index

@@ -151,6 +151,70 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _agent(args):
+    from .agent import build_agent
+
+    cfg = _config(args)
+    _load(args, cfg, with_details=False)  # clear errors (missing data) before any model loads
+    return build_agent(cfg, llm_kind=args.llm)
+
+
+def cmd_chat(args) -> int:
+    from .agent import Session
+    from .scripting import load_script, new_session, run_script
+
+    script = load_script(Path(args.script)) if args.script else None
+    agent = _agent(args)
+    if script is not None:
+        if args.user is not None:
+            script["user"] = args.user
+        for record in run_script(agent, script):
+            if args.json:
+                record.pop("seconds", None)
+                record.pop("kind", None)
+                print(json.dumps(record, ensure_ascii=False), flush=True)
+            else:
+                _print_record(record)
+        return 0
+    session = Session(user_id=args.user)
+    print("chat-rec: tell me what you'd like to watch (empty line or Ctrl-D quits; '+N'/'-N' = 👍/👎 on item N).")
+    while True:
+        try:
+            line = input("you> ")
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not line.strip():
+            return 0
+        if line.strip()[:1] in "+-" and line.strip()[1:].isdigit():
+            rank = int(line.strip()[1:])
+            if 0 < rank <= len(session.last_items):
+                print(agent.record_feedback(session, session.last_items[rank - 1], "up" if line.strip()[0] == "+" else "down"))
+            continue
+        reply = agent.turn(line, session)
+        _print_record({**reply.to_json(), "seconds": round(reply.seconds, 2)})
+
+
+def _print_record(record: dict) -> None:
+    if "feedback" in record:
+        print(f"[feedback] {record['result']}")
+        return
+    for notice in record.get("notices", []):
+        print(f"  (note: {notice})")
+    print(f"bot> {record['reply']}")
+    for rank, item in enumerate(record.get("items", []), 1):
+        print(f"  {rank}. {item['title']} [{', '.join(item['genres'])}] — {item['explanation']}")
+
+
+def cmd_llm_fetch(args) -> int:
+    from .models.llm import fetch_gguf, sha256_file
+
+    cfg = _config(args)
+    path = fetch_gguf(cfg.llm.models_dir, force=args.force)
+    print(f"local LLM ready: {path} ({path.stat().st_size / 1e6:.0f} MB, sha256 {sha256_file(path)[:16]}...)")
+    return 0
+
+
 # ------------------------------------------------------------------------------------------- parser
 
 def _catalog_args(p: argparse.ArgumentParser) -> None:
@@ -194,6 +258,19 @@ def build_parser() -> argparse.ArgumentParser:
     shell.add_argument("-k", type=int, default=10)
     _catalog_args(shell)
     shell.set_defaults(fn=cmd_shell)
+
+    chat = sub.add_parser("chat", help="chat in the terminal, or run a scripted conversation")
+    chat.add_argument("--user", type=lambda v: int(v) if v.isdigit() else v, help="a known user id (history is loaded)")
+    chat.add_argument("--llm", choices=("local", "openai", "none"), help="language model (default CHATREC_LLM or local)")
+    chat.add_argument("--script", help="YAML script of turns (see chat_rec/scripting.py)")
+    chat.add_argument("--json", action="store_true", help="with --script: one JSON object per turn")
+    _catalog_args(chat)
+    chat.set_defaults(fn=cmd_chat)
+
+    llm = sub.add_parser("llm", help="the local language model").add_subparsers(dest="action", required=True)
+    llm_fetch = llm.add_parser("fetch", help="download, join and verify the embedded GGUF into data/models/")
+    llm_fetch.add_argument("--force", action="store_true")
+    llm_fetch.set_defaults(fn=cmd_llm_fetch)
 
     ev = sub.add_parser("eval", help="offline evaluation")
     ev.add_argument("protocol", help="chatrec-ml100k")

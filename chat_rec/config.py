@@ -62,10 +62,33 @@ class IndexConfig:
 
 
 @dataclass(frozen=True)
+class LLMConfig:
+    """The conversational LLM. ``kind``: ``local`` (embedded GGUF, llama.cpp), ``openai`` (any
+    OpenAI-compatible endpoint at ``base_url``), ``none`` (rules only)."""
+
+    kind: str = "local"
+    gguf: str | None = None            # CHATREC_LLM_GGUF: any other GGUF file
+    base_url: str | None = None        # CHATREC_LLM_BASE_URL
+    model: str | None = None           # CHATREC_LLM_MODEL
+    api_key: str | None = None         # CHATREC_LLM_API_KEY (or OPENAI_API_KEY)
+    timeout: float = 20.0              # CHATREC_LLM_TIMEOUT, seconds per call
+    threads: int = 2
+    models_dir: Path = Path("data") / "models"
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    k: int = 5                         # recommendations per reply
+    max_message_chars: int = MAX_QUERY_CHARS
+
+
+@dataclass(frozen=True)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Config":
@@ -86,7 +109,12 @@ class Config:
             encoder = replace(encoder, kind=overrides["encoder"])
         if overrides.get("index"):
             index = replace(index, kind=overrides["index"])
+        llm = LLMConfig(kind=overrides.get("llm") or env.get("CHATREC_LLM", "local"),
+                        gguf=env.get("CHATREC_LLM_GGUF") or None, base_url=env.get("CHATREC_LLM_BASE_URL") or None,
+                        model=env.get("CHATREC_LLM_MODEL") or None,
+                        api_key=env.get("CHATREC_LLM_API_KEY") or env.get("OPENAI_API_KEY") or None,
+                        timeout=float(env.get("CHATREC_LLM_TIMEOUT", "20")), models_dir=data.root / "models")
         # Models load from packages on disk; never reach a hub at run time.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        return cls(data=data, encoder=encoder, index=index)
+        return cls(data=data, encoder=encoder, index=index, llm=llm)

@@ -38,6 +38,24 @@ def minilm():
     return SentenceTransformerEncoder()
 
 
+@pytest.fixture(scope="session")
+def ml_parts(tmp_path_factory, minilm):
+    """MovieLens-100K with the real encoder, FAISS index and rating-weighted EASE (built once per run)."""
+    from chat_rec.config import DataConfig
+    from chat_rec.datasets import load_dataset
+    from chat_rec.index import build_item_index
+    from chat_rec.models.cf import EASE
+    from chat_rec.recommender.pipeline import Recommender
+
+    shared = require_shared("ml-100k").parent
+    data = DataConfig(root=tmp_path_factory.mktemp("data"), shared_dirs=(shared,), allow_download=False)
+    catalog, interactions = load_dataset(data)
+    built = build_item_index(catalog, minilm, data, show_progress=False)
+    cf = EASE(lam=100.0, weighting="rating").fit(interactions)
+    rec = Recommender(catalog, built.index, built.index.vectors, minilm, cf, interactions)
+    return {"catalog": catalog, "interactions": interactions, "built": built, "data": data, "recommender": rec}
+
+
 @pytest.fixture
 def tiny_catalog() -> Catalog:
     items = [

@@ -5,7 +5,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "chat_rec"
 LAYERS = ["config", "errors", "catalog", "datasets", "models", "index", "recommender", "agent", "ui", "cli"]
-RANK = {"config": 0, "errors": 1, "catalog": 2, "datasets": 3, "models": 4, "index": 4, "recommender": 5,
+RANK = {"config": 0, "errors": 1, "catalog": 2, "datasets": 3, "models": 4, "index": 4, "recommender": 5, "scripting": 6,
         "agent": 6, "ui": 7, "cli": 7}
 
 

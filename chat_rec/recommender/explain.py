@@ -1,0 +1,131 @@
+"""Explanations as data first (facts with their evidence), prose last (template, or an LLM rewrite that
+must pass a grounding check: no title, person or year absent from the facts or the user's words)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..catalog import Item, display_title
+from .intent import MOOD_GENRES, Intent
+from .pipeline import Recommender, Scored, UserState, decade_label
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One reason, with what it rests on. ``kind``: genre | keyword | era | similar | cf | mood | popular."""
+
+    kind: str
+    text: str
+    evidence: tuple = ()
+
+
+@dataclass
+class Explanation:
+    facts: list[Fact]
+    text: str
+    source: str = "template"          # "template" or "llm"
+    details: dict = field(default_factory=dict)
+
+
+def short_title(item: Item) -> str:
+    return display_title(item.title)
+
+
+def facts_for(rec: Recommender, scored: Scored, intent: Intent, state: UserState, max_facts: int = 4) -> list[Fact]:
+    """Why ``scored`` was recommended, from the intent, the item's record, and the person's history."""
+    item = rec.catalog.items[scored.row]
+    facts: list[Fact] = []
+    matched = [g for g in intent.wanted_genres if g in item.genres]
+    if matched:
+        facts.append(Fact("genre", f"it is {_article(matched[0])} {' / '.join(matched)} film", tuple(matched)))
+    text = rec._lower_texts[scored.row]
+    words = [kw for kw in intent.keywords if re.search(rf"\b{re.escape(kw)}", text)]
+    if words:
+        facts.append(Fact("keyword", "its description mentions " + ", ".join(f"“{w}”" for w in words[:3]), tuple(words[:3])))
+    if (intent.year_min or intent.year_max) and item.year:
+        facts.append(Fact("era", f"it is from {item.year}, within {decade_label(intent.year_min, intent.year_max)}", (item.year,)))
+    refs = [rec.catalog.row(i) for i in intent.reference_items + intent.liked_items if i in rec.catalog]
+    liked = list(dict.fromkeys(refs + list(state.liked_rows)))
+    if liked:
+        sims = rec.vectors[liked] @ rec.vectors[scored.row]
+        best = int(np.argmax(sims))
+        if sims[best] > 0.45:
+            other = rec.catalog.items[liked[best]]
+            facts.append(Fact("similar", f"it is close to {short_title(other)}, which you mentioned", (other.id, round(float(sims[best]), 3))))
+    if rec.cf is not None and (state.history_rows or liked):
+        source = _cf_source(rec, scored.row, state, liked)
+        if source is not None:
+            other = rec.catalog.items[source]
+            facts.append(Fact("cf", f"people who liked {short_title(other)} also liked it", (other.id,)))
+    if intent.mood in MOOD_GENRES:
+        fits = [g for g in MOOD_GENRES[intent.mood][0] if g in item.genres]
+        if fits:
+            facts.append(Fact("mood", f"its {fits[0]} side suits a {intent.mood} mood", (fits[0],)))
+    if not facts:
+        if item.genres and item.genres != ("unknown",):
+            facts.append(Fact("genre", f"it is {_article(item.genres[0])} {' / '.join(item.genres[:3])} film", item.genres[:3]))
+        if rec.popularity[scored.row] > np.percentile(rec.popularity, 90):
+            facts.append(Fact("popular", "it is among the most watched titles in the catalog", ()))
+    return facts[:max_facts]
+
+
+def _cf_source(rec: Recommender, row: int, state: UserState, liked: list[int]) -> int | None:
+    """The history item that contributes most to the EASE score of ``row`` (x_j · B[j, row])."""
+    rows = list(state.history_rows) + liked
+    weights = list(np.asarray(state.history_ratings, dtype=np.float32) / 5.0) + [1.0] * len(liked)
+    if not rows:
+        return None
+    contrib = np.asarray(weights) * rec.cf.B[np.asarray(rows), row]
+    best = int(np.argmax(contrib))
+    return rows[best] if contrib[best] > 0 else None
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def template(item: Item, facts: list[Fact]) -> str:
+    """Prose from facts only, e.g. "Alien (1979): it is a Horror film; it is from 1979, within the 1970s."""
+    if not facts:
+        return f"{short_title(item)}: a pick from the catalog."
+    reasons = "; ".join(f.text for f in facts[:3])
+    return f"{short_title(item)}: {reasons}."
+
+
+# -------------------------------------------------------------------------------------- grounding
+
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+(?:\s+(?:[A-Z][a-z]+|of|the|and))*)")
+
+
+def grounded(sentence_text: str, allowed_text: str, titles=None, own_title: str = "") -> tuple[bool, str]:
+    """Check a generated explanation: at most two sentences; every year, capitalised name and catalog
+    title it contains must appear in ``allowed_text`` (the facts, the item's record, the user's words).
+
+    Returns (ok, reason).
+    """
+    text = sentence_text.strip()
+    if not text:
+        return False, "empty"
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
+    if len(sentences) > 2:
+        return False, "more than two sentences"
+    allowed = allowed_text.lower()
+    for year in _YEAR.findall(text):
+        if year not in allowed:
+            return False, f"year {year} is not in the facts"
+    for sentence in sentences:
+        for m in _NAME.finditer(sentence.strip()):
+            name = m.group(1)
+            if m.start() == 0 or len(name) < 3:
+                continue
+            if name.lower() not in allowed:
+                return False, f"name {name!r} is not in the facts"
+    if titles is not None:
+        for mention in titles.find(text):
+            if mention.item_id is not None and mention.surface.lower() not in allowed and mention.surface.lower() not in own_title.lower():
+                return False, f"title {mention.surface!r} is not in the facts"
+    return True, "ok"

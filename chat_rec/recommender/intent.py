@@ -1,0 +1,364 @@
+"""What the person wants, read from one message: the ``Intent`` record and the rule parser.
+
+The rule parser alone gives a usable Intent (no LLM needed); an LLM intent, when available, is merged
+into it by ``merge_intents`` with the rules winning on hard constraints (negations, years).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from ..catalog import Catalog, ItemId
+from .titles import TitleMatcher
+
+Kind = Literal["recommend", "more_like", "refine", "explain", "chat"]
+
+
+class Intent(BaseModel):
+    """A structured request. Item fields hold external catalog ids."""
+
+    kind: Kind = "recommend"
+    liked_items: list[ItemId] = Field(default_factory=list)
+    disliked_items: list[ItemId] = Field(default_factory=list)
+    reference_items: list[ItemId] = Field(default_factory=list)
+    wanted_genres: list[str] = Field(default_factory=list)
+    unwanted_genres: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    unwanted_keywords: list[str] = Field(default_factory=list)
+    year_min: int | None = None
+    year_max: int | None = None
+    mood: str | None = None
+    context: dict[str, str] = Field(default_factory=dict)
+    explain_rank: int | None = None          # "why the second one?" -> 2
+    explain_item: ItemId | None = None       # "why Fargo?"
+    unknown_titles: list[str] = Field(default_factory=list)
+    show_again: bool = False                 # "show them again" lifts the shown-items filter
+
+    def is_empty(self) -> bool:
+        """True when nothing usable for ranking was understood."""
+        return not (self.liked_items or self.reference_items or self.wanted_genres or self.unwanted_genres
+                    or self.keywords or self.year_min or self.year_max or self.mood)
+
+
+# ----------------------------------------------------------------------------------------- lexicons
+
+#: Everyday words -> MovieLens genre names. Only genres the catalog has are used.
+GENRE_WORDS: dict[str, tuple[str, ...]] = {
+    "action": ("Action",), "action-packed": ("Action",), "explosions": ("Action",), "shootouts": ("Action",),
+    "martial arts": ("Action",), "kung fu": ("Action",),
+    "adventure": ("Adventure",), "adventures": ("Adventure",), "adventurous": ("Adventure",), "quest": ("Adventure",),
+    "animation": ("Animation",), "animated": ("Animation",), "cartoon": ("Animation",), "cartoons": ("Animation",),
+    "anime": ("Animation",),
+    "kids": ("Children's",), "children": ("Children's",), "children's": ("Children's",), "child": ("Children's",),
+    "family": ("Children's",), "family-friendly": ("Children's",), "my son": ("Children's",),
+    "my daughter": ("Children's",), "toddler": ("Children's",),
+    "comedy": ("Comedy",), "comedies": ("Comedy",), "funny": ("Comedy",), "hilarious": ("Comedy",),
+    "humor": ("Comedy",), "humour": ("Comedy",), "laugh": ("Comedy",), "laughs": ("Comedy",), "comic": ("Comedy",),
+    "romcom": ("Romance", "Comedy"), "rom-com": ("Romance", "Comedy"), "romantic comedy": ("Romance", "Comedy"),
+    "crime": ("Crime",), "gangster": ("Crime",), "gangsters": ("Crime",), "mafia": ("Crime",), "mob": ("Crime",),
+    "heist": ("Crime",), "cops": ("Crime",),
+    "documentary": ("Documentary",), "documentaries": ("Documentary",), "docs": ("Documentary",),
+    "drama": ("Drama",), "dramas": ("Drama",), "dramatic": ("Drama",), "tearjerker": ("Drama",),
+    "fantasy": ("Fantasy",), "magic": ("Fantasy",), "magical": ("Fantasy",), "wizards": ("Fantasy",),
+    "fairy tale": ("Fantasy",), "dragons": ("Fantasy",),
+    "noir": ("Film-Noir",), "film noir": ("Film-Noir",), "film-noir": ("Film-Noir",),
+    "horror": ("Horror",), "scary": ("Horror",), "scare": ("Horror",), "frightening": ("Horror",),
+    "creepy": ("Horror",), "spooky": ("Horror",), "terrifying": ("Horror",), "slasher": ("Horror",),
+    "zombie": ("Horror",), "zombies": ("Horror",), "vampire": ("Horror",), "vampires": ("Horror",),
+    "haunted": ("Horror",), "horrors": ("Horror",),
+    "musical": ("Musical",), "musicals": ("Musical",), "singing": ("Musical",),
+    "mystery": ("Mystery",), "mysteries": ("Mystery",), "whodunit": ("Mystery",), "detective": ("Mystery",),
+    "romance": ("Romance",), "romantic": ("Romance",), "love story": ("Romance",), "love stories": ("Romance",),
+    "date night": ("Romance",),
+    "sci-fi": ("Sci-Fi",), "scifi": ("Sci-Fi",), "sci fi": ("Sci-Fi",), "science fiction": ("Sci-Fi",),
+    "science-fiction": ("Sci-Fi",), "futuristic": ("Sci-Fi",), "robots": ("Sci-Fi",), "time travel": ("Sci-Fi",),
+    "outer space": ("Sci-Fi",), "space": ("Sci-Fi",),
+    "thriller": ("Thriller",), "thrillers": ("Thriller",), "suspense": ("Thriller",), "suspenseful": ("Thriller",),
+    "war": ("War",), "wartime": ("War",), "wwii": ("War",), "world war": ("War",), "soldiers": ("War",),
+    "western": ("Western",), "westerns": ("Western",), "cowboy": ("Western",), "cowboys": ("Western",),
+    "wild west": ("Western",),
+    # a few words from other languages, so such requests still get genre-matched picks
+    "terror": ("Horror",), "horreur": ("Horror",), "miedo": ("Horror",), "gruselig": ("Horror",),
+    "comedia": ("Comedy",), "comédie": ("Comedy",), "komödie": ("Comedy",), "commedia": ("Comedy",),
+    "acción": ("Action",), "accion": ("Action",), "romántica": ("Romance",), "romantique": ("Romance",),
+    "ciencia ficción": ("Sci-Fi",), "science-fiction": ("Sci-Fi",), "dibujos animados": ("Animation",),
+    "guerra": ("War",), "guerre": ("War",), "krieg": ("War",),
+}
+MOODS = {"light": ("lighter", "light", "light-hearted", "lighthearted", "feel-good", "feel good", "uplifting",
+                   "cheerful", "happy", "fun"),
+         "dark": ("darker", "dark", "gritty", "bleak", "disturbing", "intense"),
+         "sad": ("sad", "tearjerker", "moving", "emotional")}
+#: Soft genre leanings of each mood (the pipeline turns them into score bonuses and penalties).
+MOOD_GENRES = {"light": (("Comedy", "Children's", "Musical", "Romance", "Animation"), ("Horror", "War", "Film-Noir", "Crime")),
+               "dark": (("Thriller", "Crime", "Film-Noir", "Horror", "Drama"), ("Children's", "Musical", "Animation")),
+               "sad": (("Drama", "Romance", "War"), ())}
+KEYWORD_EXPANSIONS = {"gory": ("gore", "gory", "blood", "bloody", "gruesome", "graphic violence", "slasher", "massacre"),
+                      "gore": ("gore", "gory", "blood", "bloody", "gruesome", "slasher", "massacre"),
+                      "violent": ("violence", "violent", "brutal", "bloody"),
+                      "sad": ("sad", "tragic", "tragedy", "grief", "dies", "death")}
+ERA_WORDS = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950, "sixties": 1960,
+             "seventies": 1970, "eighties": 1980, "nineties": 1990}
+NEGATION_CUES = ("anything but", "anything except", "nothing with", "nothing too", "nothing", "don't want",
+                 "do not want", "don't like", "do not like", "didn't like", "not into", "not a fan of",
+                 "can't stand", "cannot stand", "hate", "hated", "dislike", "disliked", "avoid", "without",
+                 "except", "never", "no more", "not for", "no", "not", "skip", "less", "none of", "isn't", "not too", "but not")
+#: Words that end a negation's scope.
+SCOPE_END = {"but", "just", "only", "instead", "rather", "though", "however", "please", "something", "want",
+             "like", "prefer", "love", "maybe", "from", "with", "that", "which", "for", "so"}
+LIKE_CUES = r"(?:i\s+)?(?:really\s+|absolutely\s+|just\s+)?(?:loved|love|liked|enjoyed|adored|adore|am a fan of|was a fan of|big fan of|fan of|my favou?rite (?:movie |film )?(?:is|was))"
+DISLIKE_CUES = r"(?:i\s+)?(?:really\s+)?(?:hated|hate|disliked|dislike|didn't like|did not like|couldn't stand|can't stand|was bored by)"
+REFERENCE_CUES = r"(?:something\s+)?(?:more\s+)?(?:like|similar to|such as|in the style of|along the lines of|the vibe of|reminds me of|same as)"
+POSITIVE_AFTER = r"(?:was|is|were)\s+(?:so\s+|really\s+|very\s+|pretty\s+)?(?:great|amazing|awesome|good|fantastic|brilliant|excellent|wonderful|fun|perfect|a masterpiece)"
+NEGATIVE_AFTER = r"(?:was|is|were)\s+(?:so\s+|really\s+|very\s+|pretty\s+|kind of\s+|too\s+)?(?:boring|bad|awful|terrible|dull|meh|overrated|slow|stupid|a waste|the worst)"
+GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|yo|good (morning|evening|afternoon)|thanks|thank you|thx|cheers|bye|"
+                      r"goodbye|ok|okay|cool|great|nice|awesome)\b[\s!.,]*(there|you|so much|a lot)?[\s!.,]*$", re.I)
+EXPLAIN = re.compile(r"\b(why|how come|what makes|tell me (more )?about|what is .* about|what's .* about|explain)\b", re.I)
+ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
+            "5th": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "last": -1, "top": 1}
+REFINE_START = re.compile(r"^\s*(actually|instead|hmm+|no wait|wait|also|and |but |make it|maybe|what about|how about|"
+                          r"only|just|less|more|something (lighter|darker|older|newer|shorter)|older|newer|"
+                          r"no |not |without|anything but|nothing)", re.I)
+STOPWORDS = set("""a an the and or but if of to in on at by for with from about into over after before than then
+so such as is are was were be been being am do does did doing have has had i me my we our you your it its this that
+these those there here what which who whom whose want wanna would like could should can will just please some any
+something anything movie movies film films show shows watch watching see seen recommend recommendation recommendations
+suggest give me tonight today good great nice really very more most less least kind sort type one ones lot bit also
+too maybe perhaps idea ideas mood feel feeling looking look find get need prefer im i'm i'd i've let's lets us
+how why tell know think time thing things way new old year years era decade decades loved liked likes love
+enjoyed adored hated boring bad awful terrible great amazing awesome fantastic brilliant actually hello hi hey thanks
+thank ok okay cool fine sure yes yeah nope recent older newer classic classics modern latest again show them those
+somthing someting sth stuff else other another different similar same instead rather films? pelis""".split())
+
+
+def _norm(text: str) -> str:
+    """Lowercase, one character for one (positions stay those of the original message)."""
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text).replace("’", "'").replace("`", "'")
+
+
+class RuleParser:
+    """Deterministic intent extraction from one message, for any catalog.
+
+    Example:
+        >>> RuleParser(catalog).parse("something scary from the 80s, but not too gory").wanted_genres
+        ['Horror']
+    """
+
+    def __init__(self, catalog: Catalog, titles: TitleMatcher | None = None):
+        self.catalog = catalog
+        self.titles = titles or TitleMatcher(catalog)
+        known = {g.lower(): g for g in catalog.genre_names}
+        self.genre_words: dict[str, tuple[str, ...]] = {}
+        for word, genres in GENRE_WORDS.items():
+            mapped = tuple(known[g.lower()] for g in genres if g.lower() in known)
+            if mapped:
+                self.genre_words[word] = mapped
+        for g in catalog.genre_names:  # a generic catalog's own genre names work as words too
+            if g.lower() != "unknown":
+                self.genre_words.setdefault(g.lower(), (g,))
+        years = catalog.years[catalog.years > 0]
+        self.newest = int(years.max()) if len(years) else 2024
+        self._genre_re = re.compile(r"(?<![\w-])(" + "|".join(sorted(map(re.escape, self.genre_words), key=len, reverse=True)) + r")(?![\w-])")
+
+    # ---------------------------------------------------------------------------------- public API
+    def parse(self, message: str, *, last_shown: list[ItemId] | None = None) -> Intent:
+        text = _norm(message)
+        intent = Intent()
+        mentions = self.titles.find(message)
+        masked = self._mask_spans(text, [(m.start, m.end) for m in mentions])
+        self._titles(text, mentions, intent)
+        negated = self._negated_spans(masked)
+        self._genres(masked, negated, intent)
+        self._eras(masked, intent)
+        self._mood(masked, negated, intent)
+        self._keywords(masked, negated, intent)
+        intent.kind = self._kind(message, text, intent, last_shown)
+        if intent.kind == "explain":
+            self._explain_target(text, intent, mentions)
+        if re.search(r"\b(again|show (them|those) again|repeat)\b", text):
+            intent.show_again = True
+        return intent
+
+    # ---------------------------------------------------------------------------------- pieces
+    @staticmethod
+    def _mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
+        chars = list(text)
+        for start, end in spans:
+            for i in range(start, min(end, len(chars))):
+                chars[i] = " "
+        return "".join(chars)
+
+    def _titles(self, text: str, mentions, intent: Intent) -> None:
+        for m in mentions:
+            before = text[max(0, m.start - 40):m.start]
+            after = text[m.end:m.end + 40]
+            if m.item_id is None:
+                intent.unknown_titles.append(m.surface)
+                continue
+            if re.search(DISLIKE_CUES + r"\s*$", before) or re.match(r"[!?]*\s*" + NEGATIVE_AFTER, after) \
+                    or re.search(r"\b(not|nothing|no)\s+(like|similar to)\s*$", before):
+                intent.disliked_items.append(m.item_id)
+            elif re.search(LIKE_CUES + r"\s*$", before) or re.match(r"[!?]*\s*" + POSITIVE_AFTER, after):
+                intent.liked_items.append(m.item_id)
+                if not re.search(r"\b(why|about)\b", before):
+                    intent.reference_items.append(m.item_id)
+            elif re.search(REFERENCE_CUES + r"\s*$", before) or re.search(r"\b(than|as)\s*$", before):
+                intent.reference_items.append(m.item_id)
+            elif re.search(r"\b(why|about|explain)\b", before + " " + after) or EXPLAIN.search(text):
+                intent.explain_item = intent.explain_item or m.item_id
+            else:
+                intent.reference_items.append(m.item_id)
+
+    def _negated_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans inside a negation's scope: from the cue to the clause end or a scope-ending word."""
+        spans = []
+        cue_re = re.compile(r"(?<![\w'])(" + "|".join(re.escape(c) for c in sorted(NEGATION_CUES, key=len, reverse=True)) + r")(?![\w'])")
+        for cue in cue_re.finditer(text):
+            start = cue.end()
+            end = start
+            for token in re.finditer(r"[^\s,.;!?]+|[,.;!?]", text[start:]):
+                word = token.group(0)
+                if word in ",.;!?" or (word in SCOPE_END and token.start() > 0):
+                    break
+                end = start + token.end()
+            spans.append((cue.start(), end))
+        return spans
+
+    @staticmethod
+    def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
+        return any(a <= pos < b for a, b in spans)
+
+    def _genres(self, text: str, negated, intent: Intent) -> None:
+        negated_words = []
+        for m in self._genre_re.finditer(text):
+            word = m.group(1)
+            if word == "space" and re.search(r"\b(some|any|a little|more|less)\s+space\b", text):
+                continue
+            target = intent.unwanted_genres if self._inside(m.start(), negated) else intent.wanted_genres
+            if target is intent.unwanted_genres:
+                negated_words.append(word)
+            for genre in self.genre_words[word]:
+                if genre not in target:
+                    target.append(genre)
+        # "a light comedy, no crude humor": a genre asked for outright is not undone by a negated synonym.
+        intent.unwanted_genres = [g for g in intent.unwanted_genres if g not in intent.wanted_genres]
+        for word in negated_words:  # "horror but no zombies": the word itself becomes an unwanted keyword
+            if all(g in intent.wanted_genres for g in self.genre_words[word]) and word not in intent.unwanted_keywords:
+                intent.unwanted_keywords.append(word)
+
+    def _eras(self, text: str, intent: Intent) -> None:
+        def decade(d: int) -> None:
+            intent.year_min, intent.year_max = d, d + 9
+
+        for m in re.finditer(r"\b(?:early|mid|late)?[\s-]*(?:(19|20)?(\d)0)'?s\b", text):
+            century = m.group(1)
+            d = int(m.group(2))
+            base = int(century) * 100 if century else (2000 if d <= 2 else 1900)
+            decade(base + d * 10)
+            prefix = text[max(0, m.start() - 6):m.start() + 6]
+            if "early" in prefix:
+                intent.year_max = intent.year_min + 4
+            elif "late" in prefix:
+                intent.year_min += 5
+        if m := re.search(r"\b(?:los|las|les|the|années|anni|jahre)\s+(?:19)?([2-9])0\b(?!\d)", text):
+            decade(1900 + int(m.group(1)) * 10)
+        for word, d in ERA_WORDS.items():
+            if re.search(rf"\b{word}\b", text):
+                decade(d)
+        if m := re.search(r"\bbetween\s+(\d{4})\s+and\s+(\d{4})\b", text):
+            intent.year_min, intent.year_max = sorted((int(m.group(1)), int(m.group(2))))
+        for m in re.finditer(r"\b(before|until|up to|through|prior to|older than|earlier than|pre)[\s-]+(?:the year\s+)?(\d{4})\b", text):
+            year = int(m.group(2))
+            intent.year_max = year - 1 if m.group(1) in ("before", "prior to", "older than", "earlier than", "pre") else year
+        for m in re.finditer(r"\b(after|since|from|newer than|later than|post|in)[\s-]+(?:the year\s+)?(\d{4})(\s+(?:on|onwards?|and later|or later|and after|\+))?", text):
+            year, kind = int(m.group(2)), m.group(1)
+            if kind in ("from", "in") and not m.group(3):
+                intent.year_min, intent.year_max = year, year
+            else:
+                intent.year_min = year + 1 if kind in ("after", "newer than", "later than", "post") else year
+        if re.search(r"\b(recent|new|newer|latest|modern|newest)\b", text) and intent.year_min is None:
+            intent.year_min = self.newest - 3
+        if re.search(r"\b(old|older|classic|classics|vintage|golden age|oldies)\b", text) and intent.year_max is None:
+            intent.year_max = self.newest - 25
+
+    def _mood(self, text: str, negated, intent: Intent) -> None:
+        for mood, words in MOODS.items():
+            for word in words:
+                for m in re.finditer(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text):
+                    if not self._inside(m.start(), negated):
+                        intent.mood = intent.mood or mood
+
+    def _keywords(self, text: str, negated, intent: Intent) -> None:
+        genre_tokens = {t for w in self.genre_words for t in w.split()}
+        mood_tokens = {w for words in MOODS.values() for w in words}
+        cue_tokens = {t for c in NEGATION_CUES for t in c.split()} | {"didn't", "don't", "can't"}
+        for m in re.finditer(r"[^\W\d_][\w'-]{2,}", text):
+            word = m.group(0).strip("'-")
+            if word in mood_tokens and self._inside(m.start(), negated):
+                for w in KEYWORD_EXPANSIONS.get(word, (word,)):
+                    if w not in intent.unwanted_keywords:
+                        intent.unwanted_keywords.append(w)
+                continue
+            if (word in STOPWORDS or word in genre_tokens or word in mood_tokens or word in cue_tokens
+                    or word in ERA_WORDS or word in ORDINALS or re.fullmatch(r"\d+s?", word)):
+                continue
+            if self._inside(m.start(), negated):
+                for w in KEYWORD_EXPANSIONS.get(word, (word,)):
+                    if w not in intent.unwanted_keywords:
+                        intent.unwanted_keywords.append(w)
+            elif word not in intent.keywords and len(intent.keywords) < 12:
+                intent.keywords.append(word)
+
+    def _kind(self, message: str, text: str, intent: Intent, last_shown) -> str:
+        if EXPLAIN.search(text) and (last_shown or intent.explain_item is not None or intent.reference_items):
+            return "explain"
+        if GREETING.match(message) or (intent.is_empty() and not intent.unwanted_keywords and not intent.unknown_titles
+                                       and re.search(r"\b(hi|hello|hey|thanks|thank you|bye)\b", text)):
+            return "chat"
+        if REFINE_START.match(text) and last_shown:
+            return "refine"
+        if intent.reference_items:
+            return "more_like"
+        return "recommend"
+
+    def _explain_target(self, text: str, intent: Intent, mentions) -> None:
+        if intent.explain_item is None and intent.reference_items and not intent.liked_items:
+            intent.explain_item = intent.reference_items.pop(0)
+        for word, rank in ORDINALS.items():
+            if re.search(rf"\b{word}\b", text):
+                intent.explain_rank = rank
+                break
+        if m := re.search(r"(?:#|number\s+|no\.?\s*)(\d{1,2})\b", text):
+            intent.explain_rank = int(m.group(1))
+        if intent.explain_item is None and intent.explain_rank is None:
+            intent.explain_rank = 1 if re.search(r"\b(it|this|that one|this one)\b", text) else None
+
+
+def merge_intents(rules: Intent, llm: Intent | None) -> Intent:
+    """Rules win on hard constraints (negations, years, genres they found, the request kind); the LLM
+    adds soft aspects (keywords, mood, titles it recognised) and fills what the rules left empty."""
+    if llm is None:
+        return rules
+    merged = rules.model_copy(deep=True)
+    for field in ("liked_items", "disliked_items", "reference_items", "keywords", "unwanted_keywords"):
+        for value in getattr(llm, field):
+            if value not in getattr(merged, field):
+                getattr(merged, field).append(value)
+    for genre in llm.unwanted_genres:
+        if genre not in merged.unwanted_genres and genre not in rules.wanted_genres:
+            merged.unwanted_genres.append(genre)
+    if not rules.wanted_genres:
+        merged.wanted_genres = [g for g in llm.wanted_genres if g not in merged.unwanted_genres]
+    merged.keywords = [k for k in merged.keywords if k not in merged.unwanted_keywords][:12]
+    if rules.year_min is None and rules.year_max is None:
+        merged.year_min, merged.year_max = llm.year_min, llm.year_max
+    merged.mood = rules.mood or llm.mood
+    merged.liked_items = [i for i in merged.liked_items if i not in merged.disliked_items]
+    merged.reference_items = [i for i in merged.reference_items if i not in merged.disliked_items]
+    if rules.kind == "recommend" and merged.reference_items and not rules.reference_items:
+        merged.kind = "more_like"
+    elif rules.kind == "recommend" and llm.kind == "chat" and rules.is_empty() and not rules.unknown_titles:
+        merged.kind = "chat"
+    return merged

@@ -1,0 +1,118 @@
+"""Every YAML script in this folder, run through Agent.turn with rules only, with a scripted LLM
+double, and (marked ``llm_local``) with the real embedded local LLM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from chat_rec.agent import Agent
+from chat_rec.models.llm import ScriptedChatModel
+from chat_rec.recommender.llm_intent import LLMHelper
+from chat_rec.scripting import new_session, run_script
+
+SCRIPTS = sorted(Path(__file__).parent.glob("*.yaml"))
+EMPTY_LLM = ('{"kind": "recommend", "genres": [], "avoid_genres": [], "keywords": [], "avoid_keywords": [], '
+             '"liked_titles": [], "disliked_titles": [], "similar_to_titles": [], "year_min": null, "year_max": null, '
+             '"mood": null}')
+
+
+def check(expect: dict, record: dict, previous: list | None, agent: Agent, session, mode: str, where: str) -> None:
+    catalog = agent.catalog
+    items = record.get("items", [])
+    ids = [i["id"] for i in items]
+    genres = [set(i["genres"]) for i in items]
+    reply = record.get("reply", "")
+    notices = " ".join(record.get("notices", []))
+    for key, want in expect.items():
+        msg = f"{where}: {key}={want!r}; got items {[(i['title'], i['genres']) for i in items]}, reply {reply!r}, notices {notices!r}"
+        if key == "min_items":
+            assert len(items) >= want, msg
+        elif key == "max_items":
+            assert len(items) <= want, msg
+        elif key == "all_genre":
+            assert all(want in g for g in genres), msg
+        elif key == "any_genre":
+            assert all(g & set(want) for g in genres), msg
+        elif key == "no_genre":
+            assert not any(want in g for g in genres), msg
+        elif key == "years":
+            assert all(i["year"] is not None and want[0] <= i["year"] <= want[1] for i in items), msg
+        elif key == "not_items":
+            assert not set(ids) & set(want), msg
+        elif key == "items_changed":
+            assert previous is not None and ids != previous, msg
+        elif key == "reply_contains":
+            assert all(w.lower() in reply.lower() for w in want), msg
+        elif key == "reply_not_contains":
+            assert not any(w.lower() in reply.lower() for w in want), msg
+        elif key == "notice_contains":
+            assert want.lower() in notices.lower(), msg
+        elif key == "notice_contains_scripted":
+            if mode == "scripted":
+                assert want.lower() in notices.lower(), msg
+        elif key == "kind":
+            assert record.get("kind") == want, msg
+        elif key == "reply_mentions_item_genres":
+            assert items, msg
+            assert any(g.lower() in reply.lower() for g in items[0]["genres"]), msg
+        elif key == "reply_mentions_genres_of":
+            assert any(g.lower() in reply.lower() for g in catalog.item(want).genres), msg
+        elif key == "not_rated":
+            rated = {catalog.items[r].id for r in agent.interactions.history(session.user_id)[0]}
+            assert not set(ids) & rated, msg
+        else:
+            raise AssertionError(f"{where}: unknown expectation {key!r}")
+
+
+def run_checked(agent: Agent, path: Path, mode: str, scripted: ScriptedChatModel | None = None) -> None:
+    script = yaml.safe_load(path.read_text())
+    session = new_session(script)
+    previous = None
+    turns = script["turns"]
+    for record, turn in zip(run_script(_with_llm(agent, turns, scripted), script, session), turns):
+        if "say" in turn:
+            check(turn.get("expect", {}), record, previous, agent, session, mode, f"{path.name} turn {record['turn']}")
+            assert record["reply"], f"{path.name}: empty reply"
+            previous = [i["id"] for i in record["items"]]
+
+
+def _with_llm(agent: Agent, turns: list, scripted: ScriptedChatModel | None) -> Agent:
+    """Point the scripted double at each say-turn's ``llm`` reply, in order."""
+    if scripted is not None:
+        replies = [t.get("llm", EMPTY_LLM) for t in turns if "say" in t]
+        scripted.replies, scripted.calls = replies, 0
+    return agent
+
+
+@pytest.fixture(scope="module")
+def rules_agent(ml_parts):
+    return Agent(ml_parts["recommender"], ml_parts["interactions"])
+
+
+@pytest.fixture(scope="module")
+def scripted_agent(ml_parts):
+    model = ScriptedChatModel()
+    rec = ml_parts["recommender"]
+    agent = Agent(rec, ml_parts["interactions"])
+    agent.llm = LLMHelper(model, rec.catalog, agent.titles, timeout=5)
+    return agent, model
+
+
+def test_there_are_enough_scripts():
+    assert len(SCRIPTS) >= 15
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.stem)
+def test_rules_only(rules_agent, path):
+    run_checked(rules_agent, path, "rules")
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.stem)
+def test_scripted_llm(scripted_agent, path):
+    agent, model = scripted_agent
+    run_checked(agent, path, "scripted", model)

@@ -1,0 +1,89 @@
+"""The rule parser on the tiny catalog and on hand-labelled requests; merging with an LLM intent."""
+
+from pathlib import Path
+
+import pytest
+
+from chat_rec.catalog import Catalog, Item
+from chat_rec.evaluation.intents import load_labelled, score_intents
+from chat_rec.recommender.intent import Intent, RuleParser, merge_intents
+from chat_rec.recommender.titles import TitleMatcher, normalise_title
+
+LABELLED = Path(__file__).resolve().parents[1] / "data" / "intents.yaml"
+
+
+@pytest.fixture
+def parser(tiny_catalog):
+    return RuleParser(tiny_catalog)
+
+
+def test_genres_negation_and_era(parser):
+    i = parser.parse("something scary from the 80s, but not too gory")
+    assert i.wanted_genres == ["Horror"] and (i.year_min, i.year_max) == (1980, 1989)
+    assert "gory" in i.unwanted_keywords and "gore" in i.unwanted_keywords and not i.unwanted_genres
+    i = parser.parse("no romance please, I hate westerns, anything but musicals")
+    assert set(i.unwanted_genres) == {"Musical"}  # the tiny catalog has no Romance or Western genre
+
+
+def test_years(parser):
+    assert (parser.parse("movies from 1995").year_min, parser.parse("movies from 1995").year_max) == (1995, 1995)
+    assert parser.parse("something from before 1970").year_max == 1969
+    assert parser.parse("since 1980 please").year_min == 1980
+    assert parser.parse("after 1980").year_min == 1981
+    assert parser.parse("recent stuff").year_min == 1996 - 3  # the tiny catalog's newest year is 1996
+    i = parser.parse("between 1960 and 1975")
+    assert (i.year_min, i.year_max) == (1960, 1975)
+
+
+def test_titles_survive_article_year_case_and_typos(tiny_catalog):
+    matcher = TitleMatcher(tiny_catalog)
+    assert normalise_title("Sound of Music, The (1965)") == "sound of music"
+    assert matcher.lookup("The Sound of Music") == 5
+    assert matcher.lookup("sound of musik") == 5
+    assert matcher.lookup("Alien (1979)") == 1
+    parser = RuleParser(tiny_catalog, matcher)
+    i = parser.parse("I loved The Shining but Airplane! was boring")
+    assert i.liked_items == [6] and i.disliked_items == [7] and i.kind == "more_like"
+    i = parser.parse("something like aliens")
+    assert i.reference_items == [2]
+    i = parser.parse("something like The Matrix")
+    assert i.unknown_titles == ["The Matrix"] and not i.reference_items
+
+
+def test_explain_and_chat_kinds(parser):
+    i = parser.parse("why the second one?", last_shown=[1, 2, 3])
+    assert i.kind == "explain" and i.explain_rank == 2
+    i = parser.parse("why Fargo?")
+    assert i.kind == "explain" and i.explain_item == 4
+    assert parser.parse("hello!").kind == "chat"
+    assert parser.parse("thanks a lot").kind == "chat"
+    assert parser.parse("actually, no horror", last_shown=[1]).kind == "refine"
+
+
+def test_generic_catalog_genres_work_as_words():
+    catalog = Catalog("songs", [Item("s1", "Blue Monday", 1983, ("Synth-pop",)), Item("s2", "Jolene", 1973, ("Country",))])
+    i = RuleParser(catalog).parse("some country, no synth-pop")
+    assert i.wanted_genres == ["Country"] and i.unwanted_genres == ["Synth-pop"]
+
+
+def test_merge_rules_win_on_hard_constraints():
+    rules = Intent(wanted_genres=["Horror"], unwanted_genres=["Comedy"], year_min=1980, year_max=1989)
+    llm = Intent(wanted_genres=["Comedy", "Sci-Fi"], unwanted_genres=["Horror", "Drama"], keywords=["space"],
+                 year_min=1990, year_max=1999, mood="dark", reference_items=[1])
+    merged = merge_intents(rules, llm)
+    assert merged.wanted_genres == ["Horror"] and (merged.year_min, merged.year_max) == (1980, 1989)
+    assert set(merged.unwanted_genres) == {"Comedy", "Drama"}  # the LLM cannot forbid what the rules asked for
+    assert merged.keywords == ["space"] and merged.mood == "dark" and merged.kind == "more_like"
+    assert merge_intents(rules, None) is rules
+
+
+@pytest.mark.shared_data
+def test_labelled_requests_rules_only(ml100k_dir):
+    from chat_rec.datasets.movielens import load_movielens_100k
+
+    catalog, _ = load_movielens_100k(ml100k_dir)
+    parser = RuleParser(catalog)
+    result = score_intents(load_labelled(LABELLED), parser.parse)
+    assert result["n_cases"] >= 40
+    assert result["genre_f1"] >= 0.85, result["misses"]
+    assert result["negation_recall"] >= 0.90, result
