@@ -141,7 +141,9 @@ class Agent:
             llm_intent = None
         else:
             llm_intent = None
-            if self.llm is not None:
+            # The rules are sure about greetings and "why ..." questions; the LLM adds nothing there.
+            settled = rules.kind == "chat" or (rules.kind == "explain" and (rules.explain_item or rules.explain_rank))
+            if self.llm is not None and not settled:
                 try:
                     llm_intent = self.llm.extract(text, session.messages)
                 except LLMFailure as exc:
@@ -219,6 +221,8 @@ class Agent:
                     "Meanwhile, here are a few popular picks:")
         elif contradictory:
             text = f"You asked both for and against {', '.join(contradictory)} — which one do you mean? For now, here are some picks:"
+        elif ranking.relaxed:
+            text = f"I ran out of exact matches for the {' and '.join(ranking.relaxed)} you asked for; here are the closest picks:"
         else:
             text = self._intro(intent, state, len(items))
         return Reply(text, items, notices, intent, intent.kind)

@@ -132,15 +132,44 @@ def cmd_shell(args) -> int:
         _print_hits(catalog, built.search_text(query, args.k))
 
 
+def _eval_intents(args) -> dict:
+    from .evaluation.intents import load_labelled, score_intents
+    from .recommender.intent import merge_intents
+    from .recommender.llm_intent import LLMFailure
+
+    agent = _agent(args)
+    failures = []
+
+    def parse(message: str):
+        rules = agent.parser.parse(message)
+        llm_intent = None
+        if agent.llm is not None:
+            try:
+                llm_intent = agent.llm.extract(message)
+            except LLMFailure as exc:
+                failures.append(str(exc))
+        return merge_intents(rules, llm_intent)
+
+    result = score_intents(load_labelled(Path(args.labels)), parse)
+    result.update({"llm": args.llm or "local", "llm_failures": len(failures)})
+    print(f"intents ({result['llm']}): {result['n_cases']} requests, genre F1 {result['genre_f1']:.3f} "
+          f"(P {result['genre_precision']:.3f} R {result['genre_recall']:.3f}), negation recall "
+          f"{result['negation_recall']:.3f} over {result['n_negations']} negations, LLM failures {len(failures)}")
+    return result
+
+
 def cmd_eval(args) -> int:
     from .evaluation import chatrec_ml100k
 
-    if args.protocol != chatrec_ml100k.PROTOCOL:
-        raise ChatRecError(f"unknown protocol {args.protocol!r}; accepted values are {chatrec_ml100k.PROTOCOL!r}")
     cfg = _config(args)
-    _, interactions = _load(args, cfg, with_details=False)
-    result = chatrec_ml100k.run(interactions, seed=args.seed)
-    print(chatrec_ml100k.format_table(result))
+    if args.protocol == "intents":
+        result = _eval_intents(args)
+    elif args.protocol == chatrec_ml100k.PROTOCOL:
+        _, interactions = _load(args, cfg, with_details=False)
+        result = chatrec_ml100k.run(interactions, seed=args.seed)
+        print(chatrec_ml100k.format_table(result))
+    else:
+        raise ChatRecError(f"unknown protocol {args.protocol!r}; accepted values are {chatrec_ml100k.PROTOCOL!r}, 'intents'")
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -204,6 +233,30 @@ def _print_record(record: dict) -> None:
     print(f"bot> {record['reply']}")
     for rank, item in enumerate(record.get("items", []), 1):
         print(f"  {rank}. {item['title']} [{', '.join(item['genres'])}] — {item['explanation']}")
+
+
+def cmd_bench_turn(args) -> int:
+    """Median and p95 seconds per chat turn over the conversation scripts (a benchmark, not a test)."""
+    import statistics
+
+    from .agent import Session
+    from .scripting import load_script, run_script
+
+    paths = sorted(Path(args.scripts).glob("*.yaml"))
+    if not paths:
+        raise ChatRecError(f"no *.yaml scripts in {args.scripts}")
+    agent = _agent(args)
+    agent.turn("warm up: a comedy", Session())
+    times = []
+    for path in paths:
+        for record in run_script(agent, load_script(path)):
+            if "seconds" in record:
+                times.append(record["seconds"])
+    times.sort()
+    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+    print(f"bench turn --llm {args.llm or 'local'}: {len(times)} turns over {len(paths)} scripts; "
+          f"median {statistics.median(times) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {times[-1] * 1000:.0f} ms")
+    return 0
 
 
 def cmd_llm_fetch(args) -> int:
@@ -272,9 +325,18 @@ def build_parser() -> argparse.ArgumentParser:
     llm_fetch.add_argument("--force", action="store_true")
     llm_fetch.set_defaults(fn=cmd_llm_fetch)
 
+    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="action", required=True)
+    bench_turn = bench.add_parser("turn", help="seconds per chat turn over the conversation scripts")
+    bench_turn.add_argument("--llm", choices=("local", "openai", "none"))
+    bench_turn.add_argument("--scripts", default="tests/conversations")
+    _catalog_args(bench_turn)
+    bench_turn.set_defaults(fn=cmd_bench_turn)
+
     ev = sub.add_parser("eval", help="offline evaluation")
-    ev.add_argument("protocol", help="chatrec-ml100k")
+    ev.add_argument("protocol", help="chatrec-ml100k | intents")
     ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--llm", choices=("local", "openai", "none"), help="for intents: the LLM merged with the rules")
+    ev.add_argument("--labels", default="tests/data/intents.yaml", help="for intents: labelled requests (YAML)")
     ev.add_argument("--out", help="write the result JSON here")
     ev.set_defaults(fn=cmd_eval)
     return parser

@@ -1,0 +1,64 @@
+"""The same scripts and labelled intents with the real embedded local LLM (llama.cpp, Qwen2.5 0.5B).
+
+``make test`` fetches the model first (`chat-rec llm fetch`), so these run in CI. Elsewhere they skip
+with the command to run; under CI a missing model is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from chat_rec.agent import Agent
+from chat_rec.evaluation.intents import load_labelled, score_intents
+from chat_rec.models.llm import GGUF_NAME, LlamaCppChatModel
+from chat_rec.recommender.intent import merge_intents
+from chat_rec.recommender.llm_intent import LLMFailure, LLMHelper
+
+from test_conversations import SCRIPTS, run_checked
+
+pytestmark = [pytest.mark.llm_local, pytest.mark.shared_data, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[2]
+GGUF = Path(os.environ.get("CHATREC_LLM_GGUF") or REPO / "data" / "models" / GGUF_NAME)
+
+
+@pytest.fixture(scope="module")
+def local_agent(ml_parts):
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("llama-cpp-python is not installed: run `make setup`")
+    if not GGUF.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"{GGUF} missing in CI: `make test` must run `chat-rec llm fetch` first")
+        pytest.skip(f"{GGUF} missing: run `chat-rec llm fetch`")
+    rec = ml_parts["recommender"]
+    agent = Agent(rec, ml_parts["interactions"])
+    agent.llm = LLMHelper(LlamaCppChatModel(model_path=str(GGUF)), rec.catalog, agent.titles, timeout=60)
+    return agent
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.stem)
+def test_scripts_with_the_local_llm(local_agent, path):
+    run_checked(local_agent, path, "local")
+
+
+def test_labelled_intents_with_the_local_llm(local_agent):
+    failures = []
+
+    def parse(message):
+        try:
+            llm_intent = local_agent.llm.extract(message)
+        except LLMFailure as exc:
+            failures.append(str(exc))
+            llm_intent = None
+        return merge_intents(local_agent.parser.parse(message), llm_intent)
+
+    result = score_intents(load_labelled(REPO / "tests" / "data" / "intents.yaml"), parse)
+    assert result["genre_f1"] >= 0.85, result
+    assert result["negation_recall"] >= 0.90, result
+    assert len(failures) <= 4, failures  # the schema-constrained output parses

