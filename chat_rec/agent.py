@@ -67,6 +67,7 @@ class Session:
     disliked: list[ItemId] = field(default_factory=list)
     last_items: list[ItemId] = field(default_factory=list)
     feedback: list[tuple[ItemId, str]] = field(default_factory=list)
+    focus: ItemId | None = None        # the item last explained, for "something like it"
     turns: int = 0
 
 
@@ -148,8 +149,14 @@ class Agent:
                     llm_intent = self.llm.extract(text, session.messages)
                 except LLMFailure as exc:
                     notices.append(f"{exc}; I used my built-in rules instead")
-        intent = merge_intents(rules, llm_intent)
+        intent = merge_intents(rules, llm_intent, text)
         intent.context = dict(session.context)
+        # "something like it / that": the item we were just talking about
+        if re.search(r"\b(like|similar to|more like)\s+(it|that|this|that one|this one)\b", text, re.I) \
+                and session.focus is not None and session.focus not in intent.reference_items:
+            intent.reference_items.append(session.focus)
+            if intent.kind in ("recommend", "chat"):
+                intent.kind = "more_like"
         if intent.unknown_titles:
             names = ", ".join(f"“{t}”" for t in intent.unknown_titles)
             notices.append(f"I don't know {names}: it is not in this catalog, so I used the rest of your message")
@@ -277,6 +284,7 @@ class Agent:
                          notices, intent, "explain")
         item = self.catalog.item(target)
         row = self.catalog.row(target)
+        session.focus = target
         active = session.intent or Intent()
         state = self.user_state(session)
         facts = facts_for(self.rec, Scored(row, 0.0, {}), active, state)

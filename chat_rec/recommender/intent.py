@@ -242,10 +242,17 @@ class RuleParser:
             for genre in self.genre_words[word]:
                 if genre not in target:
                     target.append(genre)
-        # "a light comedy, no crude humor": a genre asked for outright is not undone by a negated synonym.
-        intent.unwanted_genres = [g for g in intent.unwanted_genres if g not in intent.wanted_genres]
-        for word in negated_words:  # "horror but no zombies": the word itself becomes an unwanted keyword
-            if all(g in intent.wanted_genres for g in self.genre_words[word]) and word not in intent.unwanted_keywords:
+        # "a light comedy, no crude humor": a genre asked for is not undone by a negated synonym, which
+        # becomes an unwanted keyword instead ("horror but no zombies"). Negating the genre's own name
+        # ("scary, but no horror") is a contradiction: both stay, and the agent asks which one is meant.
+        def own_name(word: str, genre: str) -> bool:
+            return word.rstrip("s") == genre.lower().rstrip("s") or (word == "comedies" and genre == "Comedy")
+
+        contradicted = {g for w in negated_words for g in self.genre_words[w] if own_name(w, g)}
+        intent.unwanted_genres = [g for g in intent.unwanted_genres if g not in intent.wanted_genres or g in contradicted]
+        for word in negated_words:
+            if all(g in intent.wanted_genres and g not in contradicted for g in self.genre_words[word]) \
+                    and word not in intent.unwanted_keywords:
                 intent.unwanted_keywords.append(word)
 
     def _eras(self, text: str, intent: Intent) -> None:
@@ -315,7 +322,8 @@ class RuleParser:
         if EXPLAIN.search(text) and (last_shown or intent.explain_item is not None or intent.reference_items):
             return "explain"
         if GREETING.match(message) or (intent.is_empty() and not intent.unwanted_keywords and not intent.unknown_titles
-                                       and re.search(r"\b(hi|hello|hey|thanks|thank you|bye)\b", text)):
+                                       and re.search(r"\b(hi|hello|hey|thanks|thank you|bye)\b", text)
+                                       and not REQUEST.search(text)):
             return "chat"
         if REFINE_START.match(text) and last_shown:
             return "refine"
@@ -336,7 +344,11 @@ class RuleParser:
             intent.explain_rank = 1 if re.search(r"\b(it|this|that one|this one)\b", text) else None
 
 
-def merge_intents(rules: Intent, llm: Intent | None) -> Intent:
+REQUEST = re.compile(r"\b(something|anything|movies?|films?|recommend|suggest|show|like|want|more|another|give|"
+                     r"watch|looking for|need|find)\b", re.I)
+
+
+def merge_intents(rules: Intent, llm: Intent | None, message: str = "") -> Intent:
     """Rules win on hard constraints (negations, years, genres they found, the request kind); the LLM
     adds soft aspects (keywords, mood, titles it recognised) and fills what the rules left empty."""
     if llm is None:
@@ -359,6 +371,7 @@ def merge_intents(rules: Intent, llm: Intent | None) -> Intent:
     merged.reference_items = [i for i in merged.reference_items if i not in merged.disliked_items]
     if rules.kind == "recommend" and merged.reference_items and not rules.reference_items:
         merged.kind = "more_like"
-    elif rules.kind == "recommend" and llm.kind == "chat" and rules.is_empty() and not rules.unknown_titles:
+    elif rules.kind == "recommend" and llm.kind == "chat" and rules.is_empty() and not rules.unknown_titles \
+            and not REQUEST.search(message):
         merged.kind = "chat"
     return merged

@@ -116,3 +116,20 @@ def test_recommendation_json_shape(agent):
     item = data["items"][0]
     assert set(item) == {"id", "title", "year", "genres", "score", "explanation", "facts"}
     assert isinstance(item["score"], float) and np.isfinite(item["score"])
+
+
+def test_contradictory_request_asks_and_still_recommends(agent):
+    reply = agent.turn("a scary movie but no horror", Session())
+    assert "which one" in reply.text.lower() or reply.items
+    assert all("Horror" not in agent.catalog.item(i).genres for i in ids(reply))
+
+
+def test_script_runner_and_feedback_by_rank(agent):
+    from chat_rec.scripting import run_script
+
+    script = {"turns": [{"say": "something scary"}, {"feedback": {"rank": 1, "value": "down"}},
+                        {"feedback": {"rank": 9, "value": "up"}}, {"say": "why the first one?"}]}
+    records = list(run_script(agent, script))
+    assert records[1]["feedback"]["value"] == "down" and "recorded" in records[1]["result"]
+    assert "ignored" in records[2]["result"]
+    assert records[3]["kind"] == "explain" and records[3]["items"]
