@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +16,8 @@ import numpy as np
 
 from .catalog import Catalog, Interactions, ItemId
 from .config import AgentConfig
+from .errors import ChatRecError
+from .recommender.feedback import VALUES, FeedbackEvent, FeedbackStore, MemoryStore, OnlineConfig, effective, user_vector
 from .recommender.explain import Fact, facts_for, grounded, short_title, template
 from .recommender.intent import Intent, RuleParser, merge_intents
 from .recommender.llm_intent import LLMFailure, LLMHelper
@@ -66,9 +70,16 @@ class Session:
     liked: list[ItemId] = field(default_factory=list)
     disliked: list[ItemId] = field(default_factory=list)
     last_items: list[ItemId] = field(default_factory=list)
-    feedback: list[tuple[ItemId, str]] = field(default_factory=list)
+    feedback: list[FeedbackEvent] = field(default_factory=list)
+    user_vector: Any = None            # numpy vector learned from 👍/👎
     focus: ItemId | None = None        # the item last explained, for "something like it"
     turns: int = 0
+    session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    restored: bool = False
+
+    @property
+    def user_key(self) -> str:
+        return f"user:{self.user_id}" if self.user_id is not None else f"session:{self.session_id}"
 
 
 class Agent:
@@ -80,8 +91,10 @@ class Agent:
 
     def __init__(self, recommender: Recommender, interactions: Interactions | None = None,
                  llm: LLMHelper | None = None, config: AgentConfig = AgentConfig(), titles: TitleMatcher | None = None,
-                 llm_notice: str | None = None):
+                 llm_notice: str | None = None, store: FeedbackStore | None = None, store_notice: str | None = None,
+                 online: OnlineConfig = OnlineConfig()):
         self.rec, self.catalog, self.interactions = recommender, recommender.catalog, interactions
+        self.store, self.store_notice, self.online = store or MemoryStore(), store_notice, online
         self.titles = titles or TitleMatcher(self.catalog, recommender.popularity)
         self.parser = RuleParser(self.catalog, self.titles)
         self.llm, self.config, self.llm_notice = llm, config, llm_notice
@@ -89,7 +102,8 @@ class Agent:
     # --------------------------------------------------------------------------------- the turn
     def turn(self, message: str, session: Session) -> Reply:
         started = time.perf_counter()
-        notices: list[str] = [self.llm_notice] if self.llm_notice and session.turns == 0 else []
+        self._restore(session)
+        notices: list[str] = [n for n in (self.llm_notice, self.store_notice) if n] if session.turns == 0 else []
         text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in (message or "")).strip()
         if not text:
             return Reply("Tell me what you are in the mood for: a genre, an era, or a movie you liked.", [],
@@ -116,21 +130,61 @@ class Agent:
         return reply
 
     def record_feedback(self, session: Session, item_id: ItemId, value: str) -> str:
-        """👍 (``up``) / 👎 (``down``) / ``retract`` on an item. Learning from it arrives with issue 5;
-        here it moves the item between the session's liked and disliked sets, which the next turn uses."""
+        """👍 (``up``) / 👎 (``down``) / ``retract`` on an item: stored durably, then the session's user
+        vector and liked/disliked sets are recomputed, so the next turn's ranking reflects it.
+
+        Raises:
+            ValueError: ``value`` is not one of up, down, retract.
+        """
+        if value not in VALUES:
+            raise ValueError(f"feedback value {value!r}; accepted values are 'up', 'down', 'retract'")
         if item_id not in self.catalog:
             return f"unknown item {item_id!r}: feedback ignored"
-        if value not in ("up", "down", "retract"):
-            raise ValueError(f"feedback value {value!r}; accepted values are 'up', 'down', 'retract'")
-        for bucket in (session.liked, session.disliked):
-            if item_id in bucket:
-                bucket.remove(item_id)
-        if value == "up":
-            session.liked.append(item_id)
-        elif value == "down":
-            session.disliked.append(item_id)
-        session.feedback.append((item_id, value))
-        return f"{value} recorded for {short_title(self.catalog.item(item_id))}"
+        self._restore(session)
+        event = FeedbackEvent(session.user_key, session.session_id, item_id, value, session.turns)
+        note = ""
+        try:
+            self.store.append(event)
+        except (sqlite3.Error, ChatRecError) as exc:
+            log.warning("feedback store failed: %s", exc)
+            self.store = MemoryStore()
+            self.store_notice = f"the feedback database failed ({exc}); feedback is kept in memory for now"
+            self.store.append(event)
+            note = f" ({self.store_notice})"
+        session.feedback.append(event)
+        self._apply_feedback(session)
+        try:
+            self.store.save_state(session.user_key, {"liked": session.liked, "disliked": session.disliked,
+                                                     "u": [round(float(x), 6) for x in session.user_vector]})
+        except (sqlite3.Error, ChatRecError) as exc:
+            log.warning("could not save user state: %s", exc)
+        if item_id not in session.shown:
+            note += " (it was not shown in this chat)"
+        return f"{value} recorded for {short_title(self.catalog.item(item_id))}{note}"
+
+    def _apply_feedback(self, session: Session) -> None:
+        """Recompute liked/disliked and the user vector from the effective feedback (last value per item)."""
+        eff = [(item, v) for item, v in effective(session.feedback) if item in self.catalog]
+        touched = {e.item for e in session.feedback}
+        session.liked = [i for i in session.liked if i not in touched] + [i for i, v in eff if v == "up"]
+        session.disliked = [i for i in session.disliked if i not in touched] + [i for i, v in eff if v == "down"]
+        session.user_vector = user_vector([(self.catalog.row(i), v) for i, v in eff], self.rec.vectors, self.online)
+
+    def _restore(self, session: Session) -> None:
+        """A returning known user gets their feedback (and so their state) back from the store."""
+        if session.restored:
+            return
+        session.restored = True
+        if session.user_id is None:
+            return
+        try:
+            past = self.store.events(session.user_key)
+        except (sqlite3.Error, ChatRecError) as exc:
+            log.warning("could not read past feedback: %s", exc)
+            return
+        if past:
+            session.feedback = past + session.feedback
+            self._apply_feedback(session)
 
     # --------------------------------------------------------------------------------- understanding
     def _understand(self, text: str, session: Session, notices: list[str]) -> Intent:
@@ -203,7 +257,8 @@ class Agent:
     def user_state(self, session: Session) -> UserState:
         state = UserState(liked_rows=list(self.catalog.rows(session.liked, skip_unknown=True)),
                           disliked_rows=list(self.catalog.rows(session.disliked, skip_unknown=True)),
-                          shown_rows=list(self.catalog.rows(session.shown, skip_unknown=True)))
+                          shown_rows=list(self.catalog.rows(session.shown, skip_unknown=True)),
+                          user_vector=session.user_vector)
         if session.user_id is not None and self.interactions is not None:
             try:
                 rows, ratings = self.interactions.history(session.user_id)
@@ -318,7 +373,8 @@ class Agent:
         return fallback.split(". ")[0] + ". " + prose if not prose.startswith(short_title(item)) else prose
 
 
-def build_agent(cfg, *, llm_kind: str | None = None, encoder=None, show_progress: bool = False) -> Agent:
+def build_agent(cfg, *, llm_kind: str | None = None, encoder=None, show_progress: bool = False,
+                prepare=None, store=None) -> Agent:
     """The embedded default agent from a Config: catalog, cached item index, rating-weighted EASE,
     and the chosen LLM (falling back to rules, with a notice, when it cannot load)."""
     from dataclasses import replace
@@ -331,6 +387,8 @@ def build_agent(cfg, *, llm_kind: str | None = None, encoder=None, show_progress
     from .errors import ChatRecError
 
     catalog, interactions = load_dataset(cfg.data)
+    if prepare is not None and interactions is not None:  # evaluation: hold out events before fitting
+        interactions = prepare(interactions)
     encoder = encoder or make_encoder(cfg.encoder)
     built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=show_progress)
     cf = EASE(lam=100.0, weighting="rating").fit(interactions) if interactions is not None else None
@@ -346,4 +404,8 @@ def build_agent(cfg, *, llm_kind: str | None = None, encoder=None, show_progress
             helper = LLMHelper(model, catalog, titles, timeout=llm_cfg.timeout)
     except ChatRecError as exc:
         notice = f"language model unavailable ({exc}); using built-in rules"
-    return Agent(recommender, interactions, helper, cfg.agent, titles, llm_notice=notice)
+    from .recommender.feedback import open_store
+
+    store, store_notice = (store, None) if store is not None else open_store(cfg.data.root / "state.db")
+    return Agent(recommender, interactions, helper, cfg.agent, titles, llm_notice=notice, store=store,
+                 store_notice=store_notice)

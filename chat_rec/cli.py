@@ -158,18 +158,48 @@ def _eval_intents(args) -> dict:
     return result
 
 
+def _eval_simulate(args, cfg) -> dict:
+    from dataclasses import replace
+
+    import numpy as np
+
+    from .agent import Session, build_agent
+    from .evaluation.simulate import choose_targets, simulate
+    from .recommender.feedback import MemoryStore
+
+    _, interactions = _load(args, cfg, with_details=False)
+    if interactions is None:
+        raise ChatRecError("simulate needs interactions (MovieLens-100K or --interactions)")
+    targets = choose_targets(interactions, args.users, args.seed)
+    held_out = {(uid, row) for uid, row in targets}
+    mask = np.array([(interactions.user_ids[u], i) not in held_out
+                     for u, i in zip(interactions.user_rows.tolist(), interactions.item_rows.tolist())])
+    cfg = replace(cfg, agent=replace(cfg.agent, k=10))
+    agent = build_agent(cfg, llm_kind=args.llm or "none", prepare=lambda inter: inter.subset(mask), store=MemoryStore())
+    sessions = (lambda uid: Session(user_id=uid)) if args.known_users else (lambda uid: Session())
+    result = simulate(agent, sessions, agent.catalog, agent.rec.vectors, targets, args.turns)
+    result.update({"seed": args.seed, "llm": args.llm or "none", "known_users": args.known_users})
+    for row in result["rows"]:
+        print(f"feedback={str(row['feedback']):<5} users={row['n_users']} hit@10 by turn {row['hit@10_by_turn']} "
+              f"success@3 {row['success@3turns']:.3f} success@5 {row['success@5turns']:.3f} avg turn {row['avg_turn']}")
+    print(f"success@3 relative gain from feedback: {result['success@3_relative_gain']}")
+    return result
+
+
 def cmd_eval(args) -> int:
     from .evaluation import chatrec_ml100k
 
     cfg = _config(args)
     if args.protocol == "intents":
         result = _eval_intents(args)
+    elif args.protocol == "simulate":
+        result = _eval_simulate(args, cfg)
     elif args.protocol == chatrec_ml100k.PROTOCOL:
         _, interactions = _load(args, cfg, with_details=False)
         result = chatrec_ml100k.run(interactions, seed=args.seed)
         print(chatrec_ml100k.format_table(result))
     else:
-        raise ChatRecError(f"unknown protocol {args.protocol!r}; accepted values are {chatrec_ml100k.PROTOCOL!r}, 'intents'")
+        raise ChatRecError(f"unknown protocol {args.protocol!r}; accepted values are {chatrec_ml100k.PROTOCOL!r}, 'intents', 'simulate'")
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -333,7 +363,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench_turn.set_defaults(fn=cmd_bench_turn)
 
     ev = sub.add_parser("eval", help="offline evaluation")
-    ev.add_argument("protocol", help="chatrec-ml100k | intents")
+    ev.add_argument("protocol", help="chatrec-ml100k | intents | simulate")
+    ev.add_argument("--users", type=int, default=200, help="for simulate: simulated users")
+    ev.add_argument("--turns", type=int, default=5, help="for simulate: turns per conversation")
+    ev.add_argument("--known-users", action="store_true",
+                    help="for simulate: the agent loads each user's MovieLens history (default: new chat users)")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--llm", choices=("local", "openai", "none"), help="for intents: the LLM merged with the rules")
     ev.add_argument("--labels", default="tests/data/intents.yaml", help="for intents: labelled requests (YAML)")

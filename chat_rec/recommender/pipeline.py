@@ -31,6 +31,7 @@ class FusionWeights:
     mood: float = 0.25
     unwanted_keyword: float = 0.6
     disliked: float = 0.3
+    user: float = 1.0       # the session user vector from 👍/👎 (issue 5)
     reranker: float = 0.0   # issue 4 fits this on a validation slice
 
 
@@ -43,6 +44,7 @@ class UserState:
     liked_rows: list[int] = field(default_factory=list)
     disliked_rows: list[int] = field(default_factory=list)
     shown_rows: list[int] = field(default_factory=list)
+    user_vector: np.ndarray | None = None   # learned from 👍/👎 (recommender.feedback)
 
 
 @dataclass
@@ -153,6 +155,11 @@ class Recommender:
             cf = self.cf.score(x)
             signals["cf"] = cf
             pool |= set(np.flatnonzero(allowed)[np.argsort(-cf[allowed])[:n]].tolist())
+        u = state.user_vector
+        if u is not None and float(np.linalg.norm(u)) > 1e-6:
+            u = (u / np.linalg.norm(u)).astype(np.float32)
+            pool |= {h.row for h in self.index.search(u[None, :], n, flt)[0]}
+            signals["user"] = self.vectors @ u
         signals["pop"] = self.popularity
         if not pool or len(pool) < n // 2:  # cold start with no text: popular items that pass the filters
             pool |= set(np.flatnonzero(allowed)[np.argsort(-self.popularity[allowed], kind="stable")[:n]].tolist())
@@ -161,7 +168,7 @@ class Recommender:
 
     def _fuse(self, cand: np.ndarray, signals: dict[str, np.ndarray], intent: Intent, state: UserState, query: str) -> np.ndarray:
         w = self.weights
-        weight = {"sem": w.sem, "ref": w.ref, "cf": w.cf, "pop": w.pop}
+        weight = {"sem": w.sem, "ref": w.ref, "cf": w.cf, "pop": w.pop, "user": w.user}
         if "cf" in signals and "sem" not in signals and "ref" not in signals:
             weight["cf"] = 1.5  # a known user asking for "anything": collaborative signal leads
         fused = np.zeros(len(cand), dtype=np.float64)
