@@ -289,6 +289,36 @@ def cmd_bench_turn(args) -> int:
     return 0
 
 
+def cmd_bench_feedback(args) -> int:
+    """Median milliseconds of one 👍/👎 (durable SQLite write + user-vector update), against a baseline
+    of the same update with the in-memory store, measured in the same run."""
+    import statistics
+    import tempfile
+
+    from .agent import Session, build_agent
+    from .recommender.feedback import MemoryStore, SQLiteStore
+
+    cfg = _config(args)
+    agent = build_agent(cfg, llm_kind="none", store=MemoryStore())
+    session = Session(user_id=None)
+    reply = agent.turn("something scary from the 80s", session)
+    items = [r.item_id for r in reply.items]
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, store in (("memory", MemoryStore()), ("sqlite", SQLiteStore(Path(tmp) / "state.db"))):
+            agent.store, session = store, Session()
+            session.shown = list(items)
+            times = []
+            for n in range(args.n):
+                start = time.perf_counter()
+                agent.record_feedback(session, items[n % len(items)], ("up", "down", "retract")[n % 3])
+                times.append((time.perf_counter() - start) * 1000)
+            results[name] = statistics.median(times)
+    print(f"bench feedback: {args.n} events each; median {results['sqlite']:.2f} ms with SQLite (WAL, synchronous=FULL), "
+          f"{results['memory']:.2f} ms in memory (ratio {results['sqlite'] / max(results['memory'], 1e-9):.1f}x)")
+    return 0
+
+
 def cmd_llm_fetch(args) -> int:
     from .models.llm import fetch_gguf, sha256_file
 
@@ -361,6 +391,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench_turn.add_argument("--scripts", default="tests/conversations")
     _catalog_args(bench_turn)
     bench_turn.set_defaults(fn=cmd_bench_turn)
+
+    bench_fb = bench.add_parser("feedback", help="milliseconds per 👍/👎 update")
+    bench_fb.add_argument("-n", type=int, default=200)
+    bench_fb.set_defaults(fn=cmd_bench_feedback)
 
     ev = sub.add_parser("eval", help="offline evaluation")
     ev.add_argument("protocol", help="chatrec-ml100k | intents | simulate")

@@ -129,13 +129,13 @@ class SQLiteStore:
                 if fh.read(16) != b"SQLite format 3\x00":
                     raise ChatRecError(f"{self.path} is not a SQLite database, so it was left untouched; move it "
                                        "away (or delete it) to start a fresh feedback store")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(self.SCHEMA)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
             raise ChatRecError(f"cannot use {self.path} as the feedback store ({exc}); check it is writable and "
                                "not locked by another program, or move it away") from None
 
@@ -172,7 +172,7 @@ def open_store(path: Path | None) -> tuple[FeedbackStore, str | None]:
         store.db.execute("BEGIN IMMEDIATE")  # proves we can write (a read-only file or a held lock fails here)
         store.db.execute("ROLLBACK")
         return store, None
-    except (ChatRecError, sqlite3.Error) as exc:
+    except (ChatRecError, sqlite3.Error, OSError) as exc:
         reason = str(exc) if isinstance(exc, ChatRecError) else f"{path} cannot be written ({exc})"
         log.warning("feedback store unavailable: %s", reason)
         return MemoryStore(), f"feedback is kept in memory only for this session: {reason}"
