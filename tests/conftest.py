@@ -85,3 +85,17 @@ def block_interactions(tiny_catalog):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def tiny_recommender(tiny_catalog, block_interactions):
+    """The ranking core on the tiny catalog with fakes: hash encoder, exact index, EASE."""
+    from chat_rec.index import ExactIndex
+    from chat_rec.models.cf import EASE
+    from chat_rec.models.encoder import HashEncoder
+    from chat_rec.recommender.pipeline import Recommender
+
+    enc = HashEncoder(64)
+    vectors = enc.encode(tiny_catalog.texts())
+    return Recommender(tiny_catalog, ExactIndex(tiny_catalog, vectors), vectors, enc,
+                       EASE(1.0, "rating").fit(block_interactions), block_interactions)

@@ -5,8 +5,6 @@ import json
 import pytest
 
 from chat_rec.cli import main
-from chat_rec.config import DataConfig
-from chat_rec.datasets import load_dataset
 from chat_rec.evaluation import chatrec_ml100k
 from chat_rec.index import SearchFilter, build_item_index
 
@@ -14,13 +12,8 @@ pytestmark = pytest.mark.shared_data
 
 
 @pytest.fixture(scope="module")
-def ml_index(tmp_path_factory, minilm):
-    from conftest import require_shared
-
-    shared = require_shared("ml-100k").parent
-    data = DataConfig(root=tmp_path_factory.mktemp("data"), shared_dirs=(shared,), allow_download=False)
-    catalog, interactions = load_dataset(data)
-    return catalog, interactions, build_item_index(catalog, minilm, data, show_progress=False), data
+def ml_index(ml_parts):
+    return ml_parts["catalog"], ml_parts["interactions"], ml_parts["built"], ml_parts["data"]
 
 
 def test_space_survival_horror_finds_alien(ml_index):

@@ -4,23 +4,15 @@ import numpy as np
 import pytest
 
 from chat_rec.agent import Agent, Session
-from chat_rec.index import ExactIndex
-from chat_rec.models.cf import EASE
-from chat_rec.models.encoder import HashEncoder
+from chat_rec.config import AgentConfig
 from chat_rec.models.llm import ScriptedChatModel
 from chat_rec.recommender.explain import grounded
 from chat_rec.recommender.llm_intent import LLMHelper
-from chat_rec.recommender.pipeline import Recommender
 
 
 @pytest.fixture
-def agent(tiny_catalog, block_interactions):
-    enc = HashEncoder(64)
-    vectors = enc.encode(tiny_catalog.texts())
-    rec = Recommender(tiny_catalog, ExactIndex(tiny_catalog, vectors), vectors, enc,
-                      EASE(1.0, "rating").fit(block_interactions), block_interactions)
-    from chat_rec.config import AgentConfig
-    return Agent(rec, block_interactions, config=AgentConfig(k=3))
+def agent(tiny_recommender, block_interactions):
+    return Agent(tiny_recommender, block_interactions, config=AgentConfig(k=3))
 
 
 def ids(reply):

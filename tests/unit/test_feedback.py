@@ -17,12 +17,8 @@ import pytest
 from chat_rec.agent import Agent, Session
 from chat_rec.config import AgentConfig
 from chat_rec.errors import ChatRecError
-from chat_rec.index import ExactIndex
-from chat_rec.models.cf import EASE
-from chat_rec.models.encoder import HashEncoder
 from chat_rec.recommender.feedback import (FeedbackEvent, MemoryStore, SQLiteStore, effective, open_store,
                                            user_vector)
-from chat_rec.recommender.pipeline import Recommender
 
 
 def test_effective_keeps_the_last_value_per_item():
@@ -111,12 +107,8 @@ def test_read_only_and_locked_databases_fall_back_to_memory(tmp_path):
 
 
 @pytest.fixture
-def agent_factory(tiny_catalog, block_interactions):
-    enc = HashEncoder(64)
-    vectors = enc.encode(tiny_catalog.texts())
-    rec = Recommender(tiny_catalog, ExactIndex(tiny_catalog, vectors), vectors, enc,
-                      EASE(1.0, "rating").fit(block_interactions), block_interactions)
-    return lambda store: Agent(rec, block_interactions, config=AgentConfig(k=3), store=store)
+def agent_factory(tiny_recommender, block_interactions):
+    return lambda store: Agent(tiny_recommender, block_interactions, config=AgentConfig(k=3), store=store)
 
 
 def test_feedback_changes_the_next_turn(agent_factory):
