@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 # llama-cpp-python builds from source; the native build crashes in the AMX kernel on these CPUs.
 export CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 
-.PHONY: setup run test data index llm eval bench clean
+.PHONY: setup run chat test data index llm eval bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,12 @@ index: data
 llm: setup
 	$(BIN)/chat-rec llm fetch
 
-## Open the terminal chat on the embedded default (offline once set up).
+## Serve the browser chat on http://127.0.0.1:7860 (embedded default, offline once set up).
 run: index llm
+	$(BIN)/python app.py
+
+## The same chat in the terminal.
+chat: index llm
 	$(BIN)/chat-rec chat
 
 ## Set up and pass the tests.

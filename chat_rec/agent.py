@@ -162,6 +162,23 @@ class Agent:
             note += " (it was not shown in this chat)"
         return f"{value} recorded for {short_title(self.catalog.item(item_id))}{note}"
 
+    def more(self, session: Session, n: int = 1) -> list[Recommendation]:
+        """``n`` new picks for the session's current request (nothing already shown), e.g. to replace a 👎'd card."""
+        intent = session.intent or Intent()
+        state = self.user_state(session)
+        items = [self._card(s, intent, state) for s in self.rec.rank(intent, state, n).items]
+        session.shown += [r.item_id for r in items if r.item_id not in session.shown]
+        return items
+
+    def reorder(self, session: Session, item_ids: list[ItemId]) -> list[Recommendation]:
+        """The given (shown) items re-scored with the session's current state, best first."""
+        rows = [self.catalog.row(i) for i in item_ids if i in self.catalog]
+        if not rows:
+            return []
+        intent = (session.intent or Intent()).model_copy(update={"show_again": True})
+        state = self.user_state(session)
+        return [self._card(s, intent, state) for s in self.rec.rank(intent, state, len(rows), restrict=rows).items]
+
     def _apply_feedback(self, session: Session) -> None:
         """Recompute liked/disliked and the user vector from the effective feedback (last value per item)."""
         eff = [(item, v) for item, v in effective(session.feedback) if item in self.catalog]

@@ -129,3 +129,15 @@ def grounded(sentence_text: str, allowed_text: str, titles=None, own_title: str 
             if mention.item_id is not None and mention.surface.lower() not in allowed and mention.surface.lower() not in own_title.lower():
                 return False, f"title {mention.surface!r} is not in the facts"
     return True, "ok"
+
+
+def word_influence(rec: Recommender, message: str, row: int, max_words: int = 12) -> list[tuple[str, float]]:
+    """How much each word of the request moves this item's semantic score (occlusion: the score of the
+    full request minus the score without the word). Positive = the word speaks for the item."""
+    words = list(dict.fromkeys(w for w in re.findall(r"[\w'-]+", message) if len(w) > 2))[:max_words]
+    if not words:
+        return []
+    texts = [message] + [re.sub(rf"(?<![\w'-]){re.escape(w)}(?![\w'-])", " ", message) for w in words]
+    vectors = rec.encoder.encode(texts)
+    scores = vectors @ rec.vectors[row]
+    return [(w, round(float(scores[0] - scores[i + 1]), 4)) for i, w in enumerate(words)]

@@ -106,11 +106,18 @@ class Recommender:
                             year_min=intent.year_min if era else None, year_max=intent.year_max if era else None)
 
     # ------------------------------------------------------------------------------------ ranking
-    def rank(self, intent: Intent, state: UserState, k: int = 5) -> Ranking:
+    def rank(self, intent: Intent, state: UserState, k: int = 5, restrict: list[int] | None = None) -> Ranking:
+        """Top ``k`` for the intent; ``restrict`` (catalog rows) re-scores just those rows, e.g. the cards
+        on screen after a 👍."""
         query = build_query(intent, self.catalog)
         relaxed: list[str] = []
         flt = self.filters(intent, state)
         allowed = flt.mask(self.catalog)
+        if restrict is not None:
+            only = np.zeros(len(self.catalog), dtype=bool)
+            only[np.asarray(restrict, dtype=np.int64)] = True
+            flt = SearchFilter(exclude_ids=frozenset(self.catalog.items[r].id for r in np.flatnonzero(~only)))
+            allowed = only
         if allowed.sum() < k and intent.wanted_genres:
             relaxed.append("genres")
             flt = self.filters(intent, state, genres=False)
@@ -121,7 +128,7 @@ class Recommender:
             allowed = flt.mask(self.catalog)
         if not allowed.any():
             return Ranking([], query, relaxed)
-        cand, signals = self._candidates(intent, state, query, flt, allowed)
+        cand, signals = self._candidates(intent, state, query, flt, allowed, restrict is not None)
         fused = self._fuse(cand, signals, intent, state, query)
         order = np.argsort(-fused, kind="stable")[:k]
         items = [Scored(int(cand[i]), float(fused[i]), {name: float(v[i]) for name, v in signals.items()}) for i in order]
@@ -136,7 +143,8 @@ class Recommender:
             x[np.asarray(liked)] = 1.0
         return x
 
-    def _candidates(self, intent: Intent, state: UserState, query: str, flt: SearchFilter, allowed: np.ndarray):
+    def _candidates(self, intent: Intent, state: UserState, query: str, flt: SearchFilter, allowed: np.ndarray,
+                    restricted: bool = False):
         n = self.n_candidates
         pool: set[int] = set()
         signals: dict[str, np.ndarray] = {}
@@ -163,6 +171,8 @@ class Recommender:
         signals["pop"] = self.popularity
         if not pool or len(pool) < n // 2:  # cold start with no text: popular items that pass the filters
             pool |= set(np.flatnonzero(allowed)[np.argsort(-self.popularity[allowed], kind="stable")[:n]].tolist())
+        if restricted:
+            pool = set(np.flatnonzero(allowed).tolist())
         cand = np.asarray(sorted(r for r in pool if allowed[r]), dtype=np.int64)
         return cand, {name: v[cand] for name, v in signals.items()}
 

@@ -1,0 +1,62 @@
+"""Entry point for `make run` and Hugging Face Spaces: set up what is missing, then serve the chat.
+
+Host and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (defaults 127.0.0.1:7860).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from chat_rec.agent import build_agent  # noqa: E402
+from chat_rec.config import Config  # noqa: E402
+from chat_rec.datasets import fetch_movielens_100k  # noqa: E402
+from chat_rec.errors import ChatRecError  # noqa: E402
+from chat_rec.models.llm import fetch_gguf  # noqa: E402
+from chat_rec.ui.app import build_app  # noqa: E402
+
+
+def prepare(cfg: Config) -> str:
+    """First start: data, then the local LLM when it is the chosen one. Returns the LLM status line."""
+    print("Preparing MovieLens-100K ...", flush=True)
+    print(f"  {fetch_movielens_100k(cfg.data).source}", flush=True)
+    if cfg.llm.kind == "local" and not cfg.llm.gguf:
+        try:
+            import llama_cpp  # noqa: F401  (not installed on Spaces: the chat then uses its rules)
+        except ImportError:
+            return "none (llama-cpp-python is not installed; built-in rules)"
+        try:
+            fetch_gguf(cfg.llm.models_dir)
+        except ChatRecError as exc:
+            print(f"  local LLM unavailable ({exc}); the chat uses its built-in rules", flush=True)
+    return {"local": "local (Qwen2.5-Coder 0.5B, llama.cpp)", "openai": f"OpenAI-compatible ({cfg.llm.base_url})",
+            "none": "none (built-in rules)"}.get(cfg.llm.kind, cfg.llm.kind)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING)
+    cfg = Config.from_env()
+    try:
+        status = prepare(cfg)
+        print("Loading the catalog, the item index and the models ...", flush=True)
+        agent = build_agent(cfg, show_progress=True)
+    except ChatRecError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    agent.rec.encoder.encode(["warm up"])  # load the encoder now, not on the first message
+    if agent.llm is None and cfg.llm.kind != "none":
+        status += " — unavailable, using built-in rules"
+    demo = build_app(agent, status)
+    host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
+    port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
+    print(f"chat-rec is ready: http://{host}:{port}", flush=True)
+    demo.launch(server_name=host, server_port=port, show_error=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Gradio Blocks layout and event wiring. Handlers live on ``ChatUI`` so tests call them in-process."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass, field
+from functools import partial
+
+from ..agent import Agent, Recommendation, Session
+from ..recommender.explain import word_influence
+from . import messages
+from .render import card_markdown, influence_rows, reply_messages, user_summary, why_markdown
+
+log = logging.getLogger(__name__)
+DEVICES = ["phone", "laptop", "TV"]
+TIMES = ["now", "weekday evening", "weekend afternoon", "weekend night", "late night"]
+
+
+@dataclass
+class UIState:
+    """Per-browser-session state (Gradio copies it for each visitor)."""
+
+    session: Session = field(default_factory=Session)
+    cards: list[Recommendation] = field(default_factory=list)
+    message_items: dict[int, object] = field(default_factory=dict)   # chat message index -> item id
+    why: Recommendation | None = None
+    why_weights: list[tuple[str, float]] = field(default_factory=list)
+    last_message: str = ""
+
+
+class ChatUI:
+    def __init__(self, agent: Agent, llm_status: str = "none"):
+        self.agent, self.llm_status = agent, llm_status
+
+    # ------------------------------------------------------------------------- handlers (pure Python)
+    def send(self, message: str, ui: UIState, history: list, user: str, device: str, time_of_day: str):
+        """Returns (ui, history, textbox value, warning or None)."""
+        ui, history = copy.deepcopy(ui) if ui else UIState(), list(history or [])
+        if not (message or "").strip():
+            return ui, history, "", messages.EMPTY
+        warning = self._set_user(ui, user)
+        ui.session.context = {"device": device or "", "time": time_of_day or ""}
+        reply = self.agent.turn(message, ui.session)
+        start = len(history)
+        history += reply_messages(message, reply)
+        if reply.kind != "explain":
+            ui.cards = list(reply.items)
+            ui.message_items = {start + 2 + i: r.item_id for i, r in enumerate(reply.items)}
+            ui.why, ui.why_weights = None, []
+            ui.last_message = message
+        return ui, history, "", warning
+
+    def _set_user(self, ui: UIState, user: str) -> str | None:
+        raw = (user or "").strip()
+        wanted = (int(raw) if raw.isdigit() else raw) or None
+        if wanted == ui.session.user_id:
+            return None
+        if wanted is not None and (self.agent.interactions is None or wanted not in self.agent.interactions.user_ids):
+            return messages.UNKNOWN_USER.format(user=raw)
+        ui.session = Session(user_id=wanted, context=ui.session.context)
+        ui.cards, ui.message_items = [], {}
+        return None
+
+    def feedback(self, ui: UIState, item_id, value: str) -> UIState:
+        """👍 reorders the remaining cards; 👎 removes the card and brings a replacement."""
+        ui = copy.deepcopy(ui)
+        self.agent.record_feedback(ui.session, item_id, value)
+        rest = [c.item_id for c in ui.cards if c.item_id != item_id]
+        if value == "down":
+            ui.cards = self.agent.reorder(ui.session, rest) + self.agent.more(ui.session, 1)
+        elif value == "up":
+            liked = [c for c in ui.cards if c.item_id == item_id]
+            ui.cards = liked + self.agent.reorder(ui.session, rest)
+        if ui.why and ui.why.item_id == item_id and value == "down":
+            ui.why, ui.why_weights = None, []
+        return ui
+
+    def like(self, ui: UIState, data) -> UIState:
+        """A 👍/👎 on a pick's chat message (``gr.LikeData``; un-liking sends ``liked=''``: a retraction)."""
+        item_id = ui.message_items.get(data.index[0] if isinstance(data.index, (list, tuple)) else data.index)
+        if item_id is None:
+            return ui
+        value = "retract" if data.liked in ("", None) else ("up" if data.liked is True or data.liked == "like" else "down")
+        ui = copy.deepcopy(ui)
+        self.agent.record_feedback(ui.session, item_id, value)
+        return ui
+
+    def why(self, ui: UIState, item_id) -> UIState:
+        ui = copy.deepcopy(ui)
+        card = next((c for c in ui.cards if c.item_id == item_id), None)
+        if card is None:
+            return ui
+        ui.why = card
+        ui.why_weights = word_influence(self.agent.rec, ui.last_message, self.agent.catalog.row(item_id))
+        return ui
+
+    def reset(self, user: str):
+        ui = UIState()
+        self._set_user(ui, user)
+        return ui, [], ""
+
+    def user_info(self, user: str) -> str:
+        raw = (user or "").strip()
+        uid = int(raw) if raw.isdigit() else raw
+        if not raw or self.agent.interactions is None or uid not in self.agent.interactions.user_ids:
+            return user_summary([], None if not raw else uid) if not raw else messages.UNKNOWN_USER.format(user=raw)
+        rows, ratings = self.agent.interactions.history(uid)
+        top = [self.agent.catalog.items[r].title for r in rows[ratings.argsort()[::-1][:5]]]
+        return user_summary(top, uid)
+
+    def recommend_api(self, message: str) -> dict:
+        """The ``/recommend`` endpoint: one message in a fresh session -> ``{"reply", "items", "notices"}``."""
+        return self.agent.turn(message or "", Session()).to_json()
+
+    # ------------------------------------------------------------------------------------ layout
+    def build(self):
+        import gradio as gr
+        import pandas as pd
+
+        def warn(result):
+            ui, history, text, warning = result
+            if warning:
+                gr.Warning(warning)
+            return ui, history, text
+
+        with gr.Blocks(title="chat-rec") as demo:
+            ui_state = gr.State(UIState())
+            gr.Markdown("# 🎬 chat-rec\nTell me what you'd like to watch. Picks come with reasons; 👍/👎 teach me.")
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(label="Conversation", height=420, elem_id="chat")
+                    with gr.Row():
+                        box = gr.Textbox(placeholder="e.g. something scary from the 80s, but not too gory",
+                                         show_label=False, scale=5, elem_id="msg")
+                        send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
+
+                    @gr.render(inputs=ui_state)
+                    def cards(ui: UIState):
+                        if not ui.cards:
+                            return
+                        gr.Markdown("### Picks")
+                        for rank, rec in enumerate(ui.cards, 1):
+                            with gr.Group(elem_classes="card"):
+                                gr.Markdown(card_markdown(rank, rec), elem_id=f"card-{rank}", elem_classes="card-text")
+                                with gr.Row():
+                                    up = gr.Button("👍", size="sm", elem_id=f"up-{rank}")
+                                    down = gr.Button("👎", size="sm", elem_id=f"down-{rank}")
+                                    why = gr.Button("Why?", size="sm", elem_id=f"why-{rank}")
+                            up.click(partial(self.feedback, item_id=rec.item_id, value="up"), ui_state, ui_state)
+                            down.click(partial(self.feedback, item_id=rec.item_id, value="down"), ui_state, ui_state)
+                            why.click(partial(self.why, item_id=rec.item_id), ui_state, ui_state)
+                        if ui.why is not None:
+                            gr.Markdown(why_markdown(ui.why), elem_id="why-facts")
+                            if ui.why_weights:
+                                gr.BarPlot(pd.DataFrame(influence_rows(ui.why_weights)), x="word", y="influence",
+                                           title="Request words behind this pick (occlusion)", elem_id="why-chart",
+                                           sort="-y")
+                with gr.Column(scale=1):
+                    user = gr.Textbox(label="Who you are: a MovieLens user id, or blank for a new user", elem_id="user")
+                    user_md = gr.Markdown(user_summary([], None))
+                    device = gr.Radio(DEVICES, value="laptop", label="Device")
+                    when = gr.Dropdown(TIMES, value="now", label="Time")
+                    gr.Markdown(f"**Language model:** {self.llm_status}", elem_id="llm-status")
+                    reset = gr.Button("Reset conversation", elem_id="reset")
+
+            inputs = [box, ui_state, chatbot, user, device, when]
+            send.click(lambda *a: warn(self.send(*a)), inputs, [ui_state, chatbot, box])
+            box.submit(lambda *a: warn(self.send(*a)), inputs, [ui_state, chatbot, box])
+            def on_like(ui: UIState, data: gr.LikeData) -> UIState:
+                return self.like(ui, data)
+
+            chatbot.like(on_like, ui_state, ui_state)
+            user.change(self.user_info, user, user_md)
+            reset.click(self.reset, user, [ui_state, chatbot, box])
+            api_in = gr.Textbox(visible=False)
+            api_out = gr.JSON(visible=False)
+            api_in.submit(self.recommend_api, api_in, api_out, api_name="recommend")
+        return demo
+
+
+def build_app(agent: Agent, llm_status: str = "none"):
+    """The Gradio Blocks app over ``agent``."""
+    return ChatUI(agent, llm_status).build()

@@ -1,0 +1,86 @@
+"""The app served on 127.0.0.1: the named /recommend endpoint through gradio_client, and a real browser
+(Debian's Chromium driven by Playwright) typing a request, 👎-ing a card, and opening "Why?"."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from chat_rec.agent import Agent
+from chat_rec.config import AgentConfig
+from chat_rec.recommender.feedback import MemoryStore
+from chat_rec.ui.app import build_app
+
+pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(ml_parts):
+    agent = Agent(ml_parts["recommender"], ml_parts["interactions"], config=AgentConfig(k=5), store=MemoryStore())
+    agent.rec.encoder.encode(["warm up"])
+    demo = build_app(agent, "none (built-in rules)")
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+def test_recommend_endpoint_with_gradio_client(server):
+    from gradio_client import Client
+
+    client = Client(server, verbose=False)
+    data = client.predict("something scary from the 80s, but not too gory", api_name="/recommend")
+    assert set(data) == {"reply", "items", "notices"} and len(data["items"]) == 5
+    assert all("Horror" in i["genres"] and 1980 <= i["year"] <= 1989 for i in data["items"])
+
+
+def test_browser_chat_thumbs_down_and_why(server):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} missing in CI: .ci/run must apt-get install chromium")
+        pytest.skip(f"{CHROMIUM} missing: apt-get install -y chromium fonts-noto-color-emoji")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+        ctx = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, args=FLAGS, headless=True,
+                                                   viewport={"width": 1300, "height": 1400})
+        try:
+            page = ctx.new_page()
+            start = time.perf_counter()
+            page.goto(server)
+            page.locator("#msg textarea").fill("something scary from the 80s, but not too gory")
+            page.locator("#send").click()
+            page.locator("#card-5").wait_for(timeout=60_000)
+            first_card = time.perf_counter() - start
+            (ARTIFACTS / "first_card_seconds.txt").write_text(f"{first_card:.2f}\n")
+            assert "Horror" in page.locator("#card-1").inner_text()
+            assert page.locator("#chat").inner_text().count("Horror") >= 5
+            before = page.locator("#card-2").inner_text()
+            page.locator("#down-2").click()
+            page.wait_for_function("t => document.querySelector('#card-2') && document.querySelector('#card-2').innerText !== t",
+                                   arg=before, timeout=30_000)
+            assert before.split("\n")[0].split(". ", 1)[1] not in page.locator(".card-text").all_inner_texts().__str__()
+            assert page.locator("#card-5").is_visible()  # a replacement keeps five cards
+            page.locator("#why-1").click()
+            page.locator("#why-chart").wait_for(timeout=30_000)
+            assert "Why" in page.locator("#why-facts").inner_text()
+            time.sleep(1.0)  # let the chart draw before the screenshot
+            page.screenshot(path=str(ARTIFACTS / "browser_chat.png"), full_page=True)
+        finally:
+            ctx.close()
