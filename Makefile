@@ -27,7 +27,8 @@ llm: setup
 	$(BIN)/chat-rec llm fetch
 
 ## Serve the browser chat on http://127.0.0.1:7860 (embedded default, offline once set up).
-run: index llm
+## app.py itself fetches the data and the local LLM and builds the index when they are missing.
+run: setup
 	$(BIN)/python app.py
 
 ## The same chat in the terminal.
