@@ -51,6 +51,22 @@ class ChatUI:
             ui.last_message = message
         return ui, history, "", warning
 
+    def send_stream(self, message: str, ui: UIState, history: list, user: str, device: str, time_of_day: str):
+        """``send`` as a stream: the person's message and a typing mark at once, then the reply a few
+        words at a time, then the picks. Yields (ui, history, textbox value, warning or None)."""
+        history = list(history or [])
+        if (message or "").strip():
+            yield ui, history + [{"role": "user", "content": message}, {"role": "assistant", "content": "…"}], "", None
+        new_ui, new_history, box, warning = self.send(message, ui, history, user, device, time_of_day)
+        if len(new_history) > len(history) + 1:
+            reply = new_history[len(history) + 1]["content"]
+            words = reply.split(" ")
+            step = max(1, len(words) // 6)
+            for end in range(step, len(words), step):
+                partial_reply = {"role": "assistant", "content": " ".join(words[:end]) + " …"}
+                yield ui, new_history[: len(history) + 1] + [partial_reply], box, None
+        yield new_ui, new_history, box, warning
+
     def _set_user(self, ui: UIState, user: str) -> str | None:
         raw = (user or "").strip()
         wanted = (int(raw) if raw.isdigit() else raw) or None
@@ -118,11 +134,11 @@ class ChatUI:
         import gradio as gr
         import pandas as pd
 
-        def warn(result):
-            ui, history, text, warning = result
-            if warning:
-                gr.Warning(warning)
-            return ui, history, text
+        def stream(*args):
+            for ui, history, text, warning in self.send_stream(*args):
+                if warning:
+                    gr.Warning(warning)
+                yield ui, history, text
 
         with gr.Blocks(title="chat-rec") as demo:
             ui_state = gr.State(UIState())
@@ -165,8 +181,8 @@ class ChatUI:
                     reset = gr.Button("Reset conversation", elem_id="reset")
 
             inputs = [box, ui_state, chatbot, user, device, when]
-            send.click(lambda *a: warn(self.send(*a)), inputs, [ui_state, chatbot, box])
-            box.submit(lambda *a: warn(self.send(*a)), inputs, [ui_state, chatbot, box])
+            send.click(stream, inputs, [ui_state, chatbot, box])
+            box.submit(stream, inputs, [ui_state, chatbot, box])
             def on_like(ui: UIState, data: gr.LikeData) -> UIState:
                 return self.like(ui, data)
 

@@ -89,3 +89,12 @@ def test_user_picker_and_reset(ui):
 def test_recommend_api_shape(ui):
     data = ui.recommend_api("something scary")
     assert set(data) == {"reply", "items", "notices"} and data["items"][0]["genres"]
+
+
+def test_send_streams_the_reply(ui):
+    steps = list(ui.send_stream("something scary from the 80s", UIState(), [], "", "laptop", "now"))
+    assert steps[0][1][-1]["content"] == "…" and steps[0][1][0]["content"] == "something scary from the 80s"
+    assert len(steps) >= 3 and steps[-1][0].cards
+    partial = [s[1][-1]["content"] for s in steps[1:-1]]
+    assert all(p.endswith(" …") for p in partial)
+    assert list(ui.send_stream("  ", UIState(), [], "", "laptop", "now"))[-1][3] == messages.EMPTY
