@@ -183,8 +183,12 @@ class ChatUI:
             inputs = [box, ui_state, chatbot, user, device, when]
             send.click(stream, inputs, [ui_state, chatbot, box])
             box.submit(stream, inputs, [ui_state, chatbot, box])
-            def on_like(ui: UIState, data: gr.LikeData) -> UIState:
+            def on_like(ui, data):
                 return self.like(ui, data)
+
+            # Real annotation objects (this module uses postponed annotations, which Gradio cannot read):
+            # the LikeData type is how Gradio knows to pass the like event.
+            on_like.__annotations__ = {"ui": UIState, "data": gr.LikeData}
 
             chatbot.like(on_like, ui_state, ui_state)
             user.change(self.user_info, user, user_md)
