@@ -31,7 +31,6 @@ class Item:
     cast: tuple[str, ...] = ()
 
 
-_YEAR_IN_TITLE = re.compile(r"\((\d{4})\)\s*$")
 _ARTICLE_SUFFIX = re.compile(r"^(.*), (The|A|An|Il|La|Le|Les|L'|Das|Der|Die|El)$", re.IGNORECASE)
 
 

@@ -11,7 +11,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Protocol, Sequence
+from typing import Iterable, Protocol
 
 import numpy as np
 
@@ -271,9 +271,5 @@ def check_query(query: str, max_chars: int) -> tuple[str, list[str]]:
     return query, notices
 
 
-def search_ids(index: ItemIndex, vectors: np.ndarray, k: int, filters: SearchFilter | None = None) -> list[list[ItemId]]:
-    return [[h.item_id for h in hits] for hits in index.search(vectors, k, filters)]
-
-
-__all__: Sequence[str] = ("SearchFilter", "Hit", "ItemIndex", "ExactIndex", "FaissIndex", "build_item_index",
-                          "embed_catalog", "check_query", "search_ids")
+__all__ = ("SearchFilter", "Hit", "ItemIndex", "ExactIndex", "FaissIndex", "build_item_index",
+           "embed_catalog", "check_query")

@@ -7,8 +7,6 @@ from typing import Callable
 
 import yaml
 
-from .metrics import mean
-
 
 def load_labelled(path: Path) -> list[dict]:
     with open(path, encoding="utf-8") as fh:
@@ -41,5 +39,3 @@ def score_intents(cases: list[dict], parse: Callable[[str], object]) -> dict:
             "genre_f1": round(f1, 4), "negation_recall": round(neg_found / neg_total, 4) if neg_total else 1.0,
             "n_negations": neg_total, "misses": misses}
 
-
-__all__ = ["load_labelled", "score_intents", "mean"]

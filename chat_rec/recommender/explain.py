@@ -4,7 +4,7 @@ must pass a grounding check: no title, person or year absent from the facts or t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,14 +20,6 @@ class Fact:
     kind: str
     text: str
     evidence: tuple = ()
-
-
-@dataclass
-class Explanation:
-    facts: list[Fact]
-    text: str
-    source: str = "template"          # "template" or "llm"
-    details: dict = field(default_factory=dict)
 
 
 def short_title(item: Item) -> str:
