@@ -391,9 +391,12 @@ class Agent:
 
 
 def build_agent(cfg, *, llm_kind: str | None = None, encoder=None, show_progress: bool = False,
-                prepare=None, store=None) -> Agent:
+                prepare=None, store=None, dataset=None) -> Agent:
     """The embedded default agent from a Config: catalog, cached item index, rating-weighted EASE,
-    and the chosen LLM (falling back to rules, with a notice, when it cannot load)."""
+    and the chosen LLM (falling back to rules, with a notice, when it cannot load).
+
+    ``dataset``: an already loaded (catalog, interactions) pair; loaded from ``cfg.data`` when None.
+    """
     from dataclasses import replace
 
     from .datasets import load_dataset
@@ -403,7 +406,7 @@ def build_agent(cfg, *, llm_kind: str | None = None, encoder=None, show_progress
     from .models.llm import make_chat_model
     from .errors import ChatRecError
 
-    catalog, interactions = load_dataset(cfg.data)
+    catalog, interactions = dataset if dataset is not None else load_dataset(cfg.data)
     if prepare is not None and interactions is not None:  # evaluation: hold out events before fitting
         interactions = prepare(interactions)
     encoder = encoder or make_encoder(cfg.encoder)

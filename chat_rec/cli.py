@@ -104,6 +104,19 @@ def cmd_search(args) -> int:
     return 0
 
 
+def _lines(prompt: str):
+    """Lines typed at ``prompt`` until an empty line, Ctrl-D or Ctrl-C."""
+    while True:
+        try:
+            line = input(prompt)
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return
+        if not line.strip():
+            return
+        yield line
+
+
 def cmd_shell(args) -> int:
     """Interactive terminal search over the catalog (the chat replaces it in a later issue)."""
     from .errors import QueryError
@@ -114,14 +127,7 @@ def cmd_shell(args) -> int:
     catalog, built = _build_index(args, cfg)
     print(f"{len(catalog)} items of {catalog.name!r}. Type what you are looking for "
           "(e.g. 'space survival horror'); an empty line or Ctrl-D quits.")
-    while True:
-        try:
-            line = input("search> ")
-        except (EOFError, KeyboardInterrupt):
-            print()
-            return 0
-        if not line.strip():
-            return 0
+    for line in _lines("search> "):
         try:
             query, notices = check_query(line, MAX_QUERY_CHARS)
         except QueryError as exc:
@@ -130,6 +136,7 @@ def cmd_shell(args) -> int:
         for notice in notices:
             print(f"note: {notice}")
         _print_hits(catalog, built.search_text(query, args.k))
+    return 0
 
 
 def _eval_intents(args) -> dict:
@@ -167,7 +174,7 @@ def _eval_simulate(args, cfg) -> dict:
     from .evaluation.simulate import choose_targets, simulate
     from .recommender.feedback import MemoryStore
 
-    _, interactions = _load(args, cfg, with_details=False)
+    catalog, interactions = _load(args, cfg)
     if interactions is None:
         raise ChatRecError("simulate needs interactions (MovieLens-100K or --interactions)")
     targets = choose_targets(interactions, args.users, args.seed)
@@ -175,7 +182,8 @@ def _eval_simulate(args, cfg) -> dict:
     mask = np.array([(interactions.user_ids[u], i) not in held_out
                      for u, i in zip(interactions.user_rows.tolist(), interactions.item_rows.tolist())])
     cfg = replace(cfg, agent=replace(cfg.agent, k=10))
-    agent = build_agent(cfg, llm_kind=args.llm or "none", prepare=lambda inter: inter.subset(mask), store=MemoryStore())
+    agent = build_agent(cfg, llm_kind=args.llm or "none", prepare=lambda inter: inter.subset(mask), store=MemoryStore(),
+                        dataset=(catalog, interactions))
     sessions = (lambda uid: Session(user_id=uid)) if args.known_users else (lambda uid: Session())
     result = simulate(agent, sessions, agent.catalog, agent.rec.vectors, targets, args.turns)
     result.update({"seed": args.seed, "llm": args.llm or "none", "known_users": args.known_users})
@@ -214,8 +222,7 @@ def _agent(args):
     from .agent import build_agent
 
     cfg = _config(args)
-    _load(args, cfg, with_details=False)  # clear errors (missing data) before any model loads
-    return build_agent(cfg, llm_kind=args.llm)
+    return build_agent(cfg, llm_kind=args.llm, dataset=_load(args, cfg))  # data errors surface before models load
 
 
 def cmd_chat(args) -> int:
@@ -237,14 +244,7 @@ def cmd_chat(args) -> int:
         return 0
     session = Session(user_id=args.user)
     print("chat-rec: tell me what you'd like to watch (empty line or Ctrl-D quits; '+N'/'-N' = 👍/👎 on item N).")
-    while True:
-        try:
-            line = input("you> ")
-        except (EOFError, KeyboardInterrupt):
-            print()
-            return 0
-        if not line.strip():
-            return 0
+    for line in _lines("you> "):
         if line.strip()[:1] in "+-" and line.strip()[1:].isdigit():
             rank = int(line.strip()[1:])
             if 0 < rank <= len(session.last_items):
@@ -252,6 +252,7 @@ def cmd_chat(args) -> int:
             continue
         reply = agent.turn(line, session)
         _print_record({**reply.to_json(), "seconds": round(reply.seconds, 2)})
+    return 0
 
 
 def _print_record(record: dict) -> None:
@@ -299,7 +300,7 @@ def cmd_bench_feedback(args) -> int:
     from .recommender.feedback import MemoryStore, SQLiteStore
 
     cfg = _config(args)
-    agent = build_agent(cfg, llm_kind="none", store=MemoryStore())
+    agent = build_agent(cfg, llm_kind="none", store=MemoryStore(), dataset=_load(args, cfg))
     session = Session(user_id=None)
     reply = agent.turn("something scary from the 80s", session)
     items = [r.item_id for r in reply.items]
