@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 # llama-cpp-python builds from source; the native build crashes in the AMX kernel on these CPUs.
 export CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 
-.PHONY: setup run chat test data index llm eval bench clean
+.PHONY: setup run chat test data index llm reranker eval bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,12 +39,17 @@ chat: index llm
 test: setup llm
 	$(BIN)/python -m pytest
 
-eval: data
+## The BERT context re-ranker (about 20 minutes on 2 cores; resumes when interrupted).
+reranker: data
+	test -f data/models/reranker.pt || $(BIN)/chat-rec train reranker
+
+eval: reranker
 	$(BIN)/chat-rec eval chatrec-ml100k --seed 0 --out results/chatrec-ml100k.json
 
-bench: index llm
+bench: index llm reranker
 	$(BIN)/chat-rec bench turn --llm none
 	$(BIN)/chat-rec bench turn --llm local
+	$(BIN)/chat-rec bench rerank
 
 clean:
 	rm -rf $(VENV) data/cache data/index

@@ -92,18 +92,19 @@ class Agent:
     def __init__(self, recommender: Recommender, interactions: Interactions | None = None,
                  llm: LLMHelper | None = None, config: AgentConfig = AgentConfig(), titles: TitleMatcher | None = None,
                  llm_notice: str | None = None, store: FeedbackStore | None = None, store_notice: str | None = None,
-                 online: OnlineConfig = OnlineConfig()):
+                 online: OnlineConfig = OnlineConfig(), reranker_notice: str | None = None):
         self.rec, self.catalog, self.interactions = recommender, recommender.catalog, interactions
         self.store, self.store_notice, self.online = store or MemoryStore(), store_notice, online
         self.titles = titles or TitleMatcher(self.catalog, recommender.popularity)
         self.parser = RuleParser(self.catalog, self.titles)
-        self.llm, self.config, self.llm_notice = llm, config, llm_notice
+        self.llm, self.config, self.llm_notice, self.reranker_notice = llm, config, llm_notice, reranker_notice
 
     # --------------------------------------------------------------------------------- the turn
     def turn(self, message: str, session: Session) -> Reply:
         started = time.perf_counter()
         self._restore(session)
-        notices: list[str] = [n for n in (self.llm_notice, self.store_notice) if n] if session.turns == 0 else []
+        first = (self.llm_notice, self.store_notice, self.reranker_notice)
+        notices: list[str] = [n for n in first if n] if session.turns == 0 else []
         text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in (message or "")).strip()
         if not text:
             return Reply("Tell me what you are in the mood for: a genre, an era, or a movie you liked.", [],
@@ -275,14 +276,37 @@ class Agent:
         state = UserState(liked_rows=list(self.catalog.rows(session.liked, skip_unknown=True)),
                           disliked_rows=list(self.catalog.rows(session.disliked, skip_unknown=True)),
                           shown_rows=list(self.catalog.rows(session.shown, skip_unknown=True)),
-                          user_vector=session.user_vector)
+                          user_vector=session.user_vector, request=" ".join(session.messages[-3:]))
         if session.user_id is not None and self.interactions is not None:
             try:
                 rows, ratings = self.interactions.history(session.user_id)
                 state.history_rows, state.history_ratings = rows.tolist(), ratings.tolist()
+                state.profile = dict(self.interactions.users.get(session.user_id, {}))
             except KeyError:
                 pass
         return state
+
+    def explain_words(self, session: Session, item_id: ItemId, num_samples: int = 200, seed: int = 0):
+        """LIME weights of the person's request words for ``item_id``'s re-ranker score (``WordWeights``),
+        or None when no trained re-ranker is loaded or the session has no words yet."""
+        from .recommender.lime_words import explain_lime
+
+        if not self.has_reranker or not session.messages or item_id not in self.catalog:
+            return None
+        state = self.user_state(session)
+        intent = session.intent or Intent()
+        text = self.rec.texts[self.catalog.row(item_id)]
+        request = state.request
+
+        def score(requests):
+            queries = [self.rec.reranker_query(intent, state, request=r) for r in requests]
+            return self.rec.reranker.score_queries(queries, [text])[:, 0]
+
+        return explain_lime(score, request, num_samples=num_samples, seed=seed)
+
+    @property
+    def has_reranker(self) -> bool:
+        return hasattr(self.rec.reranker, "score_queries")
 
     def _recommend(self, intent: Intent, session: Session, notices: list[str]) -> Reply:
         state = self.user_state(session)
@@ -388,44 +412,3 @@ class Agent:
             log.info("LLM explanation rejected: %s", reason)
             return fallback
         return fallback.split(". ")[0] + ". " + prose if not prose.startswith(short_title(item)) else prose
-
-
-def build_agent(cfg, *, llm_kind: str | None = None, encoder=None, show_progress: bool = False,
-                prepare=None, store=None, dataset=None) -> Agent:
-    """The embedded default agent from a Config: catalog, cached item index, rating-weighted EASE,
-    and the chosen LLM (falling back to rules, with a notice, when it cannot load).
-
-    ``dataset``: an already loaded (catalog, interactions) pair; loaded from ``cfg.data`` when None.
-    """
-    from dataclasses import replace
-
-    from .datasets import load_dataset
-    from .index import build_item_index
-    from .models.cf import EASE
-    from .models.encoder import make_encoder
-    from .models.llm import make_chat_model
-    from .errors import ChatRecError
-
-    catalog, interactions = dataset if dataset is not None else load_dataset(cfg.data)
-    if prepare is not None and interactions is not None:  # evaluation: hold out events before fitting
-        interactions = prepare(interactions)
-    encoder = encoder or make_encoder(cfg.encoder)
-    built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=show_progress)
-    cf = EASE(lam=100.0, weighting="rating").fit(interactions) if interactions is not None else None
-    recommender = Recommender(catalog, built.index, built.index.vectors, encoder, cf, interactions)
-    titles = TitleMatcher(catalog, recommender.popularity)
-    llm_cfg = replace(cfg.llm, kind=llm_kind) if llm_kind else cfg.llm
-    helper, notice = None, None
-    try:
-        model = make_chat_model(llm_cfg)
-        if model is not None:
-            if llm_cfg.kind == "local":
-                model._load()
-            helper = LLMHelper(model, catalog, titles, timeout=llm_cfg.timeout)
-    except ChatRecError as exc:
-        notice = f"language model unavailable ({exc}); using built-in rules"
-    from .recommender.feedback import open_store
-
-    store, store_notice = (store, None) if store is not None else open_store(cfg.data.root / "state.db")
-    return Agent(recommender, interactions, helper, cfg.agent, titles, llm_notice=notice, store=store,
-                 store_notice=store_notice)

@@ -77,6 +77,24 @@ class LLMConfig:
 
 
 @dataclass(frozen=True)
+class RerankerConfig:
+    """The BERT context re-ranker. ``path``: ``auto`` (``data/models/reranker.pt``, else the quick
+    ``reranker-quick.pt``), a checkpoint file, or ``none`` (CHATREC_RERANKER)."""
+
+    path: str = "auto"
+    models_dir: Path = Path("data") / "models"
+    weight: float = 0.5                # weight of the min-max normalised re-ranker score in the chat fusion
+    top: int = 50                      # how many fused candidates it re-scores per turn
+
+    def candidates(self) -> list[Path]:
+        if self.path == "none":
+            return []
+        if self.path == "auto":
+            return [self.models_dir / "reranker.pt", self.models_dir / "reranker-quick.pt"]
+        return [Path(self.path)]
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     k: int = 5                         # recommendations per reply
     max_message_chars: int = MAX_QUERY_CHARS
@@ -89,6 +107,7 @@ class Config:
     index: IndexConfig = field(default_factory=IndexConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
+    reranker: RerankerConfig = field(default_factory=RerankerConfig)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Config":
@@ -117,4 +136,6 @@ class Config:
         # Models load from packages on disk; never reach a hub at run time.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        return cls(data=data, encoder=encoder, index=index, llm=llm)
+        reranker = RerankerConfig(path=overrides.get("reranker") or env.get("CHATREC_RERANKER", "auto"),
+                                  models_dir=data.root / "models")
+        return cls(data=data, encoder=encoder, index=index, llm=llm, reranker=reranker)

@@ -99,3 +99,16 @@ def tiny_recommender(tiny_catalog, block_interactions):
     vectors = enc.encode(tiny_catalog.texts())
     return Recommender(tiny_catalog, ExactIndex(tiny_catalog, vectors), vectors, enc,
                        EASE(1.0, "rating").fit(block_interactions), block_interactions)
+
+
+@pytest.fixture(scope="session")
+def quick_reranker(tmp_path_factory, ml_parts):
+    """`chat-rec train reranker --quick` on MovieLens-100K (about a minute), as a loaded reranker."""
+    from chat_rec.training import train_reranker
+
+    path = tmp_path_factory.mktemp("models") / "reranker-quick.pt"
+    lines: list[str] = []
+    reranker = train_reranker(ml_parts["catalog"], ml_parts["interactions"], path, quick=True, progress=False,
+                              log=lines.append)
+    reranker.path, reranker.log_lines = path, lines
+    return reranker

@@ -17,8 +17,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..catalog import Interactions
+from ..datasets.splits import RELEVANT_MIN_RATING, relevant_sets, split_per_user
 from ..models.cf import EASE, Popularity, top_k, user_item_matrix
 from .metrics import mean, ndcg_at_k, precision_at_k, recall_at_k
+from .rerank import llm_rankings, paired_bootstrap, rerank_rankings
 
 PROTOCOL = "chatrec-ml100k"
 #: Gao et al. 2023, Table (MovieLens-100K, top-5): precision@5, recall@5, ndcg@5.
@@ -27,38 +29,7 @@ PAPER_ROWS = (("LightFM", 0.2830, 0.1410, 0.2846), ("LightGCN", 0.3030, 0.1455, 
               ("Chat-REC text-davinci-003", 0.3240, 0.1404, 0.3802),
               ("Chat-REC text-davinci-002", 0.3031, 0.1240, 0.3629))
 LAMBDA_GRID = (50.0, 100.0, 200.0, 300.0, 500.0, 800.0, 1200.0)
-RELEVANT_MIN_RATING = 4
 K, K_CANDIDATES, SAMPLE_USERS = 5, 20, 200
-
-
-def split_per_user(interactions: Interactions, seed: int, test_fraction: float = 0.2) -> np.ndarray:
-    """Boolean mask over events: True for the test part.
-
-    Each user's events are permuted by one generator seeded by ``seed`` (users in row order); the first
-    ``int(0.8 * n)`` go to train and the rest to test.
-    """
-    rng = np.random.default_rng(seed)
-    order = np.argsort(interactions.user_rows, kind="stable")
-    counts = np.bincount(interactions.user_rows, minlength=interactions.n_users)
-    test = np.zeros(len(interactions), dtype=bool)
-    start = 0
-    for count in counts:
-        events = order[start:start + count]
-        start += count
-        if count == 0:
-            continue
-        n_train = int((1.0 - test_fraction) * count)
-        test[events[rng.permutation(count)[n_train:]]] = True
-    return test
-
-
-def relevant_sets(interactions: Interactions, mask: np.ndarray) -> dict[int, set[int]]:
-    """User row -> catalog rows rated >= 4 among the masked events (users with none are left out)."""
-    keep = mask & (interactions.ratings >= RELEVANT_MIN_RATING)
-    out: dict[int, set[int]] = {}
-    for u, i in zip(interactions.user_rows[keep].tolist(), interactions.item_rows[keep].tolist()):
-        out.setdefault(u, set()).add(i)
-    return out
 
 
 @dataclass
@@ -116,8 +87,12 @@ def choose_lambda(train: Interactions, weighting: str, seed: int, grid: Sequence
 
 
 def run(interactions: Interactions, seed: int = 0, *, lambdas: Sequence[float] = LAMBDA_GRID,
-        extra_models: Sequence = (), progress: bool = True) -> dict:
-    """Run the protocol. ``extra_models``: (name, fit(train) -> score_fn) pairs for later stages."""
+        extra_models: Sequence = (), progress: bool = True, reranker=None, chat_model=None) -> dict:
+    """Run the protocol. ``extra_models``: (name, fit(train) -> score_fn) pairs for later stages.
+
+    ``reranker`` (a ``CrossEncoderReranker`` trained on this seed's train part) adds the ``cf+rerank``
+    rows and the paired comparison; ``chat_model`` adds ``cf+llm`` on the 200-user sample.
+    """
     started = time.perf_counter()
     test_mask = split_per_user(interactions, seed)
     train = interactions.subset(~test_mask)
@@ -127,7 +102,7 @@ def run(interactions: Interactions, seed: int = 0, *, lambdas: Sequence[float] =
     X_binary = user_item_matrix(train, "binary")
     X_rating = user_item_matrix(train, "rating")
 
-    rows, per_model = [], {}
+    rows, per_model, scorers = [], {}, {}
     steps = [("popularity", None), ("ease", "binary"), ("ease-rated", "rating")] + [(name, fn) for name, fn in extra_models]
     for name, how in tqdm(steps, desc="models", disable=not progress):
         extra = {}
@@ -141,14 +116,42 @@ def run(interactions: Interactions, seed: int = 0, *, lambdas: Sequence[float] =
             extra = {"lambda": lam, "lambda_validation_ndcg@5": grid}
         else:
             score_fn, X = how(train), X_rating
-        per_user = score_users(rank_users(score_fn, X, users), relevant)
+        ranked = rank_users(score_fn, X, users)
+        per_user = score_users(ranked, relevant)
         per_model[name] = per_user
+        scorers[name] = (score_fn, X, ranked)
         rows.append(summarise(name, "all", per_user, users, **extra))
         rows.append(summarise(name, "sample200", per_user, sample, **extra))
     cf_rows = [r for r in rows if r["users"] == "all" and r["model"] in ("popularity", "ease", "ease-rated")]
     strongest = max(cf_rows, key=lambda r: (r["ndcg@5"], r["precision@5"]))["model"]
+    paired, notes = {}, {}
+    if reranker is not None or chat_model is not None:
+        score_fn, X, candidates = scorers[strongest]
+        cf_scores = {}
+        for start in range(0, len(users), 256):
+            chunk = users[start:start + 256]
+            block = score_fn(X[chunk].toarray())
+            for j, u in enumerate(chunk):
+                cf_scores[u] = block[j, candidates[u]]
+    if reranker is not None:
+        weight = reranker.fusion_weight
+        for name, ranked in rerank_rankings(reranker, train, candidates, cf_scores, weight, progress).items():
+            per_user = score_users(ranked, relevant)
+            per_model[name] = per_user
+            rows.append(summarise(name, "all", per_user, users, fusion_weight=weight, candidates=strongest))
+            rows.append(summarise(name, "sample200", per_user, sample, fusion_weight=weight, candidates=strongest))
+        for metric in ("precision", "recall", "ndcg"):
+            diff = [getattr(per_model["cf+rerank"][u], metric) - getattr(per_model[strongest][u], metric) for u in users]
+            paired[f"{metric}@5"] = paired_bootstrap(diff, seed=seed)
+        paired["against"] = strongest
+        notes["reranker"] = {k: reranker.meta.get(k) for k in ("seed", "steps", "total_steps", "complete", "fusion",
+                                                                "fusion_weight", "minutes", "fusion_formula")}
+    if chat_model is not None:
+        ranked, invalid = llm_rankings(chat_model, train, candidates, sample, progress)
+        per_user = score_users(ranked, relevant)
+        rows.append(summarise("cf+llm", "sample200", per_user, sample, invalid_answers=invalid, candidates=strongest))
     return {"protocol": PROTOCOL, "seed": seed, "n_users_with_relevant": len(users), "strongest_cf": strongest,
-            "rows": rows, "paper": [{"model": m, "precision@5": p, "recall@5": r, "ndcg@5": n} for m, p, r, n in PAPER_ROWS],
+            "rows": rows, "paired": paired, **notes, "paper": [{"model": m, "precision@5": p, "recall@5": r, "ndcg@5": n} for m, p, r, n in PAPER_ROWS],
             "seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -157,10 +160,19 @@ def format_table(result: dict) -> str:
     lines = [f"Chat-REC MovieLens-100K top-5, seed {result['seed']} ({result['seconds']} s)", head, "-" * len(head)]
     for r in result["rows"]:
         note = f"lambda={r['lambda']:g}" if "lambda" in r else ""
+        if "fusion_weight" in r:
+            note = f"w={r['fusion_weight']:g} over {r['candidates']} top-20"
+        if "invalid_answers" in r:
+            note = f"invalid answers {r['invalid_answers']}/{r['n_users']}"
         if r["model"] == result.get("strongest_cf") and r["users"] == "all":
             note = (note + " strongest CF").strip()
         lines.append(f"{r['model']:<34}{r['users']:<11}{r['n_users']:>5}{r['precision@5']:>9.4f}{r['recall@5']:>9.4f}"
                      f"{r['ndcg@5']:>9.4f}{r['recall@20']:>9.4f}  {note}")
+    for metric, p in (result.get("paired") or {}).items():
+        if metric == "against":
+            continue
+        lines.append(f"paired cf+rerank - {result['paired']['against']} {metric}: mean {p['mean_diff']:+.4f}, "
+                     f"bootstrap 95% [{p['ci95'][0]:+.4f}, {p['ci95'][1]:+.4f}] over {p['n_users']} users")
     for p in result["paper"]:
         lines.append(f"{'paper: ' + p['model']:<34}{'paper':<11}{'':>5}{p['precision@5']:>9.4f}{p['recall@5']:>9.4f}"
                      f"{p['ndcg@5']:>9.4f}{'':>9}")

@@ -18,6 +18,7 @@ from ..index import ItemIndex, SearchFilter
 from ..models.cf import EASE
 from ..models.encoder import Encoder
 from ..models.reranker import IdentityReranker, Reranker
+from .context import compose, history_text, profile_text, ui_context
 from .intent import MOOD_GENRES, Intent
 
 
@@ -32,7 +33,7 @@ class FusionWeights:
     unwanted_keyword: float = 0.6
     disliked: float = 0.3
     user: float = 1.0       # the session user vector from 👍/👎 (issue 5)
-    reranker: float = 0.0   # issue 4 fits this on a validation slice
+    reranker: float = 0.0   # set by build_agent when a trained re-ranker loads (RerankerConfig.weight)
 
 
 @dataclass
@@ -45,6 +46,8 @@ class UserState:
     disliked_rows: list[int] = field(default_factory=list)
     shown_rows: list[int] = field(default_factory=list)
     user_vector: np.ndarray | None = None   # learned from 👍/👎 (recommender.feedback)
+    request: str = ""                        # the person's own words this session (re-ranker query)
+    profile: dict = field(default_factory=dict)   # a known user's profile (age, gender, occupation)
 
 
 @dataclass
@@ -85,9 +88,11 @@ class Recommender:
 
     def __init__(self, catalog: Catalog, index: ItemIndex, vectors: np.ndarray, encoder: Encoder,
                  cf: EASE | None = None, interactions: Interactions | None = None,
-                 reranker: Reranker | None = None, weights: FusionWeights = FusionWeights(), n_candidates: int = 100):
+                 reranker: Reranker | None = None, weights: FusionWeights = FusionWeights(), n_candidates: int = 100,
+                 rerank_top: int = 50):
         self.catalog, self.index, self.vectors, self.encoder = catalog, index, vectors, encoder
         self.cf, self.reranker, self.weights, self.n_candidates = cf, reranker or IdentityReranker(), weights, n_candidates
+        self.rerank_top = rerank_top
         counts = np.bincount(interactions.item_rows, minlength=len(catalog)) if interactions is not None else np.zeros(len(catalog))
         self.popularity = np.log1p(counts).astype(np.float32)
         self.texts = [item_text(item) for item in catalog.items]
@@ -201,11 +206,23 @@ class Recommender:
         if disliked:
             extra["disliked"] = np.clip((self.vectors[cand] @ self.vectors[disliked].T).max(axis=1), 0, 1)
             fused -= w.disliked * extra["disliked"]
-        if w.reranker and query and not isinstance(self.reranker, IdentityReranker):
-            extra["reranker"] = _minmax(self.reranker.score(query, [self.texts[r] for r in cand]).astype(np.float64))
+        if w.reranker and not isinstance(self.reranker, IdentityReranker) and len(cand) > 1:
+            top = np.argsort(-fused, kind="stable")[:self.rerank_top]
+            scores = self.reranker.score(self.reranker_query(intent, state), [self.texts[r] for r in cand[top]])
+            extra["reranker"] = np.zeros(len(cand))
+            extra["reranker"][top] = _minmax(np.asarray(scores, dtype=np.float64))
             fused += w.reranker * extra["reranker"]
         signals.update(extra)
         return fused
+
+    def reranker_query(self, intent: Intent, state: UserState, request: str | None = None) -> str:
+        """The re-ranker's query text in chat: profile, UI context, the person's words, their likes."""
+        rows = list(state.history_rows) + list(state.liked_rows)
+        ratings = list(state.history_ratings) + [5.0] * len(state.liked_rows)
+        liked = [self.catalog.row(i) for i in intent.liked_items + intent.reference_items if i in self.catalog]
+        rows, ratings = rows + liked, ratings + [5.0] * len(liked)
+        return compose(profile_text(state.profile), ui_context(intent.context),
+                       state.request if request is None else request, history_text(self.catalog, rows, ratings))
 
     def similar_items(self, row: int, k: int = 5, exclude: set[ItemId] = frozenset()) -> list[int]:
         hits = self.index.search(self.vectors[row][None, :], k + 1, SearchFilter(exclude_ids=frozenset(exclude)))[0]

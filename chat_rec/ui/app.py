@@ -26,6 +26,7 @@ class UIState:
     message_items: dict[int, object] = field(default_factory=dict)   # chat message index -> item id
     why: Recommendation | None = None
     why_weights: list[tuple[str, float]] = field(default_factory=list)
+    why_method: str = ""
     last_message: str = ""
 
 
@@ -108,7 +109,12 @@ class ChatUI:
         if card is None:
             return ui
         ui.why = card
-        ui.why_weights = word_influence(self.agent.rec, ui.last_message, self.agent.catalog.row(item_id))
+        lime = self.agent.explain_words(ui.session, item_id)
+        if lime is not None:      # LIME over the trained re-ranker's score
+            ui.why_weights, ui.why_method = lime.weights, "LIME on the re-ranker score"
+        else:                     # no re-ranker: occlusion of words on the semantic score
+            ui.why_weights = word_influence(self.agent.rec, ui.last_message, self.agent.catalog.row(item_id))
+            ui.why_method = "occlusion on the semantic score"
         return ui
 
     def reset(self, user: str):
@@ -170,7 +176,7 @@ class ChatUI:
                             gr.Markdown(why_markdown(ui.why), elem_id="why-facts")
                             if ui.why_weights:
                                 gr.BarPlot(pd.DataFrame(influence_rows(ui.why_weights)), x="word", y="influence",
-                                           title="Request words behind this pick (occlusion)", elem_id="why-chart",
+                                           title=f"Request words behind this pick ({ui.why_method})", elem_id="why-chart",
                                            sort="-y")
                 with gr.Column(scale=1):
                     user = gr.Textbox(label="Who you are: a MovieLens user id, or blank for a new user", elem_id="user")

@@ -1,0 +1,72 @@
+"""Assembling the embedded default agent from a Config (data, index, CF, re-ranker, LLM, store)."""
+
+from __future__ import annotations
+
+import logging
+
+from .agent import Agent
+from .recommender.llm_intent import LLMHelper
+from .recommender.pipeline import FusionWeights, Recommender
+from .recommender.titles import TitleMatcher
+
+log = logging.getLogger(__name__)
+
+
+def build_agent(cfg, *, llm_kind: str | None = None, encoder=None, show_progress: bool = False,
+                prepare=None, store=None, dataset=None) -> Agent:
+    """The embedded default agent from a Config: catalog, cached item index, rating-weighted EASE,
+    and the chosen LLM (falling back to rules, with a notice, when it cannot load).
+
+    ``dataset``: an already loaded (catalog, interactions) pair; loaded from ``cfg.data`` when None.
+    """
+    from dataclasses import replace
+
+    from .datasets import load_dataset
+    from .index import build_item_index
+    from .models.cf import EASE
+    from .models.encoder import make_encoder
+    from .models.llm import make_chat_model
+    from .errors import ChatRecError
+
+    catalog, interactions = dataset if dataset is not None else load_dataset(cfg.data)
+    if prepare is not None and interactions is not None:  # evaluation: hold out events before fitting
+        interactions = prepare(interactions)
+    encoder = encoder or make_encoder(cfg.encoder)
+    built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=show_progress)
+    cf = EASE(lam=100.0, weighting="rating").fit(interactions) if interactions is not None else None
+    reranker, reranker_notice = load_reranker(cfg.reranker)
+    weights = replace(FusionWeights(), reranker=cfg.reranker.weight) if reranker is not None else FusionWeights()
+    recommender = Recommender(catalog, built.index, built.index.vectors, encoder, cf, interactions,
+                              reranker=reranker, weights=weights, rerank_top=cfg.reranker.top)
+    titles = TitleMatcher(catalog, recommender.popularity)
+    llm_cfg = replace(cfg.llm, kind=llm_kind) if llm_kind else cfg.llm
+    helper, notice = None, None
+    try:
+        model = make_chat_model(llm_cfg)
+        if model is not None:
+            if llm_cfg.kind == "local":
+                model._load()
+            helper = LLMHelper(model, catalog, titles, timeout=llm_cfg.timeout)
+    except ChatRecError as exc:
+        notice = f"language model unavailable ({exc}); using built-in rules"
+    from .recommender.feedback import open_store
+
+    store, store_notice = (store, None) if store is not None else open_store(cfg.data.root / "state.db")
+    return Agent(recommender, interactions, helper, cfg.agent, titles, llm_notice=notice, store=store,
+                 store_notice=store_notice, reranker_notice=reranker_notice)
+
+
+def load_reranker(cfg) -> tuple[object | None, str | None]:
+    """The trained re-ranker named by a ``RerankerConfig``, or (None, a one-line notice) when there is none
+    or it cannot be read; ``path="none"`` turns it off without a notice."""
+    paths = cfg.candidates()
+    if not paths:
+        return None, None
+    from .models.cross_encoder import CrossEncoderReranker, RerankerUnavailable
+
+    found = [p for p in paths if p.exists()] or paths[:1]
+    try:
+        return CrossEncoderReranker.load(found[0]), None
+    except RerankerUnavailable as exc:
+        log.warning("%s", exc)
+        return None, f"re-ranker off ({exc}); ranking on the fused retrieval score"
