@@ -170,7 +170,8 @@ def _eval_simulate(args, cfg) -> dict:
 
     import numpy as np
 
-    from .agent import Session, build_agent
+    from .agent import Session
+    from .assemble import build_agent
     from .evaluation.simulate import choose_targets, simulate
     from .recommender.feedback import MemoryStore
 
@@ -202,12 +203,30 @@ def cmd_eval(args) -> int:
         result = _eval_intents(args)
     elif args.protocol == "simulate":
         result = _eval_simulate(args, cfg)
+    elif args.protocol in ("redial", "inspired"):
+        from .cli_dialogues import cmd_eval_dialogues
+
+        return cmd_eval_dialogues(args)
     elif args.protocol == chatrec_ml100k.PROTOCOL:
-        _, interactions = _load(args, cfg, with_details=False)
-        result = chatrec_ml100k.run(interactions, seed=args.seed)
+        from .cli_reranker import eval_reranker
+
+        reranker = None
+        if args.reranker != "none":
+            catalog, interactions = _load(args, cfg)   # the re-ranker reads item descriptions
+            reranker = eval_reranker(cfg, args)
+        else:
+            _, interactions = _load(args, cfg, with_details=False)
+        chat_model = None
+        if args.with_llm:
+            from dataclasses import replace
+
+            from .models.llm import make_chat_model
+            chat_model = make_chat_model(replace(cfg.llm, kind=args.llm or "local"))
+        result = chatrec_ml100k.run(interactions, seed=args.seed, reranker=reranker, chat_model=chat_model)
         print(chatrec_ml100k.format_table(result))
     else:
-        raise ChatRecError(f"unknown protocol {args.protocol!r}; accepted values are {chatrec_ml100k.PROTOCOL!r}, 'intents', 'simulate'")
+        raise ChatRecError(f"unknown protocol {args.protocol!r}; accepted values are {chatrec_ml100k.PROTOCOL!r}, "
+                           "'intents', 'simulate', 'redial', 'inspired'")
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -219,7 +238,7 @@ def cmd_eval(args) -> int:
 
 
 def _agent(args):
-    from .agent import build_agent
+    from .assemble import build_agent
 
     cfg = _config(args)
     return build_agent(cfg, llm_kind=args.llm, dataset=_load(args, cfg))  # data errors surface before models load
@@ -296,7 +315,8 @@ def cmd_bench_feedback(args) -> int:
     import statistics
     import tempfile
 
-    from .agent import Session, build_agent
+    from .agent import Session
+    from .assemble import build_agent
     from .recommender.feedback import MemoryStore, SQLiteStore
 
     cfg = _config(args)
@@ -340,6 +360,8 @@ def _catalog_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import cli_reranker
+
     parser = argparse.ArgumentParser(prog="chat-rec", description="Conversational, explainable recommender.")
     parser.add_argument("--data-dir", help="where data, caches and indexes live (default ./data, or CHATREC_DATA_DIR)")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -397,8 +419,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench_fb.add_argument("-n", type=int, default=200)
     bench_fb.set_defaults(fn=cmd_bench_feedback)
 
+    cli_reranker.add_bench(bench, _catalog_args)
+    cli_reranker.add_commands(sub, _catalog_args)
+
     ev = sub.add_parser("eval", help="offline evaluation")
-    ev.add_argument("protocol", help="chatrec-ml100k | intents | simulate")
+    ev.add_argument("protocol", help="chatrec-ml100k | intents | simulate | redial | inspired")
     ev.add_argument("--users", type=int, default=200, help="for simulate: simulated users")
     ev.add_argument("--turns", type=int, default=5, help="for simulate: turns per conversation")
     ev.add_argument("--known-users", action="store_true",
@@ -406,6 +431,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--llm", choices=("local", "openai", "none"), help="for intents: the LLM merged with the rules")
     ev.add_argument("--labels", default="tests/data/intents.yaml", help="for intents: labelled requests (YAML)")
+    ev.add_argument("--reranker", help="for chatrec-ml100k: checkpoint for the cf+rerank rows (default: "
+                    "data/models/reranker.pt when present; 'none' skips them)")
+    ev.add_argument("--with-llm", action="store_true", help="for chatrec-ml100k: add the slow cf+llm row (200-user sample)")
+    from .cli_dialogues import add_eval_args
+    add_eval_args(ev)
     ev.add_argument("--out", help="write the result JSON here")
     ev.set_defaults(fn=cmd_eval)
     return parser

@@ -160,7 +160,9 @@ class RuleParser:
                 self.genre_words.setdefault(g.lower(), (g,))
         years = catalog.years[catalog.years > 0]
         self.newest = int(years.max()) if len(years) else 2024
-        self._genre_re = re.compile(r"(?<![\w-])(" + "|".join(sorted(map(re.escape, self.genre_words), key=len, reverse=True)) + r")(?![\w-])")
+        words = "|".join(sorted(map(re.escape, self.genre_words), key=len, reverse=True))
+        # A catalog without genres has no genre words: the pattern then never matches (an empty group would).
+        self._genre_re = re.compile(r"(?<![\w-])(" + words + r")(?![\w-])" if words else r"(?!x)x")
 
     # ---------------------------------------------------------------------------------- public API
     def parse(self, message: str, *, last_shown: list[ItemId] | None = None) -> Intent:

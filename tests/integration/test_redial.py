@@ -1,0 +1,34 @@
+"""The ReDial protocol on the team's ReDial files through the CLI (real MiniLM, titles only for speed)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chat_rec.cli import main
+from conftest import require_shared
+
+pytestmark = pytest.mark.shared_data
+
+
+def test_eval_redial_cli_on_real_dialogues(tmp_path, monkeypatch, capsys):
+    redial = require_shared("redial")
+    monkeypatch.setenv("CHATREC_DATA_DIR", str(tmp_path / "data"))
+    lines = (redial / "kgsf_valid_data.jsonl").read_text().splitlines()[:60]
+    evaluated = tmp_path / "valid60.jsonl"
+    evaluated.write_text("\n".join(lines + ["{broken json"]) + "\n")
+    out = tmp_path / "redial.json"
+    code = main(["eval", "redial", "--dialogues", str(evaluated), "--movies", str(redial / "movies_with_mentions.csv"),
+                 "--train", str(redial / "kepler_train_subset.jsonl"), "--out", str(out)])
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert result["malformed_lines"] == 1 and result["n_dialogues"] == 60 and result["n_cases"] > 150
+    pop = result["baselines"]["popularity"]
+    assert result["recall@50"] > pop["recall@50"] and result["recall@10"] >= pop["recall@10"]
+    assert result["turns_per_second"] >= 10
+    assert "popularity (train)" in capsys.readouterr().out
+
+    same = main(["eval", "redial", "--dialogues", str(evaluated), "--movies", str(redial / "movies_with_mentions.csv"),
+                 "--train", str(evaluated)])
+    assert same == 2 and "nothing may be fitted on it" in capsys.readouterr().err
