@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from ..catalog import Catalog
 from ..datasets.dialogues import MENTION, Dialogue
-from ..recommender.dialogue import SIGNALS, DialogueContext, DialogueRecommender
+from ..recommender.dialogue import SIGNALS, DialogueContext, DialogueRecommender, MovieLensSide
 
 KS = (1, 10, 50)
 
@@ -115,7 +115,8 @@ def target_ranks(rec: DialogueRecommender, cases: Sequence[Case], weights: dict 
     return np.asarray(ranks)
 
 
-GRID = {"pop": (0.0, 0.5, 1.0, 2.0), "comention": (0.0, 0.5, 1.0, 2.0), "cf": (0.0, 0.5, 1.0, 2.0),
+GRID = {"pop": (0.0, 0.5, 1.0, 2.0), "mlpop": (0.0, 0.25, 0.5, 1.0), "recent": (0.0, 0.25, 0.5, 1.0),
+        "year": (0.0, 0.25, 0.5), "comention": (0.0, 0.5, 1.0, 2.0), "cf": (0.0, 0.5, 1.0, 2.0),
         "sem": (0.0, 0.25, 0.5, 1.0), "genre": (0.0, 0.25, 0.5, 1.0), "era": (0.0, 0.25, 0.5)}
 
 
@@ -188,7 +189,7 @@ def load_ml_cf(catalog: Catalog, ratings_csv, merged_csv, lam: float = 200.0):
         if ml is not None:
             col[row] = ml_to_col.setdefault(ml, len(ml_to_col))
     users: dict[str, int] = {}
-    r_idx, c_idx, vals = [], [], []
+    r_idx, c_idx, vals, stamps = [], [], [], []
     for rec in ml_latest_rows(ratings_csv, ("userId", "movieId", "rating", "timestamp")):
         c = ml_to_col.get(int(rec["movieId"]))
         if c is None:
@@ -196,8 +197,16 @@ def load_ml_cf(catalog: Catalog, ratings_csv, merged_csv, lam: float = 200.0):
         r_idx.append(users.setdefault(rec["userId"], len(users)))
         c_idx.append(c)
         vals.append(float(rec["rating"]) / 5.0)
-    X = sparse.csr_matrix((vals, (r_idx, c_idx)), shape=(max(1, len(users)), max(1, len(ml_to_col))))
-    return EASE(lam, "rating").fit_matrix(X), col
+        stamps.append(float(rec["timestamp"] or 0))
+    n_cols = max(1, len(ml_to_col))
+    X = sparse.csr_matrix((vals, (r_idx, c_idx)), shape=(max(1, len(users)), n_cols))
+    stamps_a, c_a = np.asarray(stamps), np.asarray(c_idx, dtype=np.int64)
+    counts = np.bincount(c_a, minlength=n_cols)
+    cut = stamps_a.max() - 3 * 365 * 86400 if len(stamps_a) else 0
+    recent = np.bincount(c_a[stamps_a >= cut], minlength=n_cols)
+    def per_row(a):
+        return np.where(col >= 0, np.log1p(a[np.maximum(col, 0)]), 0.0)
+    return MovieLensSide(EASE(lam, "rating").fit_matrix(X), col, per_row(counts), per_row(recent))
 
 
 def run(eval_file, train_files: Sequence, catalog: Catalog, vectors: np.ndarray, encoder, *, ml_cf=None,

@@ -4,6 +4,8 @@ seeker felt about them.
 Signals, each standardised over the catalog and fused with weights fitted on training dialogues only:
 
 * ``pop``      log(1 + how often recommenders mentioned the movie in the training dialogues)
+* ``mlpop`` / ``recent``  log(1 + its MovieLens ratings), overall / in the ratings' last three years
+* ``year``     the release year (dialogues favour recent films)
 * ``comention`` cosine co-mention with the movies mentioned so far (training dialogues), liked ones x2,
                disliked ones left out
 * ``cf``       rating-weighted EASE over ML-latest-small (joined through ``movies_merged.csv``), folded in
@@ -26,7 +28,18 @@ from ..catalog import Catalog
 from ..models.cf import EASE
 from .intent import RuleParser
 
-SIGNALS = ("pop", "comention", "cf", "sem", "genre", "era")
+SIGNALS = ("pop", "mlpop", "recent", "year", "comention", "cf", "sem", "genre", "era")
+
+
+@dataclass
+class MovieLensSide:
+    """CF data joined from MovieLens: EASE over its items, the catalog-row -> EASE-column map (-1: none),
+    and per catalog row log(1 + ratings) overall and in the data's last three years."""
+
+    model: EASE
+    col: np.ndarray
+    pop: np.ndarray
+    recent: np.ndarray
 
 
 @dataclass
@@ -54,12 +67,13 @@ def _z(a: np.ndarray) -> np.ndarray:
 class DialogueRecommender:
     """Ranks catalog rows for a ``DialogueContext``. Fit the statistics with ``fit_dialogues``."""
 
-    def __init__(self, catalog: Catalog, vectors: np.ndarray, encoder, ml_cf: tuple[EASE, np.ndarray] | None = None,
+    def __init__(self, catalog: Catalog, vectors: np.ndarray, encoder, ml_cf: MovieLensSide | None = None,
                  weights: dict[str, float] | None = None):
         self.catalog, self.vectors, self.encoder = catalog, vectors, encoder
         self.parser = RuleParser(catalog, titles=_ResolvedTitles())
-        self.ml_cf = ml_cf          # (EASE over ML items, catalog row -> ML column or -1)
-        self.weights = dict(weights or {"pop": 1.0, "comention": 1.0, "cf": 1.0, "sem": 0.5, "genre": 0.5, "era": 0.3})
+        self.ml_cf = ml_cf
+        self.weights = dict(weights or {"pop": 1.0, "mlpop": 0.0, "recent": 0.0, "year": 0.0, "comention": 1.0,
+                                        "cf": 1.0, "sem": 0.5, "genre": 0.5, "era": 0.3})
         n = len(catalog)
         self.pop = np.zeros(n)
         self.comention = sparse.csr_matrix((n, n))
@@ -86,13 +100,15 @@ class DialogueRecommender:
 
     def signals(self, ctx: DialogueContext) -> dict[str, np.ndarray]:
         n = len(self.catalog)
-        out = {"pop": self.pop}
+        out = {"pop": self.pop, "year": np.where(self.years > 0, self.years, np.median(self.years)).astype(np.float64)}
+        if self.ml_cf is not None:
+            out["mlpop"], out["recent"] = self.ml_cf.pop, self.ml_cf.recent
         positive = [r for r in ctx.mentioned if r not in set(ctx.disliked)]
         weight = np.array([2.0 if r in set(ctx.liked) else 1.0 for r in positive])
         if positive:
             out["comention"] = np.asarray(self.comention[positive].T @ weight).ravel()
         if self.ml_cf is not None and positive:
-            model, col = self.ml_cf
+            model, col = self.ml_cf.model, self.ml_cf.col
             x = np.zeros(model.B.shape[0], dtype=np.float32)
             for r in positive:
                 if col[r] >= 0:

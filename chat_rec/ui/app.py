@@ -175,6 +175,7 @@ class ChatUI:
                         if ui.why is not None:
                             gr.Markdown(why_markdown(ui.why), elem_id="why-facts")
                             if ui.why_weights:
+                                gr.Markdown(f"*Word weights: {ui.why_method}*", elem_id="why-method")
                                 gr.BarPlot(pd.DataFrame(influence_rows(ui.why_weights)), x="word", y="influence",
                                            title=f"Request words behind this pick ({ui.why_method})", elem_id="why-chart",
                                            sort="-y")
