@@ -147,7 +147,7 @@ def cmd_bench_rerank(args) -> int:
 def add_commands(sub, catalog_args) -> None:
     train = sub.add_parser("train", help="train models").add_subparsers(dest="action", required=True)
     tr = train.add_parser("reranker", help="train the BERT context re-ranker on the train part of the evaluation split")
-    tr.add_argument("--quick", action="store_true", help="about a minute: 160 users, one epoch (tests, first run)")
+    tr.add_argument("--quick", action="store_true", help="about a minute: up to 200 users, one epoch (tests, first run)")
     tr.add_argument("--seed", type=int, default=0, help="the evaluation split's seed (default 0)")
     tr.add_argument("--out", help="checkpoint path (default data/models/reranker.pt, or reranker-quick.pt)")
     tr.add_argument("--minutes", type=float, help="time budget; an unfinished run resumes when run again")

@@ -65,8 +65,8 @@ class TrainConfig:
 
     @classmethod
     def quick(cls, seed: int = 0) -> "TrainConfig":
-        """About a minute on two cores: 160 users, one epoch, 120 users to fit the fusion weight."""
-        return cls(seed=seed, epochs=1, max_train_users=200, max_fusion_users=120, max_minutes=2.0, eval_every=10)
+        """About a minute on two cores: up to 200 users, one epoch, 120 users for the validation slice."""
+        return cls(seed=seed, epochs=1, max_train_users=200, max_fusion_users=120, max_minutes=3.0, eval_every=10)
 
     def key(self) -> str:
         fields = {k: v for k, v in asdict(self).items() if k not in ("max_minutes", "save_every", "eval_every")}
