@@ -59,14 +59,13 @@ def build_agent(cfg, *, llm_kind: str | None = None, encoder=None, show_progress
 def load_reranker(cfg) -> tuple[object | None, str | None]:
     """The trained re-ranker named by a ``RerankerConfig``, or (None, a one-line notice) when there is none
     or it cannot be read; ``path="none"`` turns it off without a notice."""
-    paths = cfg.candidates()
-    if not paths:
+    path = cfg.checkpoint()
+    if path is None:
         return None, None
     from .models.cross_encoder import CrossEncoderReranker, RerankerUnavailable
 
-    found = [p for p in paths if p.exists()] or paths[:1]
     try:
-        return CrossEncoderReranker.load(found[0]), None
+        return CrossEncoderReranker.load(path), None
     except RerankerUnavailable as exc:
         log.warning("%s", exc)
         return None, f"re-ranker off ({exc}); ranking on the fused retrieval score"

@@ -206,7 +206,7 @@ def cmd_eval(args) -> int:
     elif args.protocol in ("redial", "inspired"):
         from .cli_dialogues import cmd_eval_dialogues
 
-        return cmd_eval_dialogues(args)
+        result = cmd_eval_dialogues(args)
     elif args.protocol == chatrec_ml100k.PROTOCOL:
         from .cli_reranker import eval_reranker
 

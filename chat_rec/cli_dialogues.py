@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 from .errors import ChatRecError
@@ -17,7 +15,8 @@ def _shared(cfg, *parts: str) -> Path | None:
     return None
 
 
-def cmd_eval_dialogues(args) -> int:
+def cmd_eval_dialogues(args) -> dict:
+    """Run the protocol and print its report; ``cmd_eval`` writes ``--out``."""
     from .cli import _config
     from .datasets.dialogues import load_redial_catalog, read_inspired, read_redial
     from .evaluation import redial
@@ -51,14 +50,7 @@ def cmd_eval_dialogues(args) -> int:
     result = redial.run(eval_file, train_files, catalog, built.index.vectors, encoder, ml_cf=ml_cf)
     result["protocol"] = args.protocol
     print(redial.format_report(result))
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
-        os.replace(tmp, out)
-        print(f"wrote {out}")
-    return 0
+    return result
 
 
 def inspired_catalog(catalog, dialogues: Path):

@@ -21,12 +21,11 @@ def resolve_reranker(cfg, path: str | None):
     """The re-ranker for a command: ``path``, else the configured one; a one-line error when missing."""
     from .models.cross_encoder import CrossEncoderReranker, RerankerUnavailable
 
-    paths = [Path(path)] if path else cfg.reranker.candidates()
-    if not paths:
+    checkpoint = Path(path) if path else cfg.reranker.checkpoint()
+    if checkpoint is None:
         raise ChatRecError("the re-ranker is turned off (CHATREC_RERANKER=none)")
-    found = [p for p in paths if p.exists()] or paths[:1]
     try:
-        return CrossEncoderReranker.load(found[0])
+        return CrossEncoderReranker.load(checkpoint)
     except RerankerUnavailable as exc:
         raise ChatRecError(str(exc)) from None
 
@@ -36,7 +35,8 @@ def eval_reranker(cfg, args):
     error when its training split is not this seed's (its train part would overlap the test part)."""
     if args.reranker == "none":
         return None
-    if not args.reranker and not any(p.exists() for p in cfg.reranker.candidates()):
+    checkpoint = cfg.reranker.checkpoint()
+    if not args.reranker and (checkpoint is None or not checkpoint.exists()):
         print("note: no re-ranker checkpoint, so the cf+rerank rows are skipped; run `chat-rec train reranker`")
         return None
     reranker = resolve_reranker(cfg, args.reranker)

@@ -93,6 +93,12 @@ class RerankerConfig:
             return [self.models_dir / "reranker.pt", self.models_dir / "reranker-quick.pt"]
         return [Path(self.path)]
 
+    def checkpoint(self) -> Path | None:
+        """The checkpoint to load: the first candidate on disk, else the first (to name in the error);
+        None when turned off."""
+        paths = self.candidates()
+        return next((p for p in paths if p.exists()), paths[0]) if paths else None
+
 
 @dataclass(frozen=True)
 class AgentConfig:

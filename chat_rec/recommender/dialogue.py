@@ -103,8 +103,9 @@ class DialogueRecommender:
         out = {"pop": self.pop, "year": np.where(self.years > 0, self.years, np.median(self.years)).astype(np.float64)}
         if self.ml_cf is not None:
             out["mlpop"], out["recent"] = self.ml_cf.pop, self.ml_cf.recent
-        positive = [r for r in ctx.mentioned if r not in set(ctx.disliked)]
-        weight = np.array([2.0 if r in set(ctx.liked) else 1.0 for r in positive])
+        liked, disliked = set(ctx.liked), set(ctx.disliked)
+        positive = [r for r in ctx.mentioned if r not in disliked]
+        weight = np.array([2.0 if r in liked else 1.0 for r in positive])
         if positive:
             out["comention"] = np.asarray(self.comention[positive].T @ weight).ravel()
         if self.ml_cf is not None and positive:
@@ -112,7 +113,7 @@ class DialogueRecommender:
             x = np.zeros(model.B.shape[0], dtype=np.float32)
             for r in positive:
                 if col[r] >= 0:
-                    x[col[r]] = 1.0 if r in set(ctx.liked) else 0.6
+                    x[col[r]] = 1.0 if r in liked else 0.6
             if x.any():
                 ml = model.score(x)
                 out["cf"] = np.where(col >= 0, ml[np.maximum(col, 0)], 0.0)
