@@ -102,3 +102,49 @@ def test_rule_parser_on_a_catalog_without_genres():
     bare = Catalog("bare", [Item(1, "Heat (1995)", 1995), Item(2, "Up (2009)", 2009)])
     intent = RuleParser(bare).parse("something scary from the 80s")
     assert intent.wanted_genres == [] and intent.year_min == 1980
+
+
+def _synthetic(n_items=400, n_cases=60, seed=0):
+    """Cases whose target carries a high ``simitem`` and, only among the 40 most popular, a high ``sem``."""
+    rng = np.random.default_rng(seed)
+    pop = rng.normal(size=n_items)
+    cases = []
+    for _ in range(n_cases):
+        sig = {"simitem": rng.normal(size=n_items), "sem": rng.normal(size=n_items), "pop": pop}
+        target = int(rng.integers(n_items))
+        sig["simitem"][target] += 2.5
+        cases.append((sig, target))
+    return pop, cases
+
+
+def test_fit_linear_weights_the_informative_signal():
+    from chat_rec.recommender.dialogue import SIGNALS, fit_linear, signal_matrix
+
+    _, cases = _synthetic()
+    weights = fit_linear([(signal_matrix(sig, 400), [], t) for sig, t in cases])
+    assert set(weights) == set(SIGNALS)
+    assert weights["simitem"] > 1.0 > abs(weights["sem"]) and abs(weights["pop"]) < 0.5
+    again = fit_linear([(signal_matrix(sig, 400), [], t) for sig, t in cases])
+    assert again == weights                                              # deterministic
+
+
+def test_ltr_stage_reorders_the_linear_top(catalog):
+    """A tree model fitted by ``fit_ltr`` re-orders candidates; ``use_ltr=False`` keeps the linear order, and
+    mentioned movies never come back."""
+    from chat_rec.recommender.dialogue import DialogueContext, DialogueRecommender, fit_ltr
+
+    items = [Item(i, f"Movie {i}", 1990 + i % 20) for i in range(400)]
+    big = Catalog("synthetic", items)
+    rec = DialogueRecommender(big, np.eye(400, 8, dtype=np.float32), HashEncoder(dim=8),
+                              weights={"simitem": 1.0, "pop": 0.2})
+    _, cases = _synthetic()
+    ctx = DialogueContext("", [5, 6])
+    model = fit_ltr(rec, [(sig, ctx, t) for sig, t in cases])
+    assert model is not None
+    sig, target = cases[0]
+    linear = rec.rank(ctx, 50, sig=sig)
+    rec.ltr = model
+    reordered = rec.rank(ctx, 50, sig=sig)
+    assert list(rec.rank(ctx, 50, sig=sig, use_ltr=False)) == list(linear)
+    assert len(reordered) == 50 and not {5, 6} & set(reordered.tolist())
+    assert sorted(rec.rank(ctx, 300, sig=sig).tolist()) == sorted(rec.rank(ctx, 300, sig=sig, use_ltr=False).tolist())
