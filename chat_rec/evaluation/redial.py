@@ -138,23 +138,17 @@ def fit_ranker(make_recommender, train_dialogues: Sequence[Dialogue], catalog: C
         rec.encode_contexts([c.context for c in cases])
         for c in tqdm(cases, desc="signals (fitting)", disable=not progress):
             sig = {k: v.astype(np.float32) for k, v in rec.signals(c.context).items()}
-            prepared.append((rec, sig, c))
+            prepared.append((sig, c))
     n = len(catalog)
-    weights = fit_linear([(signal_matrix(sig, n), c.context.mentioned, c.target) for _, sig, c in prepared])
+    weights = fit_linear([(signal_matrix(sig, n), c.context.mentioned, c.target) for sig, c in prepared])
     ranker = make_recommender()
-    ranker.weights = {name: 0.0 for name in SIGNALS} | weights
-    ltr = fit_ltr(ranker, [(sig, c.context, c.target) for _, sig, c in prepared])
-    linear_ranks = np.array([_rank_of(ranker, sig, c, use_ltr=False) for _, sig, c in prepared]) if prepared else np.zeros(0)
+    ranker.weights = weights
+    ltr = fit_ltr(ranker, [(sig, c.context, c.target) for sig, c in prepared])
+    linear_ranks = target_ranks(ranker, [c for _, c in prepared], signals=[sig for sig, _ in prepared], use_ltr=False)
     summary = {"cases": len(prepared), "linear_in_sample": recall_table(linear_ranks),
                "ltr": None if ltr is None else {"candidates": LTR_CANDIDATES,
                                                  **{k: v for k, v in LTR_PARAMS.items() if k not in ("verbose", "n_jobs")}}}
     return weights, ltr, summary
-
-
-def _rank_of(rec: DialogueRecommender, sig: dict, case: Case, use_ltr: bool = True) -> int:
-    top = rec.rank(case.context, 50, sig=sig, use_ltr=use_ltr)
-    hit = np.flatnonzero(top == case.target)
-    return int(hit[0]) if len(hit) else 10**6
 
 
 def evaluate(rec: DialogueRecommender, cases: Sequence[Case], progress: bool = True) -> tuple[dict, float]:
@@ -228,7 +222,7 @@ def run(eval_file, train_files: Sequence, catalog: Catalog, vectors: np.ndarray,
 
     weights, ltr, fitting = fit_ranker(make, train_dialogues, catalog, progress) if train_dialogues else (make().weights, None, None)
     rec = make()
-    rec.weights, rec.ltr = {name: 0.0 for name in SIGNALS} | weights, ltr
+    rec.weights, rec.ltr = weights, ltr
     every, recd = dialogue_mentions(train_dialogues, catalog)
     rec.fit_dialogues(every, recd)
     stats = extract_cases(eval_file.dialogues, catalog)
