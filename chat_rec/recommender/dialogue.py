@@ -195,9 +195,7 @@ class DialogueRecommender:
         if disliked:
             out["simdis"] = (self.vectors @ self.vectors[sorted(disliked)].T).max(axis=1)
         text, recent = self._texts(ctx)
-        missing = [t for t in (text, recent) if t and t not in self._encoded]
-        if missing:
-            self.encode_contexts([ctx])
+        self.encode_contexts([ctx])                                 # no-op when already encoded
         for name, t in (("sem", text), ("sem_all", recent)):
             if t:
                 out[name] = self.vectors @ self._encoded[t]
@@ -216,6 +214,14 @@ class DialogueRecommender:
         w = np.array([weights.get(name, 0.0) for name in SIGNALS], dtype=np.float32)
         return w @ Z
 
+    def linear_top(self, Z: np.ndarray, ctx: DialogueContext, depth: int,
+                   weights: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The linear score (mentioned movies at -inf) and its ``depth`` best rows, best first."""
+        score = self.linear(Z, weights).astype(np.float64)
+        if ctx.mentioned:
+            score[np.asarray(ctx.mentioned)] = -np.inf
+        return score, _top(score, depth)
+
     def ltr_features(self, Z: np.ndarray, sig: dict[str, np.ndarray], linear: np.ndarray, candidates: np.ndarray,
                      n_mentioned: int) -> np.ndarray:
         """Per candidate: its standardised signals, raw popularity and year, the dialogue's mention count,
@@ -229,10 +235,7 @@ class DialogueRecommender:
              weights: dict[str, float] | None = None, use_ltr: bool = True) -> np.ndarray:
         sig = sig if sig is not None else self.signals(ctx)
         Z = signal_matrix(sig, len(self.catalog))
-        score = self.linear(Z, weights).astype(np.float64)
-        if ctx.mentioned:
-            score[np.asarray(ctx.mentioned)] = -np.inf
-        top = _top(score, LTR_CANDIDATES if (self.ltr is not None and use_ltr) else k)
+        score, top = self.linear_top(Z, ctx, LTR_CANDIDATES if (self.ltr is not None and use_ltr) else k, weights)
         if self.ltr is not None and use_ltr and len(top):
             tree = self.ltr.predict(self.ltr_features(Z, sig, score, top, len(ctx.mentioned)))
             order = np.lexsort((np.arange(len(top)), -tree))        # ties keep the linear order
@@ -286,10 +289,7 @@ def fit_ltr(rec: DialogueRecommender, cases: Sequence[tuple[dict, DialogueContex
     X, labels, groups = [], [], []
     for sig, ctx, target in cases:
         Z = signal_matrix(sig, len(rec.catalog))
-        score = rec.linear(Z).astype(np.float64)
-        if ctx.mentioned:
-            score[np.asarray(ctx.mentioned)] = -np.inf
-        top = _top(score, LTR_CANDIDATES)
+        score, top = rec.linear_top(Z, ctx, LTR_CANDIDATES)
         if target not in top:
             continue
         X.append(rec.ltr_features(Z, sig, score, top, len(ctx.mentioned)))
