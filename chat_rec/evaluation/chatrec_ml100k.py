@@ -18,9 +18,10 @@ from tqdm.auto import tqdm
 
 from ..catalog import Interactions
 from ..datasets.splits import RELEVANT_MIN_RATING, relevant_sets, split_per_user
+from ..models.candidate_ranker import CandidateRanker, CandidateRankerConfig
 from ..models.cf import EASE, Popularity, top_k, user_item_matrix
 from .metrics import mean, ndcg_at_k, precision_at_k, recall_at_k
-from .rerank import llm_rankings, paired_bootstrap, rerank_rankings
+from .rerank import ABLATIONS, cross_encoder_scores, fused_order, llm_rankings, paired_bootstrap
 
 PROTOCOL = "chatrec-ml100k"
 #: Gao et al. 2023, Table (MovieLens-100K, top-5): precision@5, recall@5, ndcg@5.
@@ -102,7 +103,7 @@ def run(interactions: Interactions, seed: int = 0, *, lambdas: Sequence[float] =
     X_binary = user_item_matrix(train, "binary")
     X_rating = user_item_matrix(train, "rating")
 
-    rows, per_model, scorers = [], {}, {}
+    rows, per_model, scorers, lambdas_chosen = [], {}, {}, {}
     steps = [("popularity", None), ("ease", "binary"), ("ease-rated", "rating")] + [(name, fn) for name, fn in extra_models]
     for name, how in tqdm(steps, desc="models", disable=not progress):
         extra = {}
@@ -114,6 +115,7 @@ def run(interactions: Interactions, seed: int = 0, *, lambdas: Sequence[float] =
             model = EASE(lam, how).fit_matrix(X_binary if how == "binary" else X_rating)
             score_fn, X = model.score, X_binary if how == "binary" else X_rating
             extra = {"lambda": lam, "lambda_validation_ndcg@5": grid}
+            lambdas_chosen[name] = lam
         else:
             score_fn, X = how(train), X_rating
         ranked = rank_users(score_fn, X, users)
@@ -135,17 +137,25 @@ def run(interactions: Interactions, seed: int = 0, *, lambdas: Sequence[float] =
                 cf_scores[u] = block[j, candidates[u]]
     if reranker is not None:
         weight = reranker.fusion_weight
-        for name, ranked in rerank_rankings(reranker, train, candidates, cf_scores, weight, progress).items():
-            per_user = score_users(ranked, relevant)
+        ce = cross_encoder_scores(reranker, train, candidates, progress)
+        variants = {name: (cf_scores, ce[name], weight) for name in ABLATIONS}
+        side_cfg = CandidateRankerConfig(cf_lambda=lambdas_chosen.get("ease-rated", CandidateRankerConfig.cf_lambda))
+        side = CandidateRanker(side_cfg).fit(train, progress=progress)
+        groups = side.candidates(train, users, given=candidates)
+        variants["cf+side-ranker"] = ({u: side.score(groups[u][1]) for u in users}, None, 0.0)
+        for name, (base, scores, w) in variants.items():
+            per_user = score_users(fused_order(candidates, base, scores, w), relevant)
             per_model[name] = per_user
-            rows.append(summarise(name, "all", per_user, users, fusion_weight=weight, candidates=strongest))
-            rows.append(summarise(name, "sample200", per_user, sample, fusion_weight=weight, candidates=strongest))
+            extra = {"fusion_weight": w} if scores is not None else {"note": "LightGBM side ranker, no BERT"}
+            for label, chosen in (("all", users), ("sample200", sample)):
+                rows.append(summarise(name, label, per_user, chosen, candidates=strongest, **extra))
         for metric in ("precision", "recall", "ndcg"):
             diff = [getattr(per_model["cf+rerank"][u], metric) - getattr(per_model[strongest][u], metric) for u in users]
             paired[f"{metric}@5"] = paired_bootstrap(diff, seed=seed)
         paired["against"] = strongest
         notes["reranker"] = {k: reranker.meta.get(k) for k in ("seed", "steps", "total_steps", "complete", "fusion",
                                                                 "fusion_weight", "minutes", "fusion_formula")}
+        notes["side_ranker"] = side.report
     if chat_model is not None:
         ranked, invalid = llm_rankings(chat_model, train, candidates, sample, progress)
         per_user = score_users(ranked, relevant)
@@ -160,8 +170,8 @@ def format_table(result: dict) -> str:
     lines = [f"Chat-REC MovieLens-100K top-5, seed {result['seed']} ({result['seconds']} s)", head, "-" * len(head)]
     for r in result["rows"]:
         note = f"lambda={r['lambda']:g}" if "lambda" in r else ""
-        if "fusion_weight" in r:
-            note = f"w={r['fusion_weight']:g} over {r['candidates']} top-20"
+        if "candidates" in r:
+            note = f"{r.get('note') or 'w=%g' % r['fusion_weight']} over {r['candidates']} top-20"
         if "invalid_answers" in r:
             note = f"invalid answers {r['invalid_answers']}/{r['n_users']}"
         if r["model"] == result.get("strongest_cf") and r["users"] == "all":

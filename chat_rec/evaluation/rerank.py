@@ -3,6 +3,9 @@
 * ``cf+rerank``: the BERT context re-ranker fused with the CF score, ``z(cf) + w * z(ce)`` (w from the
   checkpoint, fitted on a validation slice of the train part); ``-no-context`` / ``-no-profile`` drop
   that part of the query text at scoring time (the model was trained with parts dropped at random).
+* ``cf+side-ranker``: no BERT; the candidate ranker of ``models.candidate_ranker`` (LightGBM over CF and
+  interaction-side features, fitted on folds of the train part) re-orders the same 20: the test of
+  whether signals beside CF and text add anything (the README has the answer).
 * ``cf+llm``: the paper's own method with the local LLM: the prompt lists the user's rated titles and
   the 20 candidates, the LLM answers five candidate numbers (JSON-schema constrained); an invalid or
   short answer is completed from the CF order and counted.
@@ -25,19 +28,34 @@ from ..training import fuse
 ABLATIONS = {"cf+rerank": (), "cf+rerank-no-context": ("context",), "cf+rerank-no-profile": ("profile",)}
 
 
-def rerank_rankings(reranker, train: Interactions, candidates: dict[int, np.ndarray],
-                    cf_scores: dict[int, np.ndarray], weight: float, progress: bool = True) -> dict[str, dict[int, np.ndarray]]:
-    """Per ablation name, user row -> the 20 candidates re-ordered by the fused score."""
+def cross_encoder_scores(reranker, train: Interactions, candidates: dict[int, np.ndarray],
+                         progress: bool = True) -> dict[str, dict[int, np.ndarray]]:
+    """Per ablation name, user row -> the cross-encoder's scores of that user's candidates."""
     catalog = train.catalog
-    texts = {}
+    texts: dict[int, str] = {}
     out: dict[str, dict[int, np.ndarray]] = {name: {} for name in ABLATIONS}
     for u in tqdm(sorted(candidates), desc="re-rank", disable=not progress):
-        cand = candidates[u]
-        item_texts = [texts.setdefault(r, item_text(catalog.items[r])) for r in cand]
+        item_texts = [texts.setdefault(r, item_text(catalog.items[r])) for r in candidates[u]]
         for name, drop in ABLATIONS.items():
-            ce = reranker.score(offline_query(catalog, train, u, drop=drop), item_texts)
-            out[name][u] = cand[np.argsort(-fuse(cf_scores[u], ce, weight), kind="stable")]
+            out[name][u] = reranker.score(offline_query(catalog, train, u, drop=drop), item_texts)
     return out
+
+
+def fused_order(candidates: dict[int, np.ndarray], base: dict[int, np.ndarray], ce: dict[int, np.ndarray] | None,
+                weight: float) -> dict[int, np.ndarray]:
+    """User row -> candidates ordered by ``z(base) + weight * z(ce)`` (ties keep the candidate order)."""
+    out = {}
+    for u, cand in candidates.items():
+        extra = ce[u] if ce is not None else np.zeros(len(cand))
+        out[u] = cand[np.argsort(-fuse(base[u], extra, weight), kind="stable")]
+    return out
+
+
+def rerank_rankings(reranker, train: Interactions, candidates: dict[int, np.ndarray],
+                    base_scores: dict[int, np.ndarray], weight: float, progress: bool = True) -> dict[str, dict[int, np.ndarray]]:
+    """Per ablation name, user row -> the candidates re-ordered by ``z(base) + weight * z(ce)``."""
+    ce = cross_encoder_scores(reranker, train, candidates, progress)
+    return {name: fused_order(candidates, base_scores, ce[name], weight) for name in ABLATIONS}
 
 
 def paired_bootstrap(diff: Sequence[float], n_boot: int = 10000, seed: int = 0) -> dict:

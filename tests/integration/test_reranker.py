@@ -171,3 +171,43 @@ def test_cli_explain_chat_and_eval_guard(quick_reranker, ml_parts, monkeypatch, 
 
     assert main(["eval", "chatrec-ml100k", "--seed", "3", "--reranker", str(quick_reranker.path)]) == 2
     assert "chat-rec train reranker --seed 3" in capsys.readouterr().err
+
+
+def test_candidate_ranker_beats_ease_on_the_validation_slice(ml_parts):
+    """Fitted on folds of the validation slice's fit part only; scored on the slice's held-out events."""
+    from chat_rec.datasets.splits import relevant_sets, split_per_user
+    from chat_rec.evaluation.metrics import ndcg_at_k, precision_at_k
+    from chat_rec.models.candidate_ranker import CandidateRanker
+
+    inter = ml_parts["interactions"]
+    train = inter.subset(~split_per_user(inter, 0))
+    val = split_per_user(train, 1)
+    fit, relevant = train.subset(~val), relevant_sets(train, val)
+    ranker = CandidateRanker().fit(fit)
+    groups = ranker.candidates(fit, sorted(relevant))
+    plain, learned = [], []
+    for u, (cand, feats) in groups.items():
+        order = cand[np.argsort(-ranker.score(feats), kind="stable")].tolist()
+        plain.append((precision_at_k(cand.tolist(), relevant[u], 5), ndcg_at_k(cand.tolist(), relevant[u], 5)))
+        learned.append((precision_at_k(order, relevant[u], 5), ndcg_at_k(order, relevant[u], 5)))
+    plain, learned = np.mean(plain, axis=0), np.mean(learned, axis=0)
+    assert (learned > plain).all(), (plain, learned)
+
+
+
+def test_protocol_rows_with_the_reranker_on_a_user_subset(quick_reranker, ml_parts):
+    from chat_rec.evaluation import chatrec_ml100k
+
+    inter = ml_parts["interactions"]
+    few = inter.subset(inter.user_rows < 120)       # the first 120 users: the whole protocol in seconds
+    result = chatrec_ml100k.run(few, seed=0, lambdas=(100.0,), progress=False, reranker=quick_reranker)
+    rows = {(r["model"], r["users"]): r for r in result["rows"]}
+    for name in ("cf+rerank", "cf+rerank-no-context", "cf+rerank-no-profile", "cf+side-ranker"):
+        row = rows[(name, "all")]
+        assert row["candidates"] == result["strongest_cf"] == "ease-rated"
+        assert row["recall@20"] == rows[("ease-rated", "all")]["recall@20"]      # the same 20, re-ordered
+    assert rows[("cf+rerank", "all")]["fusion_weight"] == quick_reranker.fusion_weight
+    assert set(result["paired"]) == {"precision@5", "recall@5", "ndcg@5", "against"}
+    assert "cf_z" in result["side_ranker"]["gain_share"]
+    table = chatrec_ml100k.format_table(result)
+    assert "LightGBM side ranker, no BERT over ease-rated top-20" in table and "paired cf+rerank - ease-rated" in table
