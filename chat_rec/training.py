@@ -156,18 +156,6 @@ def fit_fusion(cases: Sequence[UserCase], scores: Sequence[np.ndarray]) -> tuple
                   "random_order": round(rand, 4)}
 
 
-def validation_users(train: Interactions, seed: int, fusion_share: float
-                     ) -> tuple[Interactions, dict[int, set[int]], list[int], list[int]]:
-    """The validation slice of a train part: (fit part, held-out positives per user, fusion users, training
-    users). The fusion users (a seeded ``fusion_share`` of those with a held-out positive) never train the
-    cross-encoder; every fusion weight is chosen on them."""
-    val_mask = split_per_user(train, seed + 1)
-    heldout = relevant_sets(train, val_mask)
-    users = np.random.default_rng(seed).permutation(sorted(heldout)).tolist()
-    n_fusion = max(1, int(round(fusion_share * len(users))))
-    return train.subset(~val_mask), heldout, users[:n_fusion], users[n_fusion:]
-
-
 class Trainer:
     """Trains one ``LateCrossEncoder``; ``run()`` returns a ready ``CrossEncoderReranker``."""
 
@@ -180,7 +168,12 @@ class Trainer:
     def prepare(self) -> tuple[list[UserCase], list[UserCase]]:
         cfg = self.cfg
         train = self.interactions.subset(~split_per_user(self.interactions, cfg.seed))
-        fit, heldout, fusion_users, train_users = validation_users(train, cfg.seed, cfg.fusion_share)
+        val_mask = split_per_user(train, cfg.seed + 1)
+        fit = train.subset(~val_mask)
+        heldout = relevant_sets(train, val_mask)
+        users = np.random.default_rng(cfg.seed).permutation(sorted(heldout)).tolist()
+        n_fusion = max(1, int(round(cfg.fusion_share * len(users))))
+        fusion_users, train_users = users[:n_fusion], users[n_fusion:]
         if cfg.max_train_users:
             train_users = train_users[:cfg.max_train_users]
         if cfg.max_fusion_users:

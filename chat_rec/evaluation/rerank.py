@@ -51,13 +51,6 @@ def fused_order(candidates: dict[int, np.ndarray], base: dict[int, np.ndarray], 
     return out
 
 
-def rerank_rankings(reranker, train: Interactions, candidates: dict[int, np.ndarray],
-                    base_scores: dict[int, np.ndarray], weight: float, progress: bool = True) -> dict[str, dict[int, np.ndarray]]:
-    """Per ablation name, user row -> the candidates re-ordered by ``z(base) + weight * z(ce)``."""
-    ce = cross_encoder_scores(reranker, train, candidates, progress)
-    return {name: fused_order(candidates, base_scores, ce[name], weight) for name in ABLATIONS}
-
-
 def paired_bootstrap(diff: Sequence[float], n_boot: int = 10000, seed: int = 0) -> dict:
     """Mean of per-user differences and its percentile 95 % interval."""
     diff = np.asarray(diff, dtype=np.float64)

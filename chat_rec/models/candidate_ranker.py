@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..catalog import Catalog, Interactions
+from ..catalog import Interactions
 from ..datasets.splits import relevant_sets, split_per_user
 from .cf import EASE, top_k, user_item_matrix
 

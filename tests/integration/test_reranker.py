@@ -127,7 +127,7 @@ def test_missing_or_corrupt_checkpoint_falls_back_with_a_notice(ml_parts, tmp_pa
 
 def test_rerank_rows_reorder_cf_candidates(quick_reranker, ml_parts):
     from chat_rec.datasets.splits import split_per_user
-    from chat_rec.evaluation.rerank import ABLATIONS, rerank_rankings
+    from chat_rec.evaluation.rerank import ABLATIONS, cross_encoder_scores, fused_order
     from chat_rec.models.cf import EASE, top_k, user_item_matrix
 
     inter = ml_parts["interactions"]
@@ -137,8 +137,9 @@ def test_rerank_rows_reorder_cf_candidates(quick_reranker, ml_parts):
     users = list(range(12))
     scores = cf.score(X[users].toarray())
     cand = {u: top_k(scores[j], 20, exclude=X[u].indices) for j, u in enumerate(users)}
-    out = rerank_rankings(quick_reranker, train, cand, {u: scores[j, cand[u]] for j, u in enumerate(users)},
-                          weight=0.5, progress=False)
+    cf_scores = {u: scores[j, cand[u]] for j, u in enumerate(users)}
+    ce = cross_encoder_scores(quick_reranker, train, cand, progress=False)
+    out = {name: fused_order(cand, cf_scores, ce[name], 0.5) for name in ABLATIONS}
     assert set(out) == set(ABLATIONS)
     for name, ranked in out.items():
         assert all(sorted(ranked[u].tolist()) == sorted(cand[u].tolist()) for u in users)
