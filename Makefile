@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 # llama-cpp-python builds from source; the native build crashes in the AMX kernel on these CPUs.
 export CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 
-.PHONY: setup run chat test data index llm reranker eval bench clean
+.PHONY: setup run chat test data index llm reranker ranker eval bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ chat: index llm
 ## Set up and pass the tests.
 test: setup llm
 	$(BIN)/python -m pytest
+
+## Fit the fusion weights again (replayed ReDial dialogues + the MovieLens train part; needs ../shared/data).
+## The package ships the team's fitted artifact, so `make run` does not need this.
+ranker: index
+	$(BIN)/chat-rec train ranker
 
 ## The BERT context re-ranker (about 20 minutes on 2 cores; resumes when interrupted).
 reranker: data

@@ -24,7 +24,6 @@ def prepare(cfg: Config) -> str:
     """First start: data, then the local LLM when it is the chosen one. Returns the LLM status line."""
     print("Preparing MovieLens-100K ...", flush=True)
     print(f"  {fetch_movielens_100k(cfg.data).source}", flush=True)
-    prepare_reranker(cfg)
     if cfg.llm.kind == "local" and not cfg.llm.gguf:
         try:
             import llama_cpp  # noqa: F401  (not installed on Spaces: the chat then uses its rules)
@@ -36,20 +35,6 @@ def prepare(cfg: Config) -> str:
             print(f"  local LLM unavailable ({exc}); the chat uses its built-in rules", flush=True)
     return {"local": "local (Qwen2.5-Coder 0.5B, llama.cpp)", "openai": f"OpenAI-compatible ({cfg.llm.base_url})",
             "none": "none (built-in rules)"}.get(cfg.llm.kind, cfg.llm.kind)
-
-
-def prepare_reranker(cfg: Config) -> None:
-    """No trained re-ranker yet: train the quick one (about a minute); `make reranker` trains the full one."""
-    if cfg.reranker.path != "auto" or any(p.exists() for p in cfg.reranker.candidates()):
-        return
-    from chat_rec.datasets import load_dataset
-    from chat_rec.training import train_reranker
-
-    print("Training a quick re-ranker (about a minute, once; `make reranker` trains the full one) ...", flush=True)
-    catalog, interactions = load_dataset(cfg.data)
-    if interactions is not None:
-        train_reranker(catalog, interactions, cfg.reranker.models_dir / "reranker-quick.pt", quick=True,
-                       log=lambda line: print(f"  {line}", flush=True))
 
 
 def main() -> int:

@@ -21,7 +21,7 @@ from .recommender.feedback import VALUES, FeedbackEvent, FeedbackStore, MemorySt
 from .recommender.explain import Fact, facts_for, grounded, short_title, template
 from .recommender.intent import Intent, RuleParser, merge_intents
 from .recommender.llm_intent import LLMFailure, LLMHelper
-from .recommender.pipeline import Recommender, Scored, UserState, decade_label
+from .recommender.pipeline import DIALOGUE_MESSAGES, WORDS_MESSAGES, Ranking, Recommender, Scored, UserState, decade_label
 from .recommender.titles import TitleMatcher
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,11 @@ class Session:
     last_items: list[ItemId] = field(default_factory=list)
     feedback: list[FeedbackEvent] = field(default_factory=list)
     user_vector: Any = None            # numpy vector learned from 👍/👎
+    # titles the conversation brought up besides what the reader found (a replayed dialogue's @mentions by
+    # either speaker), in order: references for the ranking, never recommended again
+    mentioned: list[ItemId] = field(default_factory=list)
+    # both sides' words in order, ("person" | "assistant", text): the dialogue context the ranking reads
+    transcript: list[tuple[str, str]] = field(default_factory=list)
     focus: ItemId | None = None        # the item last explained, for "something like it"
     turns: int = 0
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -102,33 +107,56 @@ class Agent:
     # --------------------------------------------------------------------------------- the turn
     def turn(self, message: str, session: Session) -> Reply:
         started = time.perf_counter()
-        self._restore(session)
-        first = (self.llm_notice, self.store_notice, self.reranker_notice)
-        notices: list[str] = [n for n in first if n] if session.turns == 0 else []
-        text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in (message or "")).strip()
-        if not text:
-            return Reply("Tell me what you are in the mood for: a genre, an era, or a movie you liked.", [],
-                         notices + ["empty message: nothing to do"], session.intent or Intent(), "chat")
-        if len(text) > self.config.max_message_chars:
-            notices.append(f"message truncated from {len(text):,} to {self.config.max_message_chars:,} characters")
-            text = text[: self.config.max_message_chars]
-        session.turns += 1
-        intent = self._understand(text, session, notices)
-        session.messages.append(text)
-        for item_id in intent.liked_items:
-            if item_id not in session.liked:
-                session.liked.append(item_id)
-        for item_id in intent.disliked_items:
-            if item_id not in session.disliked:
-                session.disliked.append(item_id)
-        if intent.kind == "chat":
-            reply = self._chat(text, intent, session, notices)
+        notices: list[str] = []
+        intent = self.read(message, session, notices)
+        if intent is None:
+            reply = Reply("Tell me what you are in the mood for: a genre, an era, or a movie you liked.", [],
+                          notices + ["empty message: nothing to do"], session.intent or Intent(), "chat")
+        elif intent.kind == "chat":
+            reply = self._chat(session.messages[-1], intent, session, notices)
         elif intent.kind == "explain":
             reply = self._explain(intent, session, notices)
         else:
             reply = self._recommend(intent, session, notices)
         reply.seconds = time.perf_counter() - started
         return reply
+
+    def signals(self, session: Session, intent: Intent | None = None):
+        """``(candidate rows, standardised signal matrix, head)`` behind ``rank``: for fitting the fusion
+        weights and for ablations on the same path."""
+        return self.rec.signal_matrix(intent or session.intent or Intent(), self.user_state(session))
+
+    def read(self, message: str, session: Session, notices: list[str] | None = None) -> Intent | None:
+        """The understanding half of a turn: validate the message, read its intent (rules, merged with the
+        LLM), fold it into the session (refinements accumulate, likes and dislikes are kept). Returns the
+        turn's intent, or None for an empty message. ``turn`` calls it; so does the replay of recorded
+        dialogues, which then asks ``rank`` at the points where a recommender answered."""
+        notices = [] if notices is None else notices
+        self._restore(session)
+        if session.turns == 0:
+            notices += [n for n in (self.llm_notice, self.store_notice, self.reranker_notice) if n]
+        text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in (message or "")).strip()
+        if not text:
+            return None
+        if len(text) > self.config.max_message_chars:
+            notices.append(f"message truncated from {len(text):,} to {self.config.max_message_chars:,} characters")
+            text = text[: self.config.max_message_chars]
+        session.turns += 1
+        intent = self._understand(text, session, notices)
+        session.messages.append(text)
+        session.transcript.append(("person", text))
+        for item_id in intent.liked_items:
+            if item_id not in session.liked:
+                session.liked.append(item_id)
+        for item_id in intent.disliked_items:
+            if item_id not in session.disliked:
+                session.disliked.append(item_id)
+        return intent
+
+    def rank(self, session: Session, k: int | None = None, intent: Intent | None = None) -> Ranking:
+        """The ranked picks for the session's current request (what a recommend turn shows, top ``k``)."""
+        intent = intent or session.intent or Intent()
+        return self.rec.rank(intent, self.user_state(session), k or self.config.k)
 
     def record_feedback(self, session: Session, item_id: ItemId, value: str) -> str:
         """👍 (``up``) / 👎 (``down``) / ``retract`` on an item: stored durably, then the session's user
@@ -276,7 +304,9 @@ class Agent:
         state = UserState(liked_rows=list(self.catalog.rows(session.liked, skip_unknown=True)),
                           disliked_rows=list(self.catalog.rows(session.disliked, skip_unknown=True)),
                           shown_rows=list(self.catalog.rows(session.shown, skip_unknown=True)),
-                          user_vector=session.user_vector, request=" ".join(session.messages[-3:]))
+                          mentioned_rows=list(self.catalog.rows(session.mentioned, skip_unknown=True)),
+                          user_vector=session.user_vector, request=" ".join(session.messages[-WORDS_MESSAGES:]),
+                          dialogue=" ".join(t for _, t in session.transcript[-DIALOGUE_MESSAGES:]))
         if session.user_id is not None and self.interactions is not None:
             try:
                 rows, ratings = self.interactions.history(session.user_id)
@@ -311,7 +341,7 @@ class Agent:
     def _recommend(self, intent: Intent, session: Session, notices: list[str]) -> Reply:
         state = self.user_state(session)
         contradictory = sorted(set(intent.wanted_genres) & set(intent.unwanted_genres))
-        ranking = self.rec.rank(intent, state, self.config.k)
+        ranking = self.rec.rank(intent, state, self.config.k)   # = self.rank(session), state already built
         for what in ranking.relaxed:
             notices.append(f"nothing left matched every {what} constraint, so I relaxed the {what}")
         items = [self._card(s, intent, state) for s in ranking.items]

@@ -6,7 +6,8 @@ import logging
 
 from .agent import Agent
 from .recommender.llm_intent import LLMHelper
-from .recommender.pipeline import FusionWeights, Recommender
+from .recommender.fusion import RERANKER, load_fusion
+from .recommender.pipeline import Recommender
 from .recommender.titles import TitleMatcher
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,14 @@ def build_agent(cfg, *, llm_kind: str | None = None, encoder=None, show_progress
     encoder = encoder or make_encoder(cfg.encoder)
     built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=show_progress)
     cf = EASE(lam=100.0, weighting="rating").fit(interactions) if interactions is not None else None
-    reranker, reranker_notice = load_reranker(cfg.reranker)
-    weights = replace(FusionWeights(), reranker=cfg.reranker.weight) if reranker is not None else FusionWeights()
+    fusion, fusion_notice = load_fusion(cfg.ranker.path, cfg.ranker.models_dir)
+    # The re-ranker is loaded only when the fitted fusion gives it a weight: a part that does not beat its
+    # baseline on validation is neither computed nor shown.
+    reranker, reranker_notice = None, None
+    if any(fusion.weight(h, RERANKER) for h in fusion.heads):
+        reranker, reranker_notice = load_reranker(cfg.reranker)
     recommender = Recommender(catalog, built.index, built.index.vectors, encoder, cf, interactions,
-                              reranker=reranker, weights=weights, rerank_top=cfg.reranker.top)
+                              reranker=reranker, fusion=fusion, rerank_top=cfg.reranker.top)
     titles = TitleMatcher(catalog, recommender.popularity)
     llm_cfg = replace(cfg.llm, kind=llm_kind) if llm_kind else cfg.llm
     helper, notice = None, None
@@ -52,6 +57,7 @@ def build_agent(cfg, *, llm_kind: str | None = None, encoder=None, show_progress
     from .recommender.feedback import open_store
 
     store, store_notice = (store, None) if store is not None else open_store(cfg.data.root / "state.db")
+    reranker_notice = "; ".join(n for n in (fusion_notice, reranker_notice) if n) or None
     return Agent(recommender, interactions, helper, cfg.agent, titles, llm_notice=notice, store=store,
                  store_notice=store_notice, reranker_notice=reranker_notice)
 
@@ -68,4 +74,4 @@ def load_reranker(cfg) -> tuple[object | None, str | None]:
         return CrossEncoderReranker.load(path), None
     except RerankerUnavailable as exc:
         log.warning("%s", exc)
-        return None, f"re-ranker off ({exc}); ranking on the fused retrieval score"
+        return None, f"re-ranker off ({exc}); ranking on the other signals"

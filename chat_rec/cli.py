@@ -210,19 +210,29 @@ def cmd_eval(args) -> int:
     elif args.protocol == chatrec_ml100k.PROTOCOL:
         from .cli_reranker import eval_reranker
 
-        reranker = None
-        if args.reranker != "none":
-            catalog, interactions = _load(args, cfg)   # the re-ranker reads item descriptions
-            reranker = eval_reranker(cfg, args)
-        else:
-            _, interactions = _load(args, cfg, with_details=False)
+        from .assemble import build_agent
+        from .recommender.feedback import MemoryStore
+
+        from .recommender.fusion import load_fusion
+
+        fusion, _ = load_fusion(cfg.ranker.path, cfg.ranker.models_dir)
+        fitted_seed = ((fusion.meta.get("fitting") or {}).get("history") or {}).get("seed")
+        if fusion.fitted and fitted_seed != args.seed:
+            raise ChatRecError(f"the ranker's history head ({fusion.path}) was fitted on the train part of seed "
+                               f"{fitted_seed}, not {args.seed}: run `chat-rec train ranker --seed {args.seed}`")
+        catalog, interactions = _load(args, cfg)   # the re-ranker and the served agent read item descriptions
+        reranker = eval_reranker(cfg, args) if args.reranker != "none" else None
+
+        def served(train):
+            return build_agent(cfg, llm_kind="none", store=MemoryStore(), dataset=(catalog, train))
         chat_model = None
         if args.with_llm:
             from dataclasses import replace
 
             from .models.llm import make_chat_model
             chat_model = make_chat_model(replace(cfg.llm, kind=args.llm or "local"))
-        result = chatrec_ml100k.run(interactions, seed=args.seed, reranker=reranker, chat_model=chat_model)
+        result = chatrec_ml100k.run(interactions, seed=args.seed, reranker=reranker, chat_model=chat_model,
+                                    served=served)
         print(chatrec_ml100k.format_table(result))
     else:
         raise ChatRecError(f"unknown protocol {args.protocol!r}; accepted values are {chatrec_ml100k.PROTOCOL!r}, "
@@ -285,27 +295,63 @@ def _print_record(record: dict) -> None:
         print(f"  {rank}. {item['title']} [{', '.join(item['genres'])}] — {item['explanation']}")
 
 
-def cmd_bench_turn(args) -> int:
-    """Median and p95 seconds per chat turn over the conversation scripts (a benchmark, not a test)."""
+def _percentiles(times: list[float]) -> str:
     import statistics
 
+    times = sorted(times)
+    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+    return f"median {statistics.median(times) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {times[-1] * 1000:.0f} ms"
+
+
+def _with_reranker_variants(agent, cfg):
+    """The served agent, then (when a re-ranker checkpoint exists) the same agent with the re-ranker added
+    to its fusion: the cost of the re-ranker, measured beside its baseline in the same run."""
+    from .assemble import load_reranker
+    from .models.reranker import IdentityReranker
+    from .recommender.fusion import with_reranker
+
+    yield "served", agent
+    path = cfg.reranker.checkpoint()
+    if path is None or not path.exists() or agent.rec.reranker.__class__.__name__ != "IdentityReranker":
+        return
+    reranker, _ = load_reranker(cfg.reranker)
+    if reranker is None:
+        return
+    served_fusion = agent.rec.fusion
+    agent.rec.reranker, agent.rec.fusion = reranker, with_reranker(0.5, served_fusion)
+    yield f"with the re-ranker ({path.name}) at weight 0.5", agent
+    agent.rec.fusion, agent.rec.reranker = served_fusion, IdentityReranker()
+
+
+def cmd_bench_turn(args) -> int:
+    """Median and p95 seconds per chat turn (a benchmark, not a test): over the conversation scripts on
+    the configured catalog, or with ``--dialogues`` over real seekers' messages on the ReDial catalog."""
     from .agent import Session
     from .scripting import load_script, run_script
 
+    cfg = _config(args)
+    if args.dialogues:
+        from .cli_dialogues import dialogue_turn_agent, dialogue_turns
+
+        agent, dialogues = dialogue_turn_agent(cfg, args)
+        for label, variant in _with_reranker_variants(agent, cfg):
+            times = dialogue_turns(variant, dialogues)
+            print(f"bench turn --llm none on {agent.catalog.name} ({len(agent.catalog):,} items), {label}: "
+                  f"{len(times)} seeker messages of {len(dialogues)} dialogues; {_percentiles(times)}")
+        return 0
     paths = sorted(Path(args.scripts).glob("*.yaml"))
     if not paths:
         raise ChatRecError(f"no *.yaml scripts in {args.scripts}")
     agent = _agent(args)
     agent.turn("warm up: a comedy", Session())
-    times = []
-    for path in paths:
-        for record in run_script(agent, load_script(path)):
-            if "seconds" in record:
-                times.append(record["seconds"])
-    times.sort()
-    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
-    print(f"bench turn --llm {args.llm or 'local'}: {len(times)} turns over {len(paths)} scripts; "
-          f"median {statistics.median(times) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {times[-1] * 1000:.0f} ms")
+    for label, variant in _with_reranker_variants(agent, cfg):
+        times = []
+        for path in paths:
+            for record in run_script(variant, load_script(path)):
+                if "seconds" in record:
+                    times.append(record["seconds"])
+        print(f"bench turn --llm {args.llm or 'local'} on {agent.catalog.name} ({len(agent.catalog):,} items), {label}: "
+              f"{len(times)} turns over {len(paths)} scripts; {_percentiles(times)}")
     return 0
 
 
@@ -412,6 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench_turn = bench.add_parser("turn", help="seconds per chat turn over the conversation scripts")
     bench_turn.add_argument("--llm", choices=("local", "openai", "none"))
     bench_turn.add_argument("--scripts", default="tests/conversations")
+    bench_turn.add_argument("--dialogues", help="ReDial JSONL: time real seekers' messages on the ReDial catalog instead")
+    bench_turn.add_argument("--max-dialogues", type=int, default=60)
     _catalog_args(bench_turn)
     bench_turn.set_defaults(fn=cmd_bench_turn)
 

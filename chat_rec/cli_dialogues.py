@@ -39,18 +39,25 @@ def cmd_eval_dialogues(args) -> dict:
         if Path(t).resolve() == evaluated:
             raise ChatRecError(f"{t} is the evaluated file: nothing may be fitted on it; pass other --train files")
         train_files.append(read_redial(Path(t)))
-    ml_cf = None
-    if args.ml_ratings:
-        merged = Path(args.ml_map) if args.ml_map else _shared(cfg, "redial_movielens_map", "movies_merged.csv")
-        if merged is None:
-            raise ChatRecError("--ml-ratings needs --ml-map movies_merged.csv (ReDial id <-> MovieLens id)")
-        ml_cf = redial.load_ml_cf(catalog, Path(args.ml_ratings), merged)
+    external = external_side(cfg, args, catalog)
     encoder = make_encoder(cfg.encoder)
     built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=True)
-    result = redial.run(eval_file, train_files, catalog, built.index.vectors, encoder, ml_cf=ml_cf)
+    result = redial.run(eval_file, train_files, catalog, built.index.vectors, encoder, built.index, external=external)
     result["protocol"] = args.protocol
     print(redial.format_report(result))
     return result
+
+
+def external_side(cfg, args, catalog):
+    """``--ml-ratings`` as the catalog's external CF source (joined through ``--ml-map``), or None."""
+    if not args.ml_ratings:
+        return None
+    from .recommender.side import external_cf
+
+    merged = Path(args.ml_map) if args.ml_map else _shared(cfg, "redial_movielens_map", "movies_merged.csv")
+    if merged is None:
+        raise ChatRecError("--ml-ratings needs --ml-map movies_merged.csv (ReDial id <-> MovieLens id)")
+    return external_cf(catalog, Path(args.ml_ratings), merged)
 
 
 def inspired_catalog(catalog, dialogues: Path):
@@ -74,6 +81,121 @@ def inspired_catalog(catalog, dialogues: Path):
     if extra:
         catalog = Catalog(catalog.name + "+inspired", list(catalog.items) + extra)
     return catalog, read_inspired(dialogues, catalog)
+
+
+TEAM_DIALOGUES = (("redial", "kepler_train_subset.jsonl"), ("redial", "kgsf_valid_data.jsonl"))
+
+
+def _need(cfg, given, *parts: str) -> Path:
+    path = Path(given) if given else _shared(cfg, *parts)
+    if path is None or not path.exists():
+        raise ChatRecError(f"{given or '/'.join(parts)} not found: pass it with its flag (see `chat-rec train ranker -h`) "
+                           "or put the team data folder at ../shared/data")
+    return path
+
+
+def cmd_train_ranker(args) -> int:
+    """Fit the fusion weights: the request head on replayed dialogues, the history head on the serving
+    catalog's train part; write the versioned artifact."""
+    from .cli import _config, _load
+    from .datasets.dialogues import load_redial_catalog, read_redial
+    from .datasets.splits import split_per_user
+    from .index import build_item_index
+    from .models.encoder import make_encoder
+    from .ranker_training import CORPUS_ONLY, artifact, fit_history_head, fit_weights, request_cases
+    from .recommender.pipeline import Recommender
+    from .recommender.signals import NAMES
+    from .replay import Replayer
+
+    cfg = _config(args)
+    out = Path(args.out) if args.out else cfg.ranker.models_dir / "ranker.json"
+    movies = _need(cfg, args.movies, "redial", "movies_with_mentions.csv")
+    plots = _need(cfg, args.plots, "redial_movielens_map", "movie_plot.csv")
+    ml_movies = _need(cfg, args.ml_movies, "ml-latest-small", "movies.csv")
+    files = [Path(f) for f in args.dialogues] if args.dialogues else [_need(cfg, None, *p) for p in TEAM_DIALOGUES]
+    args.ml_ratings = str(_need(cfg, args.ml_ratings, "ml-latest-small", "ratings.csv"))
+    encoder = make_encoder(cfg.encoder)
+
+    serving, interactions = _load(args, cfg)
+    # The request head is fitted with the signals the serving catalog has: a catalog with interactions only
+    # lacks the dialogue-corpus and external-source signals, so weights fitted with them would not transfer.
+    names = [n for n in NAMES if n not in CORPUS_ONLY]
+    heads, fitting = {}, {}
+
+    dcatalog = load_redial_catalog(movies, plots, ml_movies)
+    built = build_item_index(dcatalog, encoder, cfg.data, cfg.index, show_progress=True)
+    replayer = Replayer(dcatalog, built.index, built.index.vectors, encoder, external_side(cfg, args, dcatalog))
+    dialogues = [d for f in files for d in read_redial(f).dialogues]
+    print(f"request head: replaying {len(dialogues)} dialogues through the agent (two folds) ...", flush=True)
+    cases, fitting["request"] = request_cases(replayer.agent, dialogues)
+    heads["request"] = fit_weights(cases, names)
+    fitting["request"]["signals"] = names
+    del cases
+
+    if interactions is not None:
+        sbuilt = build_item_index(serving, encoder, cfg.data, cfg.index, show_progress=True)
+        train = interactions.subset(~split_per_user(interactions, args.seed))
+        print(f"history head: {serving.name} train part of seed {args.seed} ...", flush=True)
+
+        def make(fit, ease):
+            return Recommender(serving, sbuilt.index, sbuilt.index.vectors, encoder, ease, fit)
+
+        heads["history"], fitting["history"] = fit_history_head(serving, train, make, seed=args.seed)
+    model = artifact(heads, fitting, files + [movies, plots, ml_movies, Path(args.ml_ratings)], args.seed)
+    model.save(out)
+    for head, w in heads.items():
+        shown = ", ".join(f"{k} {v:+.3f}" for k, v in sorted(w.items(), key=lambda kv: -abs(kv[1])) if v)
+        print(f"{head}: {shown}")
+    print(f"wrote {out} ({out.stat().st_size:,} bytes)")
+    return 0
+
+
+def dialogue_turn_agent(cfg, args):
+    """The served agent (rules only) on the ReDial catalog, its dialogue statistics from ``--dialogues``
+    itself (a benchmark, not an evaluation), and the first ``--max-dialogues`` dialogues."""
+    from .datasets.dialogues import load_redial_catalog, read_redial
+    from .index import build_item_index
+    from .models.encoder import make_encoder
+    from .recommender.fusion import load_fusion
+    from .replay import Replayer
+
+    movies = _need(cfg, None, "redial", "movies_with_mentions.csv")
+    catalog = load_redial_catalog(movies, _need(cfg, None, "redial_movielens_map", "movie_plot.csv"),
+                                  _need(cfg, None, "ml-latest-small", "movies.csv"))
+    args.ml_ratings, args.ml_map = str(_need(cfg, None, "ml-latest-small", "ratings.csv")), None
+    encoder = make_encoder(cfg.encoder)
+    built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=True)
+    dialogues = read_redial(Path(args.dialogues)).dialogues
+    fusion, _ = load_fusion(cfg.ranker.path, cfg.ranker.models_dir)
+    replayer = Replayer(catalog, built.index, built.index.vectors, encoder, external_side(cfg, args, catalog))
+    return replayer.agent(dialogues, fusion), dialogues[:args.max_dialogues]
+
+
+def dialogue_turns(agent, dialogues) -> list[float]:
+    """Seconds of ``Agent.turn`` for each seeker message, each dialogue one session."""
+    from .agent import Session
+    from .replay import as_typed
+
+    agent.turn("warm up: a comedy", Session())
+    times = []
+    for d in dialogues:
+        session = Session()
+        for msg in d.messages:
+            if msg.role == "seeker" and msg.text.strip():
+                times.append(agent.turn(as_typed(msg.text, agent.catalog), session).seconds)
+    return times
+
+
+def add_train_args(tr) -> None:
+    tr.add_argument("--dialogues", action="append", help="training dialogues, ReDial JSONL (repeatable; default: the "
+                    "team's kepler_train_subset and kgsf_valid_data)")
+    tr.add_argument("--movies", help="movies_with_mentions.csv (default: the team data folder)")
+    tr.add_argument("--plots", help="movie_plot.csv (default: the team data folder)")
+    tr.add_argument("--ml-ratings", help="ML-latest-small ratings.csv, the dialogues' CF source (default: team data)")
+    tr.add_argument("--ml-map", help="movies_merged.csv (default: the team data folder)")
+    tr.add_argument("--ml-movies", help="ML-latest-small movies.csv for genres (default: the team data folder)")
+    tr.add_argument("--seed", type=int, default=0, help="the evaluation split whose train part fits the history head")
+    tr.add_argument("--out", help="artifact path (default data/models/ranker.json)")
 
 
 def add_eval_args(ev) -> None:

@@ -154,6 +154,13 @@ def add_commands(sub, catalog_args) -> None:
     catalog_args(tr)
     tr.set_defaults(fn=cmd_train_reranker)
 
+    from .cli_dialogues import add_train_args, cmd_train_ranker
+    rk = train.add_parser("ranker", help="fit the fusion weights of the ranking signals (replayed dialogues + "
+                          "the MovieLens train part) into data/models/ranker.json")
+    add_train_args(rk)
+    catalog_args(rk)
+    rk.set_defaults(fn=cmd_train_ranker)
+
     ex = sub.add_parser("explain", help="LIME word weights of a request for one item's re-ranker score")
     ex.add_argument("--say", required=True, help="the request words, e.g. \"something scary from the 80s\"")
     ex.add_argument("--item", required=True, type=_user_id, help="the item id")

@@ -83,8 +83,7 @@ class RerankerConfig:
 
     path: str = "auto"
     models_dir: Path = Path("data") / "models"
-    weight: float = 0.5                # weight of the min-max normalised re-ranker score in the chat fusion
-    top: int = 50                      # how many fused candidates it re-scores per turn
+    top: int = 50                      # how many of the linear top candidates it re-scores per turn
 
     def candidates(self) -> list[Path]:
         if self.path == "none":
@@ -101,6 +100,16 @@ class RerankerConfig:
 
 
 @dataclass(frozen=True)
+class RankerConfig:
+    """The fitted fusion of the ranking signals (``recommender.fusion``). ``path``: ``auto``
+    (``data/models/ranker.json`` from ``chat-rec train ranker``, else the one packaged with chat-rec),
+    a file, or ``defaults`` for the hand-set weights (CHATREC_RANKER)."""
+
+    path: str = "auto"
+    models_dir: Path = Path("data") / "models"
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     k: int = 5                         # recommendations per reply
     max_message_chars: int = MAX_QUERY_CHARS
@@ -114,6 +123,7 @@ class Config:
     llm: LLMConfig = field(default_factory=LLMConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     reranker: RerankerConfig = field(default_factory=RerankerConfig)
+    ranker: RankerConfig = field(default_factory=RankerConfig)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Config":
@@ -144,4 +154,5 @@ class Config:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         reranker = RerankerConfig(path=overrides.get("reranker") or env.get("CHATREC_RERANKER", "auto"),
                                   models_dir=data.root / "models")
-        return cls(data=data, encoder=encoder, index=index, llm=llm, reranker=reranker)
+        ranker = RankerConfig(path=overrides.get("ranker") or env.get("CHATREC_RANKER", "auto"), models_dir=data.root / "models")
+        return cls(data=data, encoder=encoder, index=index, llm=llm, reranker=reranker, ranker=ranker)

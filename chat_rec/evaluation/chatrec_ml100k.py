@@ -18,7 +18,6 @@ from tqdm.auto import tqdm
 
 from ..catalog import Interactions
 from ..datasets.splits import RELEVANT_MIN_RATING, relevant_sets, split_per_user
-from ..models.candidate_ranker import CandidateRanker, CandidateRankerConfig
 from ..models.cf import EASE, Popularity, top_k, user_item_matrix
 from .metrics import mean, ndcg_at_k, precision_at_k, recall_at_k
 from .rerank import ABLATIONS, cross_encoder_scores, fused_order, llm_rankings, paired_bootstrap
@@ -87,12 +86,31 @@ def choose_lambda(train: Interactions, weighting: str, seed: int, grid: Sequence
     return best, {str(int(lam)): round(v, 4) for lam, v in results.items()}
 
 
+SERVED_MESSAGE = "recommend me something"
+
+
+def served_rankings(make_agent: Callable[[Interactions], object], train: Interactions, users: Sequence[int],
+                    k: int = K_CANDIDATES, progress: bool = True) -> dict[int, np.ndarray]:
+    """The chat's own top ``k`` per user: ``make_agent(train)`` is the served agent over the train part;
+    each user is a known user (train ratings loaded) who says "recommend me something"."""
+    from ..agent import Session
+
+    agent = make_agent(train)
+    out = {}
+    for u in tqdm(list(users), desc="served", disable=not progress, unit="user"):
+        session = Session(user_id=train.user_ids[u])
+        agent.read(SERVED_MESSAGE, session)
+        out[u] = np.array([s.row for s in agent.rank(session, k).items], dtype=np.int64)
+    return out
+
+
 def run(interactions: Interactions, seed: int = 0, *, lambdas: Sequence[float] = LAMBDA_GRID,
-        extra_models: Sequence = (), progress: bool = True, reranker=None, chat_model=None) -> dict:
+        extra_models: Sequence = (), progress: bool = True, reranker=None, chat_model=None, served=None) -> dict:
     """Run the protocol. ``extra_models``: (name, fit(train) -> score_fn) pairs for later stages.
 
-    ``reranker`` (a ``CrossEncoderReranker`` trained on this seed's train part) adds the ``cf+rerank``
-    rows and the paired comparison; ``chat_model`` adds ``cf+llm`` on the 200-user sample.
+    ``served`` (``make_agent(train) -> Agent``) adds the ``served`` row: the chat's own ranking, with its
+    paired comparison against the strongest CF row. ``reranker`` (a ``CrossEncoderReranker`` trained on
+    this seed's train part) adds the ``cf+rerank`` rows; ``chat_model`` adds ``cf+llm`` on the 200-user sample.
     """
     started = time.perf_counter()
     test_mask = split_per_user(interactions, seed)
@@ -139,23 +157,22 @@ def run(interactions: Interactions, seed: int = 0, *, lambdas: Sequence[float] =
         weight = reranker.fusion_weight
         ce = cross_encoder_scores(reranker, train, candidates, progress)
         variants = {name: (cf_scores, ce[name], weight) for name in ABLATIONS}
-        side_cfg = CandidateRankerConfig(cf_lambda=lambdas_chosen.get("ease-rated", CandidateRankerConfig.cf_lambda))
-        side = CandidateRanker(side_cfg).fit(train, progress=progress)
-        groups = side.candidates(train, users, given=candidates)
-        variants["cf+side-ranker"] = ({u: side.score(groups[u][1]) for u in users}, None, 0.0)
         for name, (base, scores, w) in variants.items():
             per_user = score_users(fused_order(candidates, base, scores, w), relevant)
             per_model[name] = per_user
-            extra = {"fusion_weight": w} if scores is not None else {"note": "LightGBM side ranker, no BERT"}
+            extra = {"fusion_weight": w}
             for label, chosen in (("all", users), ("sample200", sample)):
                 rows.append(summarise(name, label, per_user, chosen, candidates=strongest, **extra))
-        for metric in ("precision", "recall", "ndcg"):
-            diff = [getattr(per_model["cf+rerank"][u], metric) - getattr(per_model[strongest][u], metric) for u in users]
-            paired[f"{metric}@5"] = paired_bootstrap(diff, seed=seed)
-        paired["against"] = strongest
+        paired["cf+rerank"] = _paired(per_model, "cf+rerank", strongest, users, seed)
         notes["reranker"] = {k: reranker.meta.get(k) for k in ("seed", "steps", "total_steps", "complete", "fusion",
                                                                 "fusion_weight", "minutes", "fusion_formula")}
-        notes["side_ranker"] = side.report
+    if served is not None:
+        per_user = score_users(served_rankings(served, train, users, progress=progress), relevant)
+        per_model["served"] = per_user
+        for label, chosen in (("all", users), ("sample200", sample)):
+            rows.append(summarise("served", label, per_user, chosen, note="Agent.read + Agent.rank, rules, "
+                                  f"\"{SERVED_MESSAGE}\""))
+        paired["served"] = _paired(per_model, "served", strongest, users, seed)
     if chat_model is not None:
         ranked, invalid = llm_rankings(chat_model, train, candidates, sample, progress)
         per_user = score_users(ranked, relevant)
@@ -165,6 +182,14 @@ def run(interactions: Interactions, seed: int = 0, *, lambdas: Sequence[float] =
             "seconds": round(time.perf_counter() - started, 1)}
 
 
+def _paired(per_model: dict, name: str, against: str, users: Sequence[int], seed: int) -> dict:
+    out = {"against": against}
+    for metric in ("precision", "recall", "ndcg"):
+        diff = [getattr(per_model[name][u], metric) - getattr(per_model[against][u], metric) for u in users]
+        out[f"{metric}@5"] = paired_bootstrap(diff, seed=seed)
+    return out
+
+
 def format_table(result: dict) -> str:
     head = f"{'model':<34}{'users':<11}{'n':>5}{'P@5':>9}{'R@5':>9}{'NDCG@5':>9}{'R@20':>9}  notes"
     lines = [f"Chat-REC MovieLens-100K top-5, seed {result['seed']} ({result['seconds']} s)", head, "-" * len(head)]
@@ -172,17 +197,20 @@ def format_table(result: dict) -> str:
         note = f"lambda={r['lambda']:g}" if "lambda" in r else ""
         if "candidates" in r:
             note = f"{r.get('note') or 'w=%g' % r['fusion_weight']} over {r['candidates']} top-20"
+        if r["model"] == "served":
+            note = r["note"]
         if "invalid_answers" in r:
             note = f"invalid answers {r['invalid_answers']}/{r['n_users']}"
         if r["model"] == result.get("strongest_cf") and r["users"] == "all":
             note = (note + " strongest CF").strip()
         lines.append(f"{r['model']:<34}{r['users']:<11}{r['n_users']:>5}{r['precision@5']:>9.4f}{r['recall@5']:>9.4f}"
                      f"{r['ndcg@5']:>9.4f}{r['recall@20']:>9.4f}  {note}")
-    for metric, p in (result.get("paired") or {}).items():
-        if metric == "against":
-            continue
-        lines.append(f"paired cf+rerank - {result['paired']['against']} {metric}: mean {p['mean_diff']:+.4f}, "
-                     f"bootstrap 95% [{p['ci95'][0]:+.4f}, {p['ci95'][1]:+.4f}] over {p['n_users']} users")
+    for name, block in (result.get("paired") or {}).items():
+        for metric, p in block.items():
+            if metric == "against":
+                continue
+            lines.append(f"paired {name} - {block['against']} {metric}: mean {p['mean_diff']:+.4f}, "
+                         f"bootstrap 95% [{p['ci95'][0]:+.4f}, {p['ci95'][1]:+.4f}] over {p['n_users']} users")
     for p in result["paper"]:
         lines.append(f"{'paper: ' + p['model']:<34}{'paper':<11}{'':>5}{p['precision@5']:>9.4f}{p['recall@5']:>9.4f}"
                      f"{p['ndcg@5']:>9.4f}{'':>9}")

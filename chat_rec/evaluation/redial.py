@@ -1,105 +1,45 @@
-"""The conversational-recommendation protocol on ReDial-format dialogues (DESIGN.md section 4).
+"""The conversational-recommendation protocol on ReDial-format dialogues (DESIGN.md section 4), replayed
+through the chat's own agent (``chat_rec.replay``).
 
-Every movie the recommender mentions, at its first mention in the dialogue, is a target; the ranker gets
-the dialogue before that message (both speakers; ``@id`` resolved to titles), the movies mentioned so far
-and the seeker's answers about *those* movies (liked / disliked), and is scored on whether the target is
-in its top 1/10/50. Movies mentioned earlier are excluded. The liked-only subset keeps targets the seeker
-marked suggested = 1 and liked = 1.
+Every movie the recommender mentions, at its first mention in the dialogue, is a target. The dialogue
+before that message is fed into an agent ``Session`` (the seeker's words through the chat's intent reader,
+``@id`` written as titles; the movies mentioned so far as references) and the chat's own ranked list
+(``Agent.rank``, top 50) is scored: Recall@1/10/50, earlier-mentioned movies excluded (the "fresh-only"
+/ dedup protocol). Rows:
 
-Nothing is fitted on the evaluated file: popularity and co-mention come from ``--train`` files; the
-linear fusion weights and the LambdaRank stage are fitted on the training dialogues by two-fold
-cross-fitting (statistics from one half, cases from the other), and ``fitted_on`` in the report lists the
-files used.
+* ``chat-rec``: the served path, with the seeker's questionnaire answers (liked / disliked) about the
+  movies mentioned earlier; ``liked_only``: the targets the seeker marked suggested and liked;
+* ``text_only``: the same without the questionnaire (the setting of published systems);
+* ablations on the same cases and candidates: hand-set default weights, no re-ranker, no CF signals
+  (``cf``, ``cf_last``, ``comention``, refitted), text signals only (refitted); a popularity baseline.
+
+Nothing is fitted on the evaluated file: dialogue statistics come from the ``--train`` files, the fusion
+weights are fitted on the ``--train`` dialogues by two-fold cross-fitting (``ranker_training``), and
+``fitted_on`` in the report lists the files used. The intent reader is the rules (no LLM): replaying
+thousands of messages through the local LLM would take hours on a laptop.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..agent import Agent
 from ..catalog import Catalog
-from ..datasets.dialogues import MENTION, Dialogue
-from ..recommender.dialogue import (LTR_CANDIDATES, LTR_PARAMS, SIGNALS, DialogueContext, DialogueRecommender,
-                                     MovieLensSide, fit_linear, fit_ltr, signal_matrix)
+from ..ranker_training import request_cases, fit_weights
+from ..recommender.fusion import DEFAULT_WEIGHTS, RERANKER, FusionModel
+from ..recommender.signals import NAMES, SideData
+from ..replay import Replayer, count_cases, replay_all
 
 KS = (1, 10, 50)
-
-
-@dataclass
-class Case:
-    dialogue: str
-    context: DialogueContext
-    target: int            # catalog row
-    liked_target: bool
-
-
-@dataclass
-class CaseStats:
-    cases: list[Case]
-    unknown_mentions: int = 0
-    empty_messages: int = 0
-    n_dialogues: int = 0
-
-
-def _resolve(text: str, catalog: Catalog) -> str:
-    def title(m):
-        mid = int(m.group(1))
-        return catalog.item(mid).title if mid in catalog else "a movie"
-    return MENTION.sub(title, text)
-
-
-def extract_cases(dialogues: Sequence[Dialogue], catalog: Catalog, seeker_window: int = 6,
-                  recent_window: int = 6) -> CaseStats:
-    """Targets at the recommender's first mentions, with what was known just before each message."""
-    stats = CaseStats([], n_dialogues=len(dialogues))
-    for d in dialogues:
-        if not d.accepted:
-            continue
-        seen: list[int] = []
-        seeker_lines: list[str] = []
-        lines: list[str] = []
-        for msg in d.messages:
-            if not msg.text.strip():
-                stats.empty_messages += 1
-                continue
-            ids = list(dict.fromkeys(int(x) for x in MENTION.findall(msg.text)))
-            known = [i for i in ids if i in catalog]
-            stats.unknown_mentions += len(ids) - len(known)
-            if msg.role == "recommender":
-                liked = [catalog.row(i) for i in seen if str(i) in d.questions and d.questions[str(i)].get("liked") == 1]
-                disliked = [catalog.row(i) for i in seen if str(i) in d.questions and d.questions[str(i)].get("liked") == 0]
-                for i in known:
-                    if i in seen:
-                        continue
-                    q = d.questions.get(str(i), {})
-                    ctx = DialogueContext(" ".join(seeker_lines[-seeker_window:]), [catalog.row(s) for s in seen],
-                                          liked, disliked, " ".join(lines[-recent_window:]))
-                    stats.cases.append(Case(d.id, ctx, catalog.row(i), q.get("suggested") == 1 and q.get("liked") == 1))
-            resolved = _resolve(msg.text, catalog)
-            lines.append(resolved)
-            if msg.role != "recommender":
-                seeker_lines.append(resolved)
-            seen += [i for i in known if i not in seen]
-    return stats
-
-
-def dialogue_mentions(dialogues: Sequence[Dialogue], catalog: Catalog) -> tuple[list[list[int]], list[list[int]]]:
-    """Per dialogue: rows of every mentioned movie, and rows the recommender mentioned."""
-    every, rec = [], []
-    for d in dialogues:
-        a, b = [], []
-        for msg in d.messages:
-            rows = [catalog.row(int(x)) for x in MENTION.findall(msg.text) if int(x) in catalog]
-            a += rows
-            if msg.role == "recommender":
-                b += rows
-        every.append(a)
-        rec.append(b)
-    return every, rec
+NO_CF = ("cf", "cf_last", "comention")
+TEXT_SIGNALS = ("sem", "words", "ref_mean", "ref_max", "ref_last", "disliked", "genre_profile", "genre", "era",
+                "mood", "unwanted_keyword")
+PUBLISHED = ("published dedup rows (ReDial test, Kostric & Balog 2026): ReFICR 0.018/0.213/0.465, "
+             "UniCRS 0.024/0.180/0.335, MESE 0.025/0.159/0.361, KBRD 0.017/0.148/0.300")
 
 
 def recall_table(ranks: np.ndarray) -> dict:
@@ -110,144 +50,90 @@ def recall_table(ranks: np.ndarray) -> dict:
     return out
 
 
-def target_ranks(rec: DialogueRecommender, cases: Sequence[Case], weights: dict | None = None,
-                 signals: list | None = None, k: int = 50, use_ltr: bool = True) -> np.ndarray:
-    ranks = []
-    for j, case in enumerate(cases):
-        top = rec.rank(case.context, k, sig=signals[j] if signals is not None else None, weights=weights,
-                       use_ltr=use_ltr)
-        hit = np.flatnonzero(top == case.target)
-        ranks.append(int(hit[0]) if len(hit) else 10**6)
-    return np.asarray(ranks)
+def _rank_of(order: np.ndarray, target: int) -> int:
+    hit = np.flatnonzero(order == target)
+    return int(hit[0]) if len(hit) else 10**6
 
 
-def fit_ranker(make_recommender, train_dialogues: Sequence[Dialogue], catalog: Catalog,
-               progress: bool = True) -> tuple[dict, object, dict]:
-    """Both stages on the training dialogues, two-fold cross-fitted: each half's cases are scored with
-    statistics from the other half, so the weights see signals as they behave on unseen dialogues.
-
-    Returns the linear weights, the LambdaRank model (``None`` when too few cases) and a summary."""
-    half = len(train_dialogues) // 2
-    folds = [(train_dialogues[:half], train_dialogues[half:]), (train_dialogues[half:], train_dialogues[:half])]
-    prepared = []
-    for stats_part, case_part in folds:
-        rec = make_recommender()
-        every, recd = dialogue_mentions(stats_part, catalog)
-        rec.fit_dialogues(every, recd)
-        cases = extract_cases(case_part, catalog).cases
-        rec.encode_contexts([c.context for c in cases])
-        for c in tqdm(cases, desc="signals (fitting)", disable=not progress):
-            sig = {k: v.astype(np.float32) for k, v in rec.signals(c.context).items()}
-            prepared.append((sig, c))
-    n = len(catalog)
-    weights = fit_linear([(signal_matrix(sig, n), c.context.mentioned, c.target) for sig, c in prepared])
-    ranker = make_recommender()
-    ranker.weights = weights
-    ltr = fit_ltr(ranker, [(sig, c.context, c.target) for sig, c in prepared])
-    linear_ranks = target_ranks(ranker, [c for _, c in prepared], signals=[sig for sig, _ in prepared], use_ltr=False)
-    summary = {"cases": len(prepared), "linear_in_sample": recall_table(linear_ranks),
-               "ltr": None if ltr is None else {"candidates": LTR_CANDIDATES,
-                                                 **{k: v for k, v in LTR_PARAMS.items() if k not in ("verbose", "n_jobs")}}}
-    return weights, ltr, summary
-
-
-def evaluate(rec: DialogueRecommender, cases: Sequence[Case], progress: bool = True) -> tuple[dict, float]:
+def evaluate(agent: Agent, dialogues, variants: dict[str, np.ndarray], *, questionnaire: bool = True,
+             progress: bool = True, desc: str = "cases") -> tuple[dict, dict[str, dict], float]:
+    """The served ranking (``Agent.rank``) and each variant's weights over the same cases' signals."""
     started = time.perf_counter()
-    rec.encode_contexts([c.context for c in cases])
-    ranks = []
-    for case in tqdm(cases, desc="cases", disable=not progress):
-        top = rec.rank(case.context, 50)
-        hit = np.flatnonzero(top == case.target)
-        ranks.append(int(hit[0]) if len(hit) else 10**6)
+    served, liked, per_variant, filtered = [], [], {name: [] for name in variants}, 0
+    for case, session in tqdm(replay_all(agent, dialogues, questionnaire=questionnaire), desc=desc,
+                              disable=not progress, unit="case"):
+        rows = np.array([s.row for s in agent.rank(session, 50).items], dtype=np.int64)
+        served.append(_rank_of(rows, case.target))
+        liked.append(case.liked_target)
+        if variants:
+            cand, Z, _ = agent.signals(session)
+            j = int(np.searchsorted(cand, case.target))
+            filtered += not (j < len(cand) and cand[j] == case.target)
+            for name, w in variants.items():
+                score = w @ Z
+                order = cand[np.argsort(-score, kind="stable")[:50]]
+                per_variant[name].append(_rank_of(order, case.target))
     seconds = time.perf_counter() - started
-    ranks = np.asarray(ranks)
-    liked = np.array([c.liked_target for c in cases], dtype=bool)
+    ranks, liked_mask = np.asarray(served), np.asarray(liked, dtype=bool)
     table = recall_table(ranks)
-    table["liked_only"] = recall_table(ranks[liked]) if len(liked) else recall_table(np.zeros(0))
-    return table, len(cases) / max(seconds, 1e-9)
+    table["liked_only"] = recall_table(ranks[liked_mask] if len(ranks) else ranks)
+    if variants:
+        table["targets_filtered_out"] = filtered     # removed by the chat's hard filters (genre, era, ...)
+    return table, {n: recall_table(np.asarray(r)) for n, r in per_variant.items()}, len(ranks) / max(seconds, 1e-9)
 
 
-def popularity_baseline(rec: DialogueRecommender, cases: Sequence[Case]) -> dict:
-    only_pop = {name: 0.0 for name in SIGNALS} | {"pop": 1.0}
-    ranks = target_ranks(rec, cases, only_pop, [{"pop": rec.pop} for _ in cases], use_ltr=False)
-    liked = np.array([c.liked_target for c in cases], dtype=bool)
-    table = recall_table(ranks)
-    table["liked_only"] = recall_table(ranks[liked])
-    return table
+def _vector(weights: dict[str, float]) -> np.ndarray:
+    return np.array([float(weights.get(n, 0.0)) for n in NAMES], dtype=np.float32)
 
 
-def load_ml_cf(catalog: Catalog, ratings_csv, merged_csv, lam: float = 200.0):
-    """Rating-weighted EASE over ML-latest-small, restricted to the movies that map to ``catalog``."""
-    from scipy import sparse
-
-    from ..datasets.dialogues import ml_id_map, ml_latest_rows
-    from ..models.cf import EASE
-
-    to_ml = ml_id_map(merged_csv)
-    ml_to_col: dict[int, int] = {}
-    col = np.full(len(catalog), -1, dtype=np.int64)
-    for row, item in enumerate(catalog.items):
-        ml = to_ml.get(item.id)
-        if ml is not None:
-            col[row] = ml_to_col.setdefault(ml, len(ml_to_col))
-    users: dict[str, int] = {}
-    r_idx, c_idx, vals, stamps = [], [], [], []
-    for rec in ml_latest_rows(ratings_csv, ("userId", "movieId", "rating", "timestamp")):
-        c = ml_to_col.get(int(rec["movieId"]))
-        if c is None:
-            continue
-        r_idx.append(users.setdefault(rec["userId"], len(users)))
-        c_idx.append(c)
-        vals.append(float(rec["rating"]) / 5.0)
-        stamps.append(float(rec["timestamp"] or 0))
-    n_cols = max(1, len(ml_to_col))
-    X = sparse.csr_matrix((vals, (r_idx, c_idx)), shape=(max(1, len(users)), n_cols))
-    stamps_a, c_a = np.asarray(stamps), np.asarray(c_idx, dtype=np.int64)
-    counts = np.bincount(c_a, minlength=n_cols)
-    cut = stamps_a.max() - 3 * 365 * 86400 if len(stamps_a) else 0
-    recent = np.bincount(c_a[stamps_a >= cut], minlength=n_cols)
-    def per_row(a):
-        return np.where(col >= 0, np.log1p(a[np.maximum(col, 0)]), 0.0)
-    return MovieLensSide(EASE(lam, "rating").fit_matrix(X), col, per_row(counts), per_row(recent))
-
-
-def run(eval_file, train_files: Sequence, catalog: Catalog, vectors: np.ndarray, encoder, *, ml_cf=None,
-        progress: bool = True) -> dict:
+def run(eval_file, train_files: Sequence, catalog: Catalog, vectors: np.ndarray, encoder, index, *,
+        external: SideData | None = None, progress: bool = True) -> dict:
     """The protocol on one ReDial-format file (a ``DialogueFile``), statistics and weights from ``train_files``."""
     started = time.perf_counter()
     train_dialogues = [d for f in train_files for d in f.dialogues]
-
-    def make():
-        return DialogueRecommender(catalog, vectors, encoder, ml_cf)
-
-    weights, ltr, fitting = fit_ranker(make, train_dialogues, catalog, progress) if train_dialogues else (make().weights, None, None)
-    rec = make()
-    rec.weights, rec.ltr = weights, ltr
-    every, recd = dialogue_mentions(train_dialogues, catalog)
-    rec.fit_dialogues(every, recd)
-    stats = extract_cases(eval_file.dialogues, catalog)
-    table, per_second = evaluate(rec, stats.cases, progress)
-    return {"protocol": "redial", "file": eval_file.source, **table,
-            "baselines": {"popularity": popularity_baseline(rec, stats.cases)},
-            "turns_per_second": round(per_second, 1), "n_dialogues": stats.n_dialogues,
-            "malformed_lines": eval_file.malformed, "unknown_mentions": stats.unknown_mentions,
-            "empty_messages": stats.empty_messages, "weights": weights,
-            "fitting": fitting,
-            "fitted_on": [f.source for f in train_files] + (["ML-latest-small ratings"] if ml_cf is not None else []),
+    replayer = Replayer(catalog, index, vectors, encoder, external)
+    if progress:
+        print(f"fitting the fusion on {len(train_dialogues)} training dialogues (replayed, two folds) ...", flush=True)
+    cases, fitting = request_cases(replayer.agent, train_dialogues, progress=progress) if train_dialogues else ([], {})
+    weights = fit_weights(cases) if cases else dict(DEFAULT_WEIGHTS["request"])
+    ablation_weights = {"hand-set defaults": dict(DEFAULT_WEIGHTS["request"]),
+                        "no re-ranker": {k: v for k, v in weights.items() if k != RERANKER}}
+    if cases:
+        ablation_weights["no CF"] = fit_weights(cases, [n for n in NAMES if n not in NO_CF])
+        ablation_weights["text signals only"] = fit_weights(cases, TEXT_SIGNALS)
+    ablation_weights["popularity"] = {"pop": 1.0}
+    del cases
+    fusion = FusionModel({"request": weights}, {"fitted": bool(train_dialogues), "fitting": fitting})
+    agent = replayer.agent(train_dialogues, fusion)
+    variants = {name: _vector(w) for name, w in ablation_weights.items()}
+    table, ablations, per_second = evaluate(agent, eval_file.dialogues, variants, progress=progress)
+    text_only, _, _ = evaluate(agent, eval_file.dialogues, {}, questionnaire=False, progress=progress,
+                               desc="cases, text only")
+    unknown, empty = count_cases(eval_file.dialogues, catalog)
+    popularity = ablations.pop("popularity")
+    return {"protocol": "redial", "file": eval_file.source, "path": "Agent.read + Agent.rank (served)", **table,
+            "text_only": {k: v for k, v in text_only.items() if k != "liked_only"},
+            "ablations": ablations, "ablation_weights": ablation_weights,
+            "baselines": {"popularity": popularity},
+            "turns_per_second": round(per_second, 1), "n_dialogues": len(eval_file.dialogues),
+            "malformed_lines": eval_file.malformed, "unknown_mentions": unknown, "empty_messages": empty,
+            "weights": weights, "fitting": fitting,
+            "fitted_on": [f.source for f in train_files] + (["ML-latest-small ratings"] if external is not None else []),
             "seconds": round(time.perf_counter() - started, 1)}
 
 
 def format_report(result: dict) -> str:
     def line(label, t):
-        return (f"{label:<22}{t['n_cases']:>6}  R@1 {t['recall@1']:.4f}  R@10 {t['recall@10']:.4f}  "
+        return (f"{label:<26}{t['n_cases']:>6}  R@1 {t['recall@1']:.4f}  R@10 {t['recall@10']:.4f}  "
                 f"R@50 {t['recall@50']:.4f}")
-    pop = result["baselines"]["popularity"]
-    return "\n".join([
-        f"{result['protocol']} on {result['file']} ({result['n_dialogues']} dialogues; {result['malformed_lines']} malformed "
-        f"lines skipped; {result['unknown_mentions']} mentions of movies not in the catalog)",
-        line("chat-rec", result), line("chat-rec liked-only", result["liked_only"]),
-        line("popularity (train)", pop), line("popularity liked-only", pop["liked_only"]),
-        f"{result['turns_per_second']} cases/s; linear weights {result['weights']}"
-        f"{' + LambdaRank over the top ' + str(LTR_CANDIDATES) if (result.get('fitting') or {}).get('ltr') else ''}; "
-        f"fitted on {', '.join(result['fitted_on']) or 'nothing'}",
-        "published (ReDial test): UniCRS 0.050/0.215/0.413, KBRD 0.028/0.169/0.366, ChatGPT zero-shot R@1 0.037 R@10 0.174"])
+    lines = [f"{result['protocol']} on {result['file']} ({result['n_dialogues']} dialogues; {result['malformed_lines']} "
+             f"malformed lines skipped; {result['unknown_mentions']} mentions of movies not in the catalog), "
+             f"through {result['path']}",
+             line("chat-rec", result), line("chat-rec liked-only", result["liked_only"]),
+             line("chat-rec text-only", result["text_only"])]
+    lines += [line(f"ablation: {name}", t) for name, t in result["ablations"].items()]
+    lines.append(line("popularity (train)", result["baselines"]["popularity"]))
+    lines.append(f"{result['turns_per_second']} cases/s; fitted weights "
+                 f"{ {k: v for k, v in result['weights'].items() if v} }; fitted on {', '.join(result['fitted_on']) or 'nothing'}")
+    lines.append(PUBLISHED)
+    return "\n".join(lines)

@@ -3,9 +3,6 @@
 * ``cf+rerank``: the BERT context re-ranker fused with the CF score, ``z(cf) + w * z(ce)`` (w from the
   checkpoint, fitted on a validation slice of the train part); ``-no-context`` / ``-no-profile`` drop
   that part of the query text at scoring time (the model was trained with parts dropped at random).
-* ``cf+side-ranker``: no BERT; the candidate ranker of ``models.candidate_ranker`` (LightGBM over CF and
-  interaction-side features, fitted on folds of the train part) re-orders the same 20: the test of
-  whether signals beside CF and text add anything (the README has the answer).
 * ``cf+llm``: the paper's own method with the local LLM: the prompt lists the user's rated titles and
   the 20 candidates, the LLM answers five candidate numbers (JSON-schema constrained); an invalid or
   short answer is completed from the CF order and counted.

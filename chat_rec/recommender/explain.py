@@ -47,7 +47,7 @@ def facts_for(rec: Recommender, scored: Scored, intent: Intent, state: UserState
         if sims[best] > 0.45:
             other = rec.catalog.items[liked[best]]
             facts.append(Fact("similar", f"it is close to {short_title(other)}, which you mentioned", (other.id, round(float(sims[best]), 3))))
-    if rec.cf is not None and (state.history_rows or liked):
+    if rec.cf is not None and rec.side.cf_col is None and (state.history_rows or liked):
         source = _cf_source(rec, scored.row, state, liked)
         if source is not None:
             other = rec.catalog.items[source]

@@ -1,39 +1,33 @@
-"""Retrieve and rank: semantic FAISS candidates + EASE (history and session likes, fold-in) + item-to-item
-neighbours of reference items, hard filters always applied, scores fused, then the re-ranker seam.
+"""Retrieve and rank: hard filters, candidates, the signals of ``recommender.signals``, fused by the
+learned weights of ``recommender.fusion`` -> top k. The chat, every evaluation and the fitting of the
+weights rank through ``Recommender.rank`` (``Recommender.signal_matrix`` gives the fitting the same
+standardised signals the chat fuses).
 
-Fused score (each signal min-max normalised over the candidate set, DESIGN §1):
-
-    s = w_sem·sem + w_ref·ref + w_cf·cf + w_pop·pop + w_genre·genre + w_mood·mood
-        − w_kw·unwanted_keyword − w_dis·disliked_similarity + w_rr·reranker
+Candidates: every row that passes the hard filters (seen/rated, shown, 👎'd, mentioned, unwanted genres,
+era) when at most ``full_rank_max`` do; beyond that, the union of the semantic, reference, CF, user-vector
+and popularity neighbours (FAISS), so a large catalog is never scored in full.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..catalog import Catalog, Interactions, ItemId, item_text
+from ..catalog import Catalog, Interactions, item_text
 from ..index import ItemIndex, SearchFilter
 from ..models.cf import EASE
 from ..models.encoder import Encoder
 from ..models.reranker import IdentityReranker, Reranker
+from . import signals as sig
 from .context import compose, history_text, profile_text, ui_context
-from .intent import MOOD_GENRES, Intent
+from .fusion import RERANKER, FusionModel, defaults
+from .intent import Intent
 
-
-@dataclass(frozen=True)
-class FusionWeights:
-    sem: float = 1.0
-    ref: float = 1.0
-    cf: float = 0.7
-    pop: float = 0.25
-    genre: float = 0.3
-    mood: float = 0.25
-    unwanted_keyword: float = 0.6
-    disliked: float = 0.3
-    user: float = 1.0       # the session user vector from 👍/👎 (issue 5)
-    reranker: float = 0.0   # set by build_agent when a trained re-ranker loads (RerankerConfig.weight)
+#: How many of the person's latest messages the ``words`` signal reads (and at most how many characters),
+#: and how many latest messages of both sides the ``dialogue`` signal reads.
+WORDS_MESSAGES, WORDS_CHARS, DIALOGUE_MESSAGES = 4, 500, 6
 
 
 @dataclass
@@ -45,8 +39,10 @@ class UserState:
     liked_rows: list[int] = field(default_factory=list)
     disliked_rows: list[int] = field(default_factory=list)
     shown_rows: list[int] = field(default_factory=list)
+    mentioned_rows: list[int] = field(default_factory=list)   # items brought up in the conversation, in order
     user_vector: np.ndarray | None = None   # learned from 👍/👎 (recommender.feedback)
-    request: str = ""                        # the person's own words this session (re-ranker query)
+    request: str = ""                        # the person's own recent words this session
+    dialogue: str = ""                       # both sides' recent words
     profile: dict = field(default_factory=dict)   # a known user's profile (age, gender, occupation)
 
 
@@ -62,6 +58,7 @@ class Ranking:
     items: list[Scored]
     query: str
     relaxed: list[str] = field(default_factory=list)   # constraints dropped because nothing matched
+    head: str = "request"
 
 
 def build_query(intent: Intent, catalog: Catalog) -> str:
@@ -78,29 +75,43 @@ def build_query(intent: Intent, catalog: Catalog) -> str:
     return ". ".join(parts)
 
 
-def _minmax(values: np.ndarray) -> np.ndarray:
-    lo, hi = float(np.min(values)), float(np.max(values))
-    return np.zeros_like(values) if hi - lo < 1e-12 else (values - lo) / (hi - lo)
+def head_for(intent: Intent, state: UserState) -> str:
+    """``history`` for a known user who gives nothing to rank by, else ``request``."""
+    asked = not intent.is_empty() or state.liked_rows or state.mentioned_rows or state.disliked_rows
+    return "history" if state.history_rows and not asked else "request"
 
 
 class Recommender:
-    """The ranking core used by the agent and by offline evaluation."""
+    """The ranking core used by the agent, the evaluations and the fitting of the fusion weights.
+
+    Args:
+        side: catalog-wide statistics (``signals.SideData``); by default popularity from ``interactions``
+            and ``cf`` as the CF model.
+        fusion: the fitted weights (``fusion.load_fusion``); the hand-set defaults when None.
+    """
 
     def __init__(self, catalog: Catalog, index: ItemIndex, vectors: np.ndarray, encoder: Encoder,
                  cf: EASE | None = None, interactions: Interactions | None = None,
-                 reranker: Reranker | None = None, weights: FusionWeights = FusionWeights(), n_candidates: int = 100,
-                 rerank_top: int = 50):
+                 reranker: Reranker | None = None, fusion: FusionModel | None = None, n_candidates: int = 100,
+                 rerank_top: int = 50, side: sig.SideData | None = None, full_rank_max: int = 50_000):
         self.catalog, self.index, self.vectors, self.encoder = catalog, index, vectors, encoder
-        self.cf, self.reranker, self.weights, self.n_candidates = cf, reranker or IdentityReranker(), weights, n_candidates
-        self.rerank_top = rerank_top
-        counts = np.bincount(interactions.item_rows, minlength=len(catalog)) if interactions is not None else np.zeros(len(catalog))
-        self.popularity = np.log1p(counts).astype(np.float32)
+        self.cf, self.reranker, self.n_candidates = cf, reranker or IdentityReranker(), n_candidates
+        self.fusion = fusion or defaults()
+        self.rerank_top, self.full_rank_max = rerank_top, full_rank_max
+        if side is None:
+            counts = np.bincount(interactions.item_rows, minlength=len(catalog)) if interactions is not None \
+                else np.zeros(len(catalog))
+            side = sig.SideData(popularity=np.log1p(counts), cf=cf)
+        self.side = side
+        self.popularity = (side.popularity if side.popularity is not None else np.zeros(len(catalog))).astype(np.float32)
         self.texts = [item_text(item) for item in catalog.items]
-        self._lower_texts = [t.lower() for t in self.texts]
+        self.features = sig.CatalogFeatures.build(catalog, vectors, side, self.texts)
+        self._lower_texts = self.features.lower_texts
+        self._encoded: OrderedDict[str, np.ndarray] = OrderedDict()
 
     # ------------------------------------------------------------------------------------ filters
     def filters(self, intent: Intent, state: UserState, *, genres: bool = True, era: bool = True) -> SearchFilter:
-        rows = set(state.history_rows) | set(state.disliked_rows) | set(state.liked_rows)
+        rows = set(state.history_rows) | set(state.disliked_rows) | set(state.liked_rows) | set(state.mentioned_rows)
         if not intent.show_again:
             rows |= set(state.shown_rows)
         exclude = {self.catalog.items[r].id for r in rows} | set(intent.reference_items) | set(intent.disliked_items) \
@@ -114,105 +125,116 @@ class Recommender:
     def rank(self, intent: Intent, state: UserState, k: int = 5, restrict: list[int] | None = None) -> Ranking:
         """Top ``k`` for the intent; ``restrict`` (catalog rows) re-scores just those rows, e.g. the cards
         on screen after a 👍."""
+        cand, request, query, relaxed = self.candidates(intent, state, restrict, k)
+        head = head_for(intent, state)
+        if not len(cand):
+            return Ranking([], query, relaxed, head)
+        raw = sig.compute(self.features, request, cand, self.fusion.active(head))
+        Z = sig.matrix(raw, len(cand))
+        fused = self.fusion.vector(head).astype(np.float64) @ Z
+        fused = self._rerank(fused, cand, intent, state, head, raw)
+        order = np.argsort(-fused, kind="stable")[:k]
+        items = [Scored(int(cand[i]), float(fused[i]), {name: float(v[i]) for name, v in raw.items()}) for i in order]
+        return Ranking(items, query, relaxed, head)
+
+    def signal_matrix(self, intent: Intent, state: UserState) -> tuple[np.ndarray, np.ndarray, str]:
+        """Candidate rows, their standardised signal matrix (every signal, ``signals.NAMES`` order) and the
+        head: what ``rank`` fuses, for fitting and ablations."""
+        cand, request, _, _ = self.candidates(intent, state)
+        raw = sig.compute(self.features, request, cand) if len(cand) else {}
+        return cand, sig.matrix(raw, len(cand)), head_for(intent, state)
+
+    def candidates(self, intent: Intent, state: UserState, restrict: list[int] | None = None, k: int = 5):
+        """The candidate rows (sorted), the signals' view of the request, the query text and the relaxed
+        constraints (a genre or era constraint is dropped when fewer than ``min(k, 5)`` rows pass it: the
+        chat shows 5, so a longer list, as an evaluation asks, relaxes no sooner)."""
+        need = min(k, 5)
         query = build_query(intent, self.catalog)
         relaxed: list[str] = []
         flt = self.filters(intent, state)
         allowed = flt.mask(self.catalog)
         if restrict is not None:
-            only = np.zeros(len(self.catalog), dtype=bool)
-            only[np.asarray(restrict, dtype=np.int64)] = True
-            flt = SearchFilter(exclude_ids=frozenset(self.catalog.items[r].id for r in np.flatnonzero(~only)))
-            allowed = only
-        if allowed.sum() < k and intent.wanted_genres:
+            allowed = np.zeros(len(self.catalog), dtype=bool)
+            allowed[np.asarray(restrict, dtype=np.int64)] = True
+            flt = SearchFilter(exclude_ids=frozenset(self.catalog.items[r].id for r in np.flatnonzero(~allowed)))
+        if allowed.sum() < need and intent.wanted_genres and restrict is None:
             relaxed.append("genres")
             flt = self.filters(intent, state, genres=False)
             allowed = flt.mask(self.catalog)
-        if allowed.sum() < k and (intent.year_min or intent.year_max):
+        if allowed.sum() < need and (intent.year_min or intent.year_max) and restrict is None:
             relaxed.append("era")
             flt = self.filters(intent, state, genres=not relaxed, era=False)
             allowed = flt.mask(self.catalog)
+        request = self.request(intent, state, query)
         if not allowed.any():
-            return Ranking([], query, relaxed)
-        cand, signals = self._candidates(intent, state, query, flt, allowed, restrict is not None)
-        fused = self._fuse(cand, signals, intent, state, query)
-        order = np.argsort(-fused, kind="stable")[:k]
-        items = [Scored(int(cand[i]), float(fused[i]), {name: float(v[i]) for name, v in signals.items()}) for i in order]
-        return Ranking(items, query, relaxed)
+            return np.zeros(0, dtype=np.int64), request, query, relaxed
+        if restrict is not None or allowed.sum() <= self.full_rank_max:
+            return np.flatnonzero(allowed).astype(np.int64), request, query, relaxed
+        return self._retrieve(request, state, flt, allowed), request, query, relaxed
 
-    def _history_vector(self, intent: Intent, state: UserState) -> np.ndarray:
-        x = np.zeros(len(self.catalog), dtype=np.float32)
-        if state.history_rows:
-            x[np.asarray(state.history_rows)] = np.asarray(state.history_ratings, dtype=np.float32) / 5.0
-        liked = list(state.liked_rows) + [self.catalog.row(i) for i in intent.liked_items + intent.reference_items if i in self.catalog]
-        if liked:
-            x[np.asarray(liked)] = 1.0
-        return x
+    def request(self, intent: Intent, state: UserState, query: str | None = None) -> sig.Request:
+        query = build_query(intent, self.catalog) if query is None else query
+        refs = list(state.mentioned_rows) + list(state.liked_rows) + \
+            [self.catalog.row(i) for i in intent.reference_items + intent.liked_items if i in self.catalog]
+        liked = set(state.liked_rows) | {self.catalog.row(i) for i in intent.liked_items if i in self.catalog}
+        disliked = list(state.disliked_rows) + [self.catalog.row(i) for i in intent.disliked_items if i in self.catalog]
+        words = state.request.strip()[-WORDS_CHARS:]
+        dialogue = state.dialogue.strip()[-WORDS_CHARS:]
+        return sig.Request(intent, self.encode(query) if query else None, self.encode(words) if words else None,
+                           list(dict.fromkeys(refs)), liked, disliked, list(state.history_rows),
+                           list(state.history_ratings), state.user_vector,
+                           self.encode(dialogue) if dialogue and dialogue != words else None)
 
-    def _candidates(self, intent: Intent, state: UserState, query: str, flt: SearchFilter, allowed: np.ndarray,
-                    restricted: bool = False):
+    def encode(self, text: str) -> np.ndarray:
+        """The encoder's vector of ``text``, remembered (the same words recur turn after turn)."""
+        if text in self._encoded:
+            self._encoded.move_to_end(text)
+            return self._encoded[text]
+        vec = np.asarray(self.encoder.encode([text])[0], dtype=np.float32)
+        self._encoded[text] = vec
+        if len(self._encoded) > 4096:
+            self._encoded.popitem(last=False)
+        return vec
+
+    def encode_many(self, texts: list[str]) -> None:
+        """Encode many texts in batches ahead of ranking (an evaluation's requests); later ``encode`` calls
+        find them."""
+        todo = [t for t in dict.fromkeys(texts) if t and t not in self._encoded]
+        for start in range(0, len(todo), 4096):
+            chunk = todo[start:start + 4096]
+            for t, v in zip(chunk, self.encoder.encode(chunk)):
+                self._encoded[t] = np.asarray(v, dtype=np.float32)
+            while len(self._encoded) > max(4096, len(todo)):
+                self._encoded.popitem(last=False)
+
+    def _retrieve(self, r: sig.Request, state: UserState, flt: SearchFilter, allowed: np.ndarray) -> np.ndarray:
         n = self.n_candidates
         pool: set[int] = set()
-        signals: dict[str, np.ndarray] = {}
-        if query:
-            qv = self.encoder.encode([query])[0]
-            pool |= {h.row for h in self.index.search(qv[None, :], n, flt)[0]}
-            signals["sem"] = self.vectors @ qv
-        refs = [self.catalog.row(i) for i in intent.reference_items if i in self.catalog]
-        if refs:
-            ref_vecs = self.vectors[refs]
-            for hits in self.index.search(ref_vecs, n, flt):
+        for vec in (r.query_vector, r.words_vector, r.user_vector):
+            if vec is not None and float(np.linalg.norm(vec)) > 1e-6:
+                pool |= {h.row for h in self.index.search(np.asarray(vec, dtype=np.float32)[None, :], n, flt)[0]}
+        if r.references:
+            for hits in self.index.search(self.vectors[r.references], n, flt):
                 pool |= {h.row for h in hits}
-            signals["ref"] = (self.vectors @ ref_vecs.T).max(axis=1)
-        x = self._history_vector(intent, state)
-        if self.cf is not None and x.any():
-            cf = self.cf.score(x)
-            signals["cf"] = cf
-            pool |= set(np.flatnonzero(allowed)[np.argsort(-cf[allowed])[:n]].tolist())
-        u = state.user_vector
-        if u is not None and float(np.linalg.norm(u)) > 1e-6:
-            u = (u / np.linalg.norm(u)).astype(np.float32)
-            pool |= {h.row for h in self.index.search(u[None, :], n, flt)[0]}
-            signals["user"] = self.vectors @ u
-        signals["pop"] = self.popularity
-        if not pool or len(pool) < n // 2:  # cold start with no text: popular items that pass the filters
-            pool |= set(np.flatnonzero(allowed)[np.argsort(-self.popularity[allowed], kind="stable")[:n]].tolist())
-        if restricted:
-            pool = set(np.flatnonzero(allowed).tolist())
-        cand = np.asarray(sorted(r for r in pool if allowed[r]), dtype=np.int64)
-        return cand, {name: v[cand] for name, v in signals.items()}
+        rows = np.flatnonzero(allowed)
+        cf = sig.cf(self.features, r, rows)
+        if cf is not None:
+            pool |= set(rows[np.argsort(-cf)[:n]].tolist())
+        pool |= set(rows[np.argsort(-self.popularity[rows], kind="stable")[:n]].tolist())
+        return np.asarray(sorted(x for x in pool if allowed[x]), dtype=np.int64)
 
-    def _fuse(self, cand: np.ndarray, signals: dict[str, np.ndarray], intent: Intent, state: UserState, query: str) -> np.ndarray:
-        w = self.weights
-        weight = {"sem": w.sem, "ref": w.ref, "cf": w.cf, "pop": w.pop, "user": w.user}
-        if "cf" in signals and "sem" not in signals and "ref" not in signals:
-            weight["cf"] = 1.5  # a known user asking for "anything": collaborative signal leads
-        fused = np.zeros(len(cand), dtype=np.float64)
-        for name, values in signals.items():
-            fused += weight[name] * _minmax(values.astype(np.float64))
-        extra: dict[str, np.ndarray] = {}
-        items = [self.catalog.items[r] for r in cand]
-        if intent.wanted_genres:
-            wanted = set(intent.wanted_genres)
-            extra["genre"] = np.array([len(wanted & set(it.genres)) / len(wanted) for it in items])
-            fused += w.genre * extra["genre"]
-        if intent.mood in MOOD_GENRES:
-            plus, minus = MOOD_GENRES[intent.mood]
-            extra["mood"] = np.array([float(bool(set(plus) & set(it.genres))) - float(bool(set(minus) & set(it.genres))) for it in items])
-            fused += w.mood * extra["mood"]
-        if intent.unwanted_keywords:
-            extra["unwanted_keyword"] = np.array([float(any(kw in self._lower_texts[r] for kw in intent.unwanted_keywords)) for r in cand])
-            fused -= w.unwanted_keyword * extra["unwanted_keyword"]
-        disliked = list(state.disliked_rows) + [self.catalog.row(i) for i in intent.disliked_items if i in self.catalog]
-        if disliked:
-            extra["disliked"] = np.clip((self.vectors[cand] @ self.vectors[disliked].T).max(axis=1), 0, 1)
-            fused -= w.disliked * extra["disliked"]
-        if w.reranker and not isinstance(self.reranker, IdentityReranker) and len(cand) > 1:
-            top = np.argsort(-fused, kind="stable")[:self.rerank_top]
-            scores = self.reranker.score(self.reranker_query(intent, state), [self.texts[r] for r in cand[top]])
-            extra["reranker"] = np.zeros(len(cand))
-            extra["reranker"][top] = _minmax(np.asarray(scores, dtype=np.float64))
-            fused += w.reranker * extra["reranker"]
-        signals.update(extra)
+    def _rerank(self, fused: np.ndarray, cand: np.ndarray, intent: Intent, state: UserState, head: str,
+                raw: dict[str, np.ndarray]) -> np.ndarray:
+        """The re-ranker's standardised score, with its fitted weight, over the linear top ``rerank_top``."""
+        w = self.fusion.weight(head, RERANKER)
+        if not w or isinstance(self.reranker, IdentityReranker) or len(cand) < 2:
+            return fused
+        top = np.argsort(-fused, kind="stable")[:self.rerank_top]
+        scores = self.reranker.score(self.reranker_query(intent, state), [self.texts[r] for r in cand[top]])
+        fused = fused.copy()
+        fused[top] += w * sig.zscore(np.asarray(scores, dtype=np.float64))
+        raw[RERANKER] = np.full(len(cand), np.nan)
+        raw[RERANKER][top] = scores
         return fused
 
     def reranker_query(self, intent: Intent, state: UserState, request: str | None = None) -> str:
@@ -223,10 +245,6 @@ class Recommender:
         rows, ratings = rows + liked, ratings + [5.0] * len(liked)
         return compose(profile_text(state.profile), ui_context(intent.context),
                        state.request if request is None else request, history_text(self.catalog, rows, ratings))
-
-    def similar_items(self, row: int, k: int = 5, exclude: set[ItemId] = frozenset()) -> list[int]:
-        hits = self.index.search(self.vectors[row][None, :], k + 1, SearchFilter(exclude_ids=frozenset(exclude)))[0]
-        return [h.row for h in hits if h.row != row][:k]
 
 
 def decade_label(year_min: int | None, year_max: int | None) -> str:
@@ -241,4 +259,4 @@ def decade_label(year_min: int | None, year_max: int | None) -> str:
     return ""
 
 
-__all__ = ["Recommender", "UserState", "Ranking", "Scored", "FusionWeights", "build_query", "decade_label"]
+__all__ = ["Recommender", "UserState", "Ranking", "Scored", "build_query", "head_for", "decade_label"]

@@ -20,7 +20,11 @@ what why how who when where love like big heat speed fear crash men man woman wo
 kids children family war horror drama comedy action crime romance western musical mystery thriller fantasy
 adventure animation documentary noir sci fi space scary funny dark night day time life world city story new old
 good bad best great little young ice one two three four five six seven eight nine ten house the end run go
-something anything more less really very no not some any""".split())
+something anything more less really very no not some any
+yes yeah yep nope ok okay lol haha sure maybe please sorry thanks hi hello hey bye wow cool nice fun cute
+them her him us his hers its our your their hope friday loved liked hated awesome amazing perfect
+movie movies film films thing things thrillers comedies dramas westerns musicals mysteries romances cartoons
+documentaries kid date""".split())
 _WORD = re.compile(r"[\w']+(?:[-:][\w']+)*", re.UNICODE)
 
 
@@ -51,7 +55,7 @@ class TitleMatcher:
         self.keys: dict[str, list[int]] = {}
         for row, item in enumerate(catalog.items):
             key = normalise_title(item.title)
-            if key and key != "unknown":
+            if key and key not in ("unknown", "a", "an", "the"):
                 self.keys.setdefault(key, []).append(row)
         for rows in self.keys.values():
             rows.sort(key=lambda r: -pop[r])
@@ -117,7 +121,7 @@ class TitleMatcher:
         before = " ".join(w.lower() for w, _, _ in words[max(0, i - 2):i])
         cue = any(re.search(rf"\b{re.escape(c)}$", before) for c in CUES if c not in ("is", "was", "not", "as"))
         capitalised = all(w[0].isupper() for w, _, _ in words[i:i + n] if w.lower() not in ("the", "a", "an", "of", "and"))
-        quoted = message[max(0, words[i][1] - 1):words[i][1]] in "\"'“"
+        quoted = words[i][1] > 0 and message[words[i][1] - 1] in "\"'“"
         if all(t in COMMON for t in tokens):
             return capitalised and (cue or quoted) or (quoted and n >= 2)
         return cue or quoted or (capitalised and i > 0)

@@ -30,12 +30,15 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(ml_parts, quick_reranker):
-    from chat_rec.recommender.pipeline import FusionWeights, Recommender
+def server(ml_parts):
+    from chat_rec.recommender.fusion import load_fusion
+    from chat_rec.recommender.pipeline import Recommender
 
-    base = ml_parts["recommender"]     # with the trained (quick) re-ranker: "Why?" charts LIME weights
+    base = ml_parts["recommender"]     # the served fusion (the packaged fitted weights; no re-ranker in it)
+    fusion, notice = load_fusion("auto", ml_parts["data"].root / "models")
+    assert notice is None and fusion.fitted
     rec = Recommender(base.catalog, base.index, base.vectors, base.encoder, base.cf, ml_parts["interactions"],
-                      reranker=quick_reranker, weights=FusionWeights(reranker=0.5))
+                      fusion=fusion)
     agent = Agent(rec, ml_parts["interactions"], config=AgentConfig(k=5), store=MemoryStore())
     agent.rec.encoder.encode(["warm up"])
     demo = build_app(agent, "none (built-in rules)")
@@ -85,7 +88,7 @@ def test_browser_chat_thumbs_down_and_why(server):
             page.locator("#why-1").click()
             page.locator("#why-chart").wait_for(timeout=30_000)
             assert "Why" in page.locator("#why-facts").inner_text()
-            assert "LIME on the re-ranker score" in page.locator("#why-method").inner_text()
+            assert "occlusion on the semantic score" in page.locator("#why-method").inner_text()
             time.sleep(1.0)  # let the chart draw before the screenshot
             page.screenshot(path=str(ARTIFACTS / "browser_chat.png"), full_page=True)
         finally:

@@ -12,9 +12,9 @@ from conftest import require_shared
 pytestmark = pytest.mark.shared_data
 
 
-def test_eval_redial_cli_on_real_dialogues(tmp_path, monkeypatch, capsys):
+def test_eval_redial_cli_on_real_dialogues(tmp_path, monkeypatch, capsys, ml_parts):
     redial = require_shared("redial")
-    monkeypatch.setenv("CHATREC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CHATREC_DATA_DIR", str(ml_parts["data"].root))   # one ReDial embedding per test run
     lines = (redial / "kgsf_valid_data.jsonl").read_text().splitlines()[:60]
     evaluated = tmp_path / "valid60.jsonl"
     evaluated.write_text("\n".join(lines + ["{broken json"]) + "\n")
@@ -26,8 +26,11 @@ def test_eval_redial_cli_on_real_dialogues(tmp_path, monkeypatch, capsys):
     assert result["malformed_lines"] == 1 and result["n_dialogues"] == 60 and result["n_cases"] > 150
     pop = result["baselines"]["popularity"]
     assert result["recall@50"] > pop["recall@50"] and result["recall@10"] >= pop["recall@10"]
-    assert result["turns_per_second"] >= 10
-    assert "popularity (train)" in capsys.readouterr().out
+    assert result["text_only"]["n_cases"] == result["n_cases"] and result["path"].startswith("Agent.read + Agent.rank")
+    assert result["ablations"]["hand-set defaults"]["recall@50"] <= result["recall@50"]
+    assert result["turns_per_second"] >= 3          # served ranking + the ablations' signal matrix, per case
+    out = capsys.readouterr().out
+    assert "popularity (train)" in out and "chat-rec text-only" in out and "ReFICR" in out
 
     same = main(["eval", "redial", "--dialogues", str(evaluated), "--movies", str(redial / "movies_with_mentions.csv"),
                  "--train", str(evaluated)])

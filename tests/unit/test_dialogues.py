@@ -9,7 +9,7 @@ import pytest
 
 from chat_rec.catalog import Catalog, Item
 from chat_rec.datasets.dialogues import DialogueFile, read_inspired, read_redial
-from chat_rec.evaluation.redial import extract_cases, run
+from chat_rec.evaluation.redial import run
 from chat_rec.models.encoder import HashEncoder
 
 MOVIES = [Item(10, "Alien (1979)", 1979, ("Horror", "Sci-Fi")), Item(11, "Aliens (1986)", 1986, ("Action", "Horror")),
@@ -42,43 +42,96 @@ def test_read_redial_counts_malformed_lines(tmp_path):
     assert f.dialogues[0].questions == {}                         # ReDial sometimes stores [] here
 
 
+def _agent(catalog, dialogues=(), fusion=None):
+    from chat_rec.index import ExactIndex
+    from chat_rec.replay import Replayer
+
+    enc = HashEncoder(dim=32)
+    vectors = enc.encode(catalog.texts())
+    return Replayer(catalog, ExactIndex(catalog, vectors), vectors, enc).agent(list(dialogues), fusion)
+
+
 def test_first_mentions_are_targets_with_the_dialogue_before(tmp_path, catalog):
+    from chat_rec.replay import count_cases, replay
+
     d = dialogue("a", [("S", "I loved @10 , something like it?"), ("R", ""),
                        ("R", "Have you seen @11 or @10 ?"), ("S", "yes @11 was great"),
                        ("R", "Then @11 again, or @99999 , or @12")],
                  questions={"10": {"suggested": 0, "seen": 1, "liked": 1}, "11": {"suggested": 1, "seen": 1, "liked": 1},
                             "12": {"suggested": 1, "seen": 0, "liked": 0}})
-    stats = extract_cases(read_redial(write(tmp_path / "d.jsonl", [d])).dialogues, catalog)
-    targets = [catalog.items[c.target].id for c in stats.cases]
-    assert targets == [11, 12]                     # @10 came from the seeker first; @11 repeats; @99999 unknown
-    assert stats.unknown_mentions == 1 and stats.empty_messages == 1
-    first, second = stats.cases
-    assert "Alien (1979)" in first.context.seeker_text and "@" not in first.context.seeker_text
-    assert [catalog.items[r].id for r in first.context.mentioned] == [10]
-    assert [catalog.items[r].id for r in first.context.liked] == [10]
-    assert first.liked_target and not second.liked_target
-    assert [catalog.items[r].id for r in second.context.mentioned] == [10, 11]
+    dialogues = read_redial(write(tmp_path / "d.jsonl", [d])).dialogues
+    agent = _agent(catalog)
+    seen = []
+    for case, session in replay(agent, dialogues[0]):
+        seen.append((catalog.items[case.target].id, case.liked_target, list(session.mentioned), list(session.liked),
+                     list(session.messages)))
+        ranked = [catalog.items[s.row].id for s in agent.rank(session, 50).items]
+        assert not set(session.mentioned) & set(ranked)            # mentioned movies never come back
+    assert [s[0] for s in seen] == [11, 12]        # @10 came from the seeker first; @11 repeats; @99999 unknown
+    assert count_cases(dialogues, catalog) == (1, 1)
+    (t1, liked1, mentioned1, likes1, msgs1), (t2, liked2, mentioned2, likes2, _) = seen
+    assert msgs1 == ["I loved Alien (1979) , something like it?"]   # the seeker's words, titles as typed
+    assert mentioned1 == [10] and likes1 == [10]                      # read "I loved ..." and the questionnaire
+    assert liked1 and not liked2
+    assert mentioned2 == [10, 11] and set(likes2) == {10, 11}
+
+
+def test_text_only_replay_ignores_the_questionnaire(tmp_path, catalog):
+    from chat_rec.replay import replay
+
+    d = dialogue("a", [("S", "any ideas?"), ("R", "@13 maybe?"), ("S", "ok"), ("R", "or @14")],
+                 questions={"13": {"suggested": 1, "seen": 1, "liked": 0}})
+    d0 = read_redial(write(tmp_path / "d.jsonl", [d])).dialogues[0]
+    agent = _agent(catalog)
+    with_q = [list(s.disliked) for _, s in replay(agent, d0)]
+    without = [list(s.disliked) for _, s in replay(agent, d0, questionnaire=False)]
+    assert with_q == [[], [13]] and without == [[], []]
+
+
+def test_served_ranking_is_the_fused_signal_matrix(tmp_path, catalog):
+    """What ``Agent.rank`` serves equals the fitted weights applied to ``Agent.signals`` (the fitting's view)."""
+    from chat_rec.recommender.fusion import FusionModel
+    from chat_rec.replay import replay_all
+
+    d = [dialogue(f"a{n}", [("S", "a scary movie like @10 please"), ("R", "@11 ?"), ("S", "no crime"), ("R", "@15")])
+         for n in range(3)]
+    dialogues = read_redial(write(tmp_path / "d.jsonl", d)).dialogues
+    fusion = FusionModel({"request": {"ref_max": 1.0, "pop": 0.5, "genre": 0.7, "year": -0.2}}, {"fitted": True})
+    agent = _agent(catalog, dialogues, fusion)
+    checked = 0
+    for case, session in replay_all(agent, dialogues):
+        served = [s.row for s in agent.rank(session, 50).items]
+        cand, Z, head = agent.signals(session)
+        order = cand[np.argsort(-(fusion.vector(head) @ Z), kind="stable")]
+        assert served == order.tolist()
+        checked += 1
+    assert checked == 6
 
 
 def test_nothing_is_fitted_on_the_evaluated_file(tmp_path, catalog):
     """Heat (14) is recommended in every evaluated dialogue and never in training: if statistics or weights
     came from the evaluated file, popularity would put it first."""
+    from chat_rec.index import ExactIndex
+
     train = [dialogue(f"t{n}", [("S", "any crime movie? I liked @13"), ("R", "try @11 then"), ("R", "or @15")])
              for n in range(6)]
     evaluated = [dialogue(f"e{n}", [("S", "something good"), ("R", "@14 is great")]) for n in range(8)]
     tf = read_redial(write(tmp_path / "train.jsonl", train))
     ef = read_redial(write(tmp_path / "eval.jsonl", evaluated))
-    vectors = HashEncoder(dim=32).encode([it.title for it in catalog.items])
-    result = run(ef, [tf], catalog, vectors, HashEncoder(dim=32), progress=False)
-    heat_cases = [c for c in extract_cases(ef.dialogues, catalog).cases if catalog.items[c.target].id == 14]
-    assert len(heat_cases) == 8
+    enc = HashEncoder(dim=32)
+    vectors = enc.encode(catalog.texts())
+    index = ExactIndex(catalog, vectors)
+    result = run(ef, [tf], catalog, vectors, enc, index, progress=False)
     assert result["n_cases"] == 8
     assert result["baselines"]["popularity"]["recall@1"] == 0.0     # 1.0 if the evaluated file were counted
     altered = read_redial(write(tmp_path / "eval2.jsonl", evaluated[:3]))
-    again = run(altered, [tf], catalog, vectors, HashEncoder(dim=32), progress=False)
+    again = run(altered, [tf], catalog, vectors, enc, index, progress=False)
     assert again["weights"] == result["weights"]                    # weights depend on the training file only
     assert result["fitted_on"] == [str(tmp_path / "train.jsonl")]
-    assert set(result) >= {"n_cases", "recall@1", "recall@10", "recall@50", "liked_only", "baselines", "turns_per_second"}
+    assert set(result) >= {"n_cases", "recall@1", "recall@10", "recall@50", "liked_only", "text_only", "baselines",
+                           "ablations", "turns_per_second"}
+    assert set(result["text_only"]) == {"n_cases", "recall@1", "recall@10", "recall@50"}
+    assert set(result["ablations"]) == {"hand-set defaults", "no re-ranker", "no CF", "text signals only"}
 
 
 def test_inspired_titles_become_mentions(tmp_path, catalog):
@@ -91,9 +144,10 @@ def test_inspired_titles_become_mentions(tmp_path, catalog):
     path.write_text("\n".join(rows) + "\n")
     f = read_inspired(path, catalog)
     assert [d.accepted for d in f.dialogues] == [True, False]
-    stats = extract_cases(f.dialogues, catalog)
-    assert [catalog.items[c.target].id for c in stats.cases] == [14]
-    assert [catalog.items[r].id for r in stats.cases[0].context.mentioned] == [13]
+    from chat_rec.replay import replay_all
+
+    got = [(catalog.items[c.target].id, list(s.mentioned)) for c, s in replay_all(_agent(catalog), f.dialogues)]
+    assert got == [(14, [13])]
 
 
 def test_rule_parser_on_a_catalog_without_genres():
@@ -104,47 +158,23 @@ def test_rule_parser_on_a_catalog_without_genres():
     assert intent.wanted_genres == [] and intent.year_min == 1980
 
 
-def _synthetic(n_items=400, n_cases=60, seed=0):
-    """Cases whose target carries a high ``simitem`` and, only among the 40 most popular, a high ``sem``."""
-    rng = np.random.default_rng(seed)
-    pop = rng.normal(size=n_items)
+def test_fit_weights_finds_the_informative_signal():
+    """Cases whose positive carries a high ``ref_max`` (and nothing else): the fitted weight says so, the
+    absent signals stay 0, the fit is deterministic, and signals left out of ``names`` are 0."""
+    from chat_rec.ranker_training import FitCase, fit_weights
+    from chat_rec.recommender.signals import NAMES, matrix
+
+    rng = np.random.default_rng(0)
+    pop = rng.normal(size=300)
     cases = []
-    for _ in range(n_cases):
-        sig = {"simitem": rng.normal(size=n_items), "sem": rng.normal(size=n_items), "pop": pop}
-        target = int(rng.integers(n_items))
-        sig["simitem"][target] += 2.5
-        cases.append((sig, target))
-    return pop, cases
-
-
-def test_fit_linear_weights_the_informative_signal():
-    from chat_rec.recommender.dialogue import SIGNALS, fit_linear, signal_matrix
-
-    _, cases = _synthetic()
-    weights = fit_linear([(signal_matrix(sig, 400), [], t) for sig, t in cases])
-    assert set(weights) == set(SIGNALS)
-    assert weights["simitem"] > 1.0 > abs(weights["sem"]) and abs(weights["pop"]) < 0.5
-    again = fit_linear([(signal_matrix(sig, 400), [], t) for sig, t in cases])
-    assert again == weights                                              # deterministic
-
-
-def test_ltr_stage_reorders_the_linear_top(catalog):
-    """A tree model fitted by ``fit_ltr`` re-orders candidates; ``use_ltr=False`` keeps the linear order, and
-    mentioned movies never come back."""
-    from chat_rec.recommender.dialogue import DialogueContext, DialogueRecommender, fit_ltr
-
-    items = [Item(i, f"Movie {i}", 1990 + i % 20) for i in range(400)]
-    big = Catalog("synthetic", items)
-    rec = DialogueRecommender(big, np.eye(400, 8, dtype=np.float32), HashEncoder(dim=8),
-                              weights={"simitem": 1.0, "pop": 0.2})
-    _, cases = _synthetic()
-    ctx = DialogueContext("", [5, 6])
-    model = fit_ltr(rec, [(sig, ctx, t) for sig, t in cases])
-    assert model is not None
-    sig, target = cases[0]
-    linear = rec.rank(ctx, 50, sig=sig)
-    rec.ltr = model
-    reordered = rec.rank(ctx, 50, sig=sig)
-    assert list(rec.rank(ctx, 50, sig=sig, use_ltr=False)) == list(linear)
-    assert len(reordered) == 50 and not {5, 6} & set(reordered.tolist())
-    assert sorted(rec.rank(ctx, 300, sig=sig).tolist()) == sorted(rec.rank(ctx, 300, sig=sig, use_ltr=False).tolist())
+    for _ in range(60):
+        raw = {"ref_max": rng.normal(size=300), "sem": rng.normal(size=300), "pop": pop}
+        target = int(rng.integers(300))
+        raw["ref_max"][target] += 2.5
+        cases.append(FitCase(matrix(raw, 300), np.array([target])))
+    weights = fit_weights(cases)
+    assert set(weights) == set(NAMES)
+    assert weights["ref_max"] > 1.0 > abs(weights["sem"]) and abs(weights["pop"]) < 0.5
+    assert all(weights[n] == 0 for n in NAMES if n not in ("ref_max", "sem", "pop"))
+    assert fit_weights(cases) == weights                                  # deterministic
+    assert set(fit_weights(cases, ["sem", "pop"])) == {"sem", "pop"}

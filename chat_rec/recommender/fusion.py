@@ -1,0 +1,133 @@
+"""The learned fusion of the ranking signals: a small, versioned JSON artifact with its provenance.
+
+Two heads, chosen per request by ``head_for``:
+
+* ``request``: the person said something to rank by (genres, a mood, keywords, an era, titles, words);
+  fitted on training dialogues replayed through the agent (``chat-rec train ranker``);
+* ``history``: a known user who gives no request; fitted on the MovieLens-100K train part.
+
+The score of a candidate is ``w[head] @ z(signals)``. A signal whose fitted weight is 0 is not computed.
+``chat-rec train ranker`` writes ``data/models/ranker.json``; the package ships the one fitted by the
+team (``chat_rec/recommender/ranker.json``) so a fresh install ranks with fitted weights; when neither
+can be read the chat ranks on ``DEFAULT_WEIGHTS`` (hand-set, documented here) and says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ChatRecError
+from .signals import NAMES
+
+#: The BERT context re-ranker's score: an input of the fusion like the signals, but computed only for the
+#: linear top ``Recommender.rerank_top`` and only when a head gives it a weight.
+RERANKER = "reranker"
+WEIGHT_NAMES = NAMES + (RERANKER,)
+
+VERSION = 1
+HEADS = ("request", "history")
+PACKAGED = Path(__file__).with_name("ranker.json")
+
+#: The hand-set fallback (and the "hand-set defaults" ablation row of the evaluations).
+DEFAULT_WEIGHTS: dict[str, dict[str, float]] = {
+    "request": {"sem": 1.0, "words": 0.3, "ref_max": 1.0, "ref_mean": 0.5, "cf": 0.7, "pop": 0.25, "genre": 0.3,
+                "era": 0.3, "mood": 0.25, "unwanted_keyword": -0.6, "disliked": -0.3, "user": 1.0},
+    "history": {"cf": 1.5, "pop": 0.25, "user": 1.0},
+}
+
+
+class RankerUnavailable(ChatRecError):
+    """The fusion artifact is missing, unreadable or of another version."""
+
+
+@dataclass
+class FusionModel:
+    heads: dict[str, dict[str, float]]
+    meta: dict = field(default_factory=dict)
+    path: str = ""
+
+    def vector(self, head: str) -> np.ndarray:
+        weights = self.heads.get(head) or {}
+        return np.array([float(weights.get(name, 0.0)) for name in NAMES], dtype=np.float32)
+
+    def weight(self, head: str, name: str) -> float:
+        return float((self.heads.get(head) or {}).get(name, 0.0))
+
+    def active(self, head: str) -> tuple[str, ...]:
+        """The signals this head uses (non-zero weight): the only ones computed."""
+        return tuple(name for name in NAMES if (self.heads.get(head) or {}).get(name, 0.0) != 0.0)
+
+    @property
+    def fitted(self) -> bool:
+        return bool(self.meta.get("fitted"))
+
+    def to_json(self) -> dict:
+        return {"version": VERSION, "heads": {h: {k: v for k, v in w.items() if v != 0.0} for h, w in self.heads.items()},
+                "meta": self.meta}
+
+    def save(self, path: Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=1) + "\n")
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> "FusionModel":
+        path = Path(path)
+        fix = "run `chat-rec train ranker` to fit it again"
+        if not path.is_file():
+            raise RankerUnavailable(f"no fitted ranker at {path}; {fix}")
+        try:
+            raw = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise RankerUnavailable(f"fitted ranker {path} is unreadable ({exc.__class__.__name__}); {fix}") from None
+        if not isinstance(raw, dict) or raw.get("version") != VERSION or not isinstance(raw.get("heads"), dict):
+            raise RankerUnavailable(f"{path} is not a version-{VERSION} chat-rec ranker; {fix}")
+        heads = {}
+        for head, weights in raw["heads"].items():
+            if head not in HEADS or not isinstance(weights, dict):
+                raise RankerUnavailable(f"{path}: unknown head {head!r}; {fix}")
+            unknown = sorted(set(weights) - set(WEIGHT_NAMES))
+            if unknown:
+                raise RankerUnavailable(f"{path}: unknown signals {unknown}; {fix}")
+            try:
+                heads[head] = {k: float(v) for k, v in weights.items()}
+            except (TypeError, ValueError):
+                raise RankerUnavailable(f"{path}: weights must be numbers; {fix}") from None
+            if not all(np.isfinite(list(heads[head].values()) or [0.0])):
+                raise RankerUnavailable(f"{path}: weights must be finite; {fix}")
+        return cls(heads, dict(raw.get("meta") or {}), str(path))
+
+
+def defaults() -> FusionModel:
+    return FusionModel({h: dict(w) for h, w in DEFAULT_WEIGHTS.items()}, {"fitted": False, "source": "hand-set defaults"})
+
+
+def with_reranker(weight: float, base: FusionModel | None = None) -> FusionModel:
+    """``base`` (the hand-set defaults when None) with the re-ranker's score added at ``weight`` to both
+    heads: for trying a re-ranker checkpoint in the chat (``chat-rec explain``, tests)."""
+    base = base or defaults()
+    return FusionModel({h: {**w, RERANKER: weight} for h, w in base.heads.items()}, dict(base.meta), base.path)
+
+
+def load_fusion(path: str | Path | None = "auto", models_dir: Path = Path("data") / "models") -> tuple[FusionModel, str | None]:
+    """The fusion to serve and a one-line notice when it had to fall back to the hand-set defaults.
+
+    ``path``: ``auto`` (``models_dir/ranker.json`` when present, else the packaged artifact), a file,
+    or ``defaults`` (the hand-set weights, on purpose: no notice)."""
+    if path == "defaults":
+        return defaults(), None
+    if path in (None, "auto"):
+        local = Path(models_dir) / "ranker.json"
+        path = local if local.exists() else PACKAGED
+    try:
+        return FusionModel.load(Path(path)), None
+    except RankerUnavailable as exc:
+        return defaults(), f"ranking on hand-set default weights ({exc})"

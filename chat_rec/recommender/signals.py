@@ -1,0 +1,300 @@
+"""The ranking signals, defined once: the chat, every evaluation and the fitting of the fusion weights
+read them through ``Recommender.rank`` / ``Recommender.signal_matrix``.
+
+Each signal is a named function ``(inputs, candidate rows) -> float array | None``; ``None`` means the
+catalog or the request lacks it (no CF data, no dialogue statistics, no reference items, ...), and a
+missing signal is left out (it reads as 0 after standardisation), never faked. Signals are standardised
+(z-scored) over the candidate rows and fused by weights fitted on data (``recommender.fusion``).
+
+| name          | what it measures (higher = more recommended)                                            | needs                      |
+|---------------|------------------------------------------------------------------------------------------|----------------------------|
+| ``sem``       | MiniLM cosine of the item text with the query built from the intent (genres, mood, keywords, era) | an intent with text aspects |
+| ``words``     | MiniLM cosine of the item text with the person's own recent words (titles as typed)      | messages in the session    |
+| ``dialogue``  | the same with both sides' recent messages (the assistant's questions and answers too)    | messages in the session    |
+| ``ref_mean``  | mean MiniLM item-item cosine with the referenced / liked items (liked x2)                | references                 |
+| ``ref_max``   | max item-item cosine with them                                                            | references                 |
+| ``ref_last``  | item-item cosine with the latest one                                                      | references                 |
+| ``disliked``  | max item-item cosine with the disliked items (learned weight: negative)                   | dislikes                   |
+| ``genre_profile`` | cosine of the item's genres with the genre profile of the referenced / liked items     | genres, references         |
+| ``cf``        | rating-weighted EASE folded in from the history (rating/5), likes (1.0) and references (0.6) | CF data                 |
+| ``cf_last``   | EASE folded in from the latest reference alone                                            | CF data, references        |
+| ``user``      | cosine of the item with the session's 👍/👎 user vector                                     | feedback                   |
+| ``pop``       | log(1 + interactions), or recommender mentions in a dialogue corpus                       | interactions               |
+| ``mentions``  | log(1 + mentions by anyone) in a dialogue corpus                                          | dialogue statistics        |
+| ``year_pop``  | how often films of the item's release year are recommended, per film of that year         | dialogue statistics, years |
+| ``comention`` | cosine co-mention with the referenced items in the training dialogues (liked x2)          | dialogue statistics        |
+| ``ext_pop``   | log(1 + ratings) in the external CF source                                                | external CF source         |
+| ``ext_recent``| the same over the source's last three years                                               | external CF source         |
+| ``year``      | the release year                                                                          | years                      |
+| ``genre``     | share of the wanted genres the item has, minus 1 when it has an unwanted one              | genres in the intent       |
+| ``era``       | 1 inside the requested era                                                                | an era in the intent       |
+| ``mood``      | +1 / -1 when the item's genres lean towards / away from the requested mood                | a mood                     |
+| ``unwanted_keyword`` | 1 when the item text contains a word the person does not want                      | unwanted keywords          |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from scipy import sparse
+
+from ..catalog import Catalog
+from ..models.cf import EASE
+from .intent import MOOD_GENRES, Intent
+
+
+@dataclass
+class SideData:
+    """Catalog-wide statistics some signals read; each is optional.
+
+    ``cf_col`` maps catalog rows to the CF model's columns (-1: not in the CF data); ``None`` means the CF
+    model was fitted on this catalog's own interactions (row = column)."""
+
+    popularity: np.ndarray | None = None
+    mentions: np.ndarray | None = None
+    year_popularity: np.ndarray | None = None
+    comention: sparse.csr_matrix | None = None
+    cf: EASE | None = None
+    cf_col: np.ndarray | None = None
+    ext_popularity: np.ndarray | None = None
+    ext_recent: np.ndarray | None = None
+
+
+@dataclass
+class CatalogFeatures:
+    """What the signals read about the items, computed once per catalog."""
+
+    catalog: Catalog
+    vectors: np.ndarray
+    side: SideData
+    lower_texts: list[str]
+    years: np.ndarray          # 0 where unknown
+    genre_unit: np.ndarray     # rows: unit-norm genre indicator vectors
+    genre_names: list[str]
+
+    @classmethod
+    def build(cls, catalog: Catalog, vectors: np.ndarray, side: SideData, texts: list[str]) -> "CatalogFeatures":
+        names = sorted({g for it in catalog.items for g in it.genres if g and g.lower() != "unknown"})
+        index = {g: j for j, g in enumerate(names)}
+        matrix = np.zeros((len(catalog), max(1, len(names))), dtype=np.float32)
+        for r, it in enumerate(catalog.items):
+            for g in it.genres:
+                if g in index:
+                    matrix[r, index[g]] = 1.0
+        unit = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9)
+        years = np.array([it.year or 0 for it in catalog.items], dtype=np.float64)
+        return cls(catalog, np.asarray(vectors, dtype=np.float32), side, [t.lower() for t in texts], years, unit, names)
+
+
+@dataclass
+class Request:
+    """One ranking request, as the signals see it."""
+
+    intent: Intent
+    query_vector: np.ndarray | None = None       # the intent's semantic query, encoded
+    words_vector: np.ndarray | None = None       # the person's recent words, encoded
+    references: list[int] = field(default_factory=list)   # rows, in the order they came up (liked included)
+    liked: set[int] = field(default_factory=set)
+    disliked: list[int] = field(default_factory=list)
+    history_rows: list[int] = field(default_factory=list)
+    history_ratings: list[float] = field(default_factory=list)
+    user_vector: np.ndarray | None = None
+    dialogue_vector: np.ndarray | None = None    # both sides' recent words, encoded (None: same as words)
+
+
+Signal = Callable[[CatalogFeatures, Request, np.ndarray], "np.ndarray | None"]
+
+
+def sem(f: CatalogFeatures, r: Request, cand: np.ndarray):
+    return None if r.query_vector is None else f.vectors[cand] @ r.query_vector
+
+
+def words(f: CatalogFeatures, r: Request, cand: np.ndarray):
+    return None if r.words_vector is None else f.vectors[cand] @ r.words_vector
+
+
+def dialogue(f: CatalogFeatures, r: Request, cand: np.ndarray):
+    vec = r.dialogue_vector if r.dialogue_vector is not None else r.words_vector
+    return None if vec is None else f.vectors[cand] @ vec
+
+
+def _positive_refs(r: Request) -> tuple[list[int], np.ndarray]:
+    bad = set(r.disliked)
+    refs = [x for x in dict.fromkeys(r.references) if x not in bad]
+    return refs, np.array([2.0 if x in r.liked else 1.0 for x in refs])
+
+
+def _ref_sims(f: CatalogFeatures, r: Request, cand: np.ndarray):
+    refs, weight = _positive_refs(r)
+    if not refs:
+        return None, None
+    return f.vectors[cand] @ f.vectors[refs].T, weight
+
+
+def ref_mean(f, r, cand):
+    sims, weight = _ref_sims(f, r, cand)
+    return None if sims is None else sims @ weight / weight.sum()
+
+
+def ref_max(f, r, cand):
+    sims, _ = _ref_sims(f, r, cand)
+    return None if sims is None else sims.max(axis=1)
+
+
+def ref_last(f, r, cand):
+    sims, _ = _ref_sims(f, r, cand)
+    return None if sims is None else sims[:, -1]
+
+
+def disliked(f, r, cand):
+    if not r.disliked:
+        return None
+    return (f.vectors[cand] @ f.vectors[list(dict.fromkeys(r.disliked))].T).max(axis=1)
+
+
+def genre_profile(f, r, cand):
+    refs, weight = _positive_refs(r)
+    if not refs or not f.genre_names:
+        return None
+    profile = (f.genre_unit[refs] * weight[:, None]).sum(axis=0)
+    norm = float(np.linalg.norm(profile))
+    return None if norm < 1e-9 else f.genre_unit[cand] @ (profile / norm)
+
+
+def fold_in(f: CatalogFeatures, rows: list[int], values: list[float], cand: np.ndarray) -> np.ndarray | None:
+    """EASE scores of the candidates from a few weighted rows: the weighted sum of their rows of B."""
+    side = f.side
+    if side.cf is None:
+        return None
+    col = side.cf_col
+    picked: dict[int, float] = {}
+    for row, v in zip(rows, values):
+        c = int(row if col is None else col[row])
+        if c >= 0 and v:
+            picked[c] = picked.get(c, 0.0) + float(v)
+    if not picked:
+        return None
+    B = side.cf.B
+    scores = np.asarray(list(picked.values()), dtype=np.float32) @ B[list(picked)]
+    if col is None:
+        return scores[cand].astype(np.float64)
+    cc = col[cand]
+    return np.where(cc >= 0, scores[np.maximum(cc, 0)], 0.0).astype(np.float64)
+
+
+def cf(f, r, cand):
+    rows = list(r.history_rows)
+    values = [x / 5.0 for x in r.history_ratings]
+    refs, _ = _positive_refs(r)
+    for x in refs:
+        rows.append(x)
+        values.append(1.0 if x in r.liked else 0.6)
+    return fold_in(f, rows, values, cand)
+
+
+def cf_last(f, r, cand):
+    refs, _ = _positive_refs(r)
+    return fold_in(f, refs[-1:], [1.0], cand) if refs else None
+
+
+def user(f, r, cand):
+    u = r.user_vector
+    if u is None or float(np.linalg.norm(u)) < 1e-6:
+        return None
+    return f.vectors[cand] @ (u / np.linalg.norm(u)).astype(np.float32)
+
+
+def _side(name: str) -> Signal:
+    def signal(f, r, cand):
+        values = getattr(f.side, name)
+        return None if values is None else values[cand]
+    return signal
+
+
+pop, mentions, year_pop = _side("popularity"), _side("mentions"), _side("year_popularity")
+ext_pop, ext_recent = _side("ext_popularity"), _side("ext_recent")
+
+
+def comention(f, r, cand):
+    refs, weight = _positive_refs(r)
+    if f.side.comention is None or not refs:
+        return None
+    return np.asarray(f.side.comention[refs].T @ weight).ravel()[cand]
+
+
+def year(f, r, cand):
+    known = f.years > 0
+    if not known.any():
+        return None
+    return np.where(known, f.years, np.median(f.years[known]))[cand]
+
+
+def genre(f, r, cand):
+    want, unwanted = set(r.intent.wanted_genres), set(r.intent.unwanted_genres)
+    if (not want and not unwanted) or not f.genre_names:
+        return None
+    items = f.catalog.items
+    return np.array([len(want & set(items[x].genres)) / max(1, len(want)) - float(bool(unwanted & set(items[x].genres)))
+                     for x in cand])
+
+
+def era(f, r, cand):
+    lo, hi = r.intent.year_min, r.intent.year_max
+    if (lo is None and hi is None) or not (f.years > 0).any():
+        return None
+    y = f.years[cand]
+    return ((y >= (lo or 0)) & (y <= (hi or 9999)) & (y > 0)).astype(np.float64)
+
+
+def mood(f, r, cand):
+    if r.intent.mood not in MOOD_GENRES or not f.genre_names:
+        return None
+    plus, minus = (set(g) for g in MOOD_GENRES[r.intent.mood])
+    items = f.catalog.items
+    return np.array([float(bool(plus & set(items[x].genres))) - float(bool(minus & set(items[x].genres))) for x in cand])
+
+
+def unwanted_keyword(f, r, cand):
+    kws = r.intent.unwanted_keywords
+    if not kws:
+        return None
+    return np.array([float(any(kw in f.lower_texts[x] for kw in kws)) for x in cand])
+
+
+#: Every signal, in the fixed order of the signal matrix and the weight vectors.
+SIGNALS: dict[str, Signal] = {
+    "sem": sem, "words": words, "dialogue": dialogue, "ref_mean": ref_mean, "ref_max": ref_max, "ref_last": ref_last,
+    "disliked": disliked, "genre_profile": genre_profile, "cf": cf, "cf_last": cf_last, "user": user,
+    "pop": pop, "mentions": mentions, "year_pop": year_pop, "comention": comention, "ext_pop": ext_pop,
+    "ext_recent": ext_recent, "year": year, "genre": genre, "era": era, "mood": mood,
+    "unwanted_keyword": unwanted_keyword,
+}
+NAMES: tuple[str, ...] = tuple(SIGNALS)
+
+
+def zscore(a: np.ndarray) -> np.ndarray:
+    """Standardised to mean 0 and standard deviation 1 (all zeros when constant)."""
+    a = np.asarray(a, dtype=np.float64)
+    sd = a.std()
+    return (a - a.mean()) / sd if sd > 1e-12 else np.zeros_like(a)
+
+
+def compute(f: CatalogFeatures, r: Request, cand: np.ndarray, names=NAMES) -> dict[str, np.ndarray]:
+    """The raw values of the signals this request and catalog have, over the candidate rows."""
+    out = {}
+    for name in names:
+        values = SIGNALS[name](f, r, cand)
+        if values is not None:
+            out[name] = np.asarray(values, dtype=np.float64)
+    return out
+
+
+def matrix(raw: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """``(len(NAMES), n)`` float32: each present signal standardised over the candidates, absent ones 0."""
+    out = np.zeros((len(NAMES), n), dtype=np.float32)
+    for j, name in enumerate(NAMES):
+        if name in raw:
+            out[j] = zscore(raw[name])
+    return out

@@ -1,0 +1,87 @@
+"""The served ranking measured where it is served: the ML-100K ``served`` row through Agent.read + Agent.rank,
+the fitted fusion's heads on the real catalog, and `chat-rec train ranker` on a real slice of dialogues."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chat_rec.agent import Agent, Session
+from chat_rec.config import AgentConfig
+from chat_rec.recommender.feedback import MemoryStore
+from chat_rec.recommender.fusion import load_fusion
+from chat_rec.recommender.pipeline import Recommender
+from conftest import require_shared
+
+pytestmark = pytest.mark.shared_data
+
+
+def served_agent(ml_parts, interactions=None):
+    from chat_rec.models.cf import EASE
+
+    base = ml_parts["recommender"]
+    inter = interactions if interactions is not None else ml_parts["interactions"]
+    fusion, notice = load_fusion("auto", ml_parts["data"].root / "models")
+    assert notice is None and fusion.fitted
+    cf = EASE(100.0, "rating").fit(inter)
+    rec = Recommender(base.catalog, base.index, base.vectors, base.encoder, cf, inter, fusion=fusion)
+    return Agent(rec, inter, config=AgentConfig(k=5), store=MemoryStore())
+
+
+def test_served_row_is_not_below_its_own_cf(ml_parts):
+    """On the first 150 users: the chat's own top 5 for "recommend me something" against rating-weighted EASE."""
+    from chat_rec.evaluation import chatrec_ml100k
+
+    inter = ml_parts["interactions"]
+    few = inter.subset(inter.user_rows < 150)
+    result = chatrec_ml100k.run(few, seed=0, lambdas=(100.0,), progress=False,
+                                served=lambda train: served_agent(ml_parts, train))
+    rows = {(r["model"], r["users"]): r for r in result["rows"]}
+    served, cf = rows[("served", "all")], rows[("ease-rated", "all")]
+    assert served["n_users"] == cf["n_users"] > 100
+    assert served["precision@5"] >= cf["precision@5"] - 0.02 and served["ndcg@5"] >= cf["ndcg@5"] - 0.02, (served, cf)
+    assert served["precision@5"] > 2 * rows[("popularity", "all")]["precision@5"] / 1.5
+    assert set(result["paired"]["served"]) == {"precision@5", "recall@5", "ndcg@5", "against"}
+    assert "paired served - ease-rated" in chatrec_ml100k.format_table(result)
+
+
+def test_a_known_user_asking_for_nothing_uses_the_history_head(ml_parts):
+    agent = served_agent(ml_parts)
+    session = Session(user_id=196)
+    agent.read("recommend me something", session)
+    ranking = agent.rank(session, 5)
+    assert ranking.head == "history" and len(ranking.items) == 5
+    assert all("cf" in s.parts for s in ranking.items)
+    rated = set(agent.user_state(session).history_rows)
+    assert not rated & {s.row for s in ranking.items}
+    agent.read("something scary from the 80s", session)
+    scary = agent.rank(session, 5)
+    assert scary.head == "request"
+    assert all("Horror" in agent.catalog.items[s.row].genres for s in scary.items)
+
+
+def test_train_ranker_on_a_slice_writes_a_versioned_artifact(ml_parts, tmp_path, monkeypatch, capsys):
+    """`chat-rec train ranker` on 40 real dialogues: a fitted artifact with provenance that the chat loads."""
+    import json
+
+    from chat_rec.cli import main
+    from chat_rec.recommender.fusion import FusionModel
+
+    redial = require_shared("redial")
+    monkeypatch.setenv("CHATREC_DATA_DIR", str(ml_parts["data"].root))
+    monkeypatch.setenv("CHATREC_SHARED_DATA", str(ml_parts["data"].shared_dirs[0]))
+    lines = (redial / "kepler_train_subset.jsonl").read_text().splitlines()[:40]
+    slice_ = tmp_path / "train40.jsonl"
+    slice_.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "ranker.json"
+    assert main(["train", "ranker", "--dialogues", str(slice_), "--out", str(out)]) == 0
+    model = FusionModel.load(out)
+    assert model.fitted and set(model.heads) == {"request", "history"}
+    assert model.meta["seed"] == 0 and any(f["path"] == str(slice_) for f in model.meta["files"])
+    assert model.meta["fitting"]["request"]["cases"] > 50
+    assert not set(model.heads["request"]) & {"comention", "mentions", "year_pop", "ext_pop", "ext_recent"}
+    assert model.heads["history"].get("cf", 0) > 0                     # CF leads for a known user
+    assert "wrote" in capsys.readouterr().out
+    raw = json.loads(out.read_text())
+    assert raw["version"] == 1 and "train ranker" in raw["meta"]["command"]
+    np.testing.assert_equal(sorted(raw["heads"]), ["history", "request"])

@@ -1,0 +1,80 @@
+"""The fusion artifact (load, fallbacks with a notice), the heads, and that unweighted signals are not computed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from chat_rec.agent import Agent, Session
+from chat_rec.catalog import Catalog, Item
+from chat_rec.config import AgentConfig
+from chat_rec.recommender import signals as sig
+from chat_rec.recommender.fusion import DEFAULT_WEIGHTS, PACKAGED, FusionModel, load_fusion
+from chat_rec.recommender.intent import Intent
+from chat_rec.recommender.pipeline import UserState, head_for
+
+
+def test_the_packaged_artifact_is_fitted_and_versioned():
+    fusion, notice = load_fusion("auto", models_dir=PACKAGED.parent / "no-such-dir")
+    assert notice is None and fusion.fitted and fusion.path == str(PACKAGED)
+    assert set(fusion.heads) == {"request", "history"}
+    meta = fusion.meta
+    assert meta["version"] == 1 and "chat-rec train ranker" in meta["command"] and meta["files"]
+    assert all(len(f["sha256"]) == 16 for f in meta["files"])
+    assert fusion.heads["request"] != DEFAULT_WEIGHTS["request"]          # fitted, not the hand-set ones
+
+
+@pytest.mark.parametrize("content", [None, b"{not json", b"\xff\xfe", json.dumps({"version": 99, "heads": {}}).encode(),
+                                     json.dumps({"version": 1, "heads": {"request": {"telepathy": 1.0}}}).encode(),
+                                     json.dumps({"version": 1, "heads": {"request": {"pop": "high"}}}).encode(),
+                                     json.dumps({"version": 1, "heads": {"request": {"pop": float("nan")}}}).encode()])
+def test_a_missing_or_broken_artifact_falls_back_to_the_defaults_with_a_notice(tmp_path, content):
+    path = tmp_path / "ranker.json"
+    if content is not None:
+        path.write_bytes(content)
+    fusion, notice = load_fusion(str(path))
+    assert not fusion.fitted and fusion.heads == DEFAULT_WEIGHTS
+    assert "hand-set default weights" in notice and "chat-rec train ranker" in notice and "\n" not in notice
+
+
+def test_round_trip_and_the_defaults_on_purpose(tmp_path):
+    model = FusionModel({"request": {"pop": 0.5, "sem": 0.0}, "history": {"cf": 1.0}}, {"fitted": True})
+    back = FusionModel.load(model.save(tmp_path / "r.json"))
+    assert back.heads == {"request": {"pop": 0.5}, "history": {"cf": 1.0}} and back.fitted
+    assert back.active("request") == ("pop",)
+    assert load_fusion("defaults") == (load_fusion("defaults")[0], None)
+
+
+def test_heads():
+    assert head_for(Intent(), UserState(history_rows=[1, 2])) == "history"
+    assert head_for(Intent(wanted_genres=["Horror"]), UserState(history_rows=[1])) == "request"
+    assert head_for(Intent(), UserState()) == "request"                   # a new person: popular picks
+    assert head_for(Intent(), UserState(history_rows=[1], liked_rows=[3])) == "request"
+
+
+def test_only_weighted_signals_are_computed_and_missing_ones_are_absent(tiny_recommender, monkeypatch):
+    rec = tiny_recommender
+    rec.fusion = FusionModel({"request": {"pop": 1.0, "genre": 0.5}}, {"fitted": True})
+    called = []
+    original = sig.SIGNALS["sem"]
+    monkeypatch.setitem(sig.SIGNALS, "sem", lambda *a: called.append(1) or original(*a))
+    ranking = rec.rank(Intent(wanted_genres=["Comedy"], keywords=["spoof"]), UserState(), 2)
+    assert not called                                                     # weight 0: not computed
+    assert all(set(s.parts) == {"pop", "genre"} for s in ranking.items)
+    # a catalog without years or genres lacks those signals: absent, never faked
+    bare = Catalog("bare", [Item(1, "A"), Item(2, "B")])
+    f = sig.CatalogFeatures.build(bare, np.eye(2, 4, dtype=np.float32), sig.SideData(), ["a", "b"])
+    raw = sig.compute(f, sig.Request(Intent(wanted_genres=["Horror"], year_min=1980)), np.arange(2))
+    assert not {"year", "era", "genre", "pop", "cf"} & set(raw)
+
+
+def test_the_agent_shows_the_fallback_notice_once(tiny_recommender):
+    agent = Agent(tiny_recommender, config=AgentConfig(k=3), reranker_notice="ranking on hand-set default weights (x)")
+    session = Session()
+    first = agent.turn("something scary", session)
+    second = agent.turn("something funny", Session())
+    assert first.notices == ["ranking on hand-set default weights (x)"] and first.items
+    assert not any("hand-set" in n for n in agent.turn("hi", session).notices)
+    assert "ranking on hand-set default weights (x)" in second.notices      # once per conversation
