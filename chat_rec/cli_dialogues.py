@@ -141,7 +141,8 @@ def cmd_train_ranker(args) -> int:
             return Recommender(serving, sbuilt.index, sbuilt.index.vectors, encoder, ease, fit)
 
         heads["history"], fitting["history"] = fit_history_head(serving, train, make, seed=args.seed)
-    model = artifact(heads, fitting, files + [movies, plots, ml_movies, Path(args.ml_ratings)], args.seed)
+    model = artifact(heads, fitting, files + [movies, plots, ml_movies, Path(args.ml_ratings)], args.seed,
+                     command=" ".join(["chat-rec", *getattr(args, "argv", [])]))
     model.save(out)
     for head, w in heads.items():
         shown = ", ".join(f"{k} {v:+.3f}" for k, v in sorted(w.items(), key=lambda kv: -abs(kv[1])) if v)

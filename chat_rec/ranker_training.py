@@ -138,8 +138,9 @@ def file_digest(path: Path) -> dict:
     return {"path": str(path), "sha256": h.hexdigest()[:16]}
 
 
-def artifact(heads: dict[str, dict[str, float]], fitting: dict, files: Sequence[Path], seed: int) -> FusionModel:
-    meta = {"fitted": True, "version": VERSION, "seed": seed, "command": " ".join(["chat-rec"] + sys.argv[1:]),
+def artifact(heads: dict[str, dict[str, float]], fitting: dict, files: Sequence[Path], seed: int,
+             command: str = "") -> FusionModel:
+    meta = {"fitted": True, "version": VERSION, "seed": seed, "command": command or " ".join(["chat-rec"] + sys.argv[1:]),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "files": [file_digest(Path(f)) for f in files if Path(f).is_file()], "fitting": fitting,
             "formula": "score = w[head] . z(signals over the candidates); head = history for a known user "

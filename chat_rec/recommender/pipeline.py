@@ -28,6 +28,8 @@ from .intent import Intent
 #: How many of the person's latest messages the ``words`` signal reads (and at most how many characters),
 #: and how many latest messages of both sides the ``dialogue`` signal reads.
 WORDS_MESSAGES, WORDS_CHARS, DIALOGUE_MESSAGES = 4, 500, 6
+#: Encoded texts remembered (about 1.5 kB each): a replayed evaluation reads each text twice.
+ENCODED_CACHE = 20_000
 
 
 @dataclass
@@ -192,20 +194,9 @@ class Recommender:
             return self._encoded[text]
         vec = np.asarray(self.encoder.encode([text])[0], dtype=np.float32)
         self._encoded[text] = vec
-        if len(self._encoded) > 4096:
+        if len(self._encoded) > ENCODED_CACHE:
             self._encoded.popitem(last=False)
         return vec
-
-    def encode_many(self, texts: list[str]) -> None:
-        """Encode many texts in batches ahead of ranking (an evaluation's requests); later ``encode`` calls
-        find them."""
-        todo = [t for t in dict.fromkeys(texts) if t and t not in self._encoded]
-        for start in range(0, len(todo), 4096):
-            chunk = todo[start:start + 4096]
-            for t, v in zip(chunk, self.encoder.encode(chunk)):
-                self._encoded[t] = np.asarray(v, dtype=np.float32)
-            while len(self._encoded) > max(4096, len(todo)):
-                self._encoded.popitem(last=False)
 
     def _retrieve(self, r: sig.Request, state: UserState, flt: SearchFilter, allowed: np.ndarray) -> np.ndarray:
         n = self.n_candidates
