@@ -181,6 +181,9 @@ def test_cli_explain_chat_and_eval_guard(quick_reranker, ml_parts, monkeypatch, 
     assert len(first["items"]) == 5
 
     assert main(["eval", "chatrec-ml100k", "--seed", "3", "--reranker", str(quick_reranker.path)]) == 2
+    assert "chat-rec train ranker --seed 3" in capsys.readouterr().err      # the fitted fusion's own split
+    monkeypatch.setenv("CHATREC_RANKER", "defaults")
+    assert main(["eval", "chatrec-ml100k", "--seed", "3", "--reranker", str(quick_reranker.path)]) == 2
     assert "chat-rec train reranker --seed 3" in capsys.readouterr().err
 
 
