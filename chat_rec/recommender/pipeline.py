@@ -127,11 +127,12 @@ class Recommender:
     def rank(self, intent: Intent, state: UserState, k: int = 5, restrict: list[int] | None = None) -> Ranking:
         """Top ``k`` for the intent; ``restrict`` (catalog rows) re-scores just those rows, e.g. the cards
         on screen after a 👍."""
-        cand, request, query, relaxed = self.candidates(intent, state, restrict, k)
         head = head_for(intent, state)
+        active = self.fusion.active(head)
+        cand, request, query, relaxed = self.candidates(intent, state, restrict, k, active)
         if not len(cand):
             return Ranking([], query, relaxed, head)
-        raw = sig.compute(self.features, request, cand, self.fusion.active(head))
+        raw = sig.compute(self.features, request, cand, active)
         Z = sig.matrix(raw, len(cand))
         fused = self.fusion.vector(head).astype(np.float64) @ Z
         fused = self._rerank(fused, cand, intent, state, head, raw)
@@ -146,7 +147,8 @@ class Recommender:
         raw = sig.compute(self.features, request, cand) if len(cand) else {}
         return cand, sig.matrix(raw, len(cand)), head_for(intent, state)
 
-    def candidates(self, intent: Intent, state: UserState, restrict: list[int] | None = None, k: int = 5):
+    def candidates(self, intent: Intent, state: UserState, restrict: list[int] | None = None, k: int = 5,
+                   names: tuple[str, ...] = sig.NAMES):
         """The candidate rows (sorted), the signals' view of the request, the query text and the relaxed
         constraints (a genre or era constraint is dropped when fewer than ``min(k, 5)`` rows pass it: the
         chat shows 5, so a longer list, as an evaluation asks, relaxes no sooner)."""
@@ -167,25 +169,39 @@ class Recommender:
             relaxed.append("era")
             flt = self.filters(intent, state, genres=not relaxed, era=False)
             allowed = flt.mask(self.catalog)
-        request = self.request(intent, state, query)
+        request = self.request(intent, state, query, names)
         if not allowed.any():
             return np.zeros(0, dtype=np.int64), request, query, relaxed
         if restrict is not None or allowed.sum() <= self.full_rank_max:
             return np.flatnonzero(allowed).astype(np.int64), request, query, relaxed
         return self._retrieve(request, state, flt, allowed), request, query, relaxed
 
-    def request(self, intent: Intent, state: UserState, query: str | None = None) -> sig.Request:
+    def request(self, intent: Intent, state: UserState, query: str | None = None,
+                names: tuple[str, ...] = sig.NAMES) -> sig.Request:
+        """The signals' view of the request. Only the texts the ``names`` signals read are encoded, in one
+        batch (the encoder is most of a turn's time on a CPU)."""
         query = build_query(intent, self.catalog) if query is None else query
         refs = list(state.mentioned_rows) + list(state.liked_rows) + \
             [self.catalog.row(i) for i in intent.reference_items + intent.liked_items if i in self.catalog]
         liked = set(state.liked_rows) | {self.catalog.row(i) for i in intent.liked_items if i in self.catalog}
         disliked = list(state.disliked_rows) + [self.catalog.row(i) for i in intent.disliked_items if i in self.catalog]
-        words = state.request.strip()[-WORDS_CHARS:]
-        dialogue = state.dialogue.strip()[-WORDS_CHARS:]
-        return sig.Request(intent, self.encode(query) if query else None, self.encode(words) if words else None,
-                           list(dict.fromkeys(refs)), liked, disliked, list(state.history_rows),
-                           list(state.history_ratings), state.user_vector,
-                           self.encode(dialogue) if dialogue and dialogue != words else None)
+        words = state.request.strip()[-WORDS_CHARS:] if {"words", "dialogue"} & set(names) else ""
+        dialogue = state.dialogue.strip()[-WORDS_CHARS:] if "dialogue" in names else ""
+        query = query if "sem" in names else ""
+        vec = self.encode_all([query, words, dialogue])
+        return sig.Request(intent, vec.get(query), vec.get(words), list(dict.fromkeys(refs)), liked, disliked,
+                           list(state.history_rows), list(state.history_ratings), state.user_vector,
+                           vec.get(dialogue) if dialogue != words else None)
+
+    def encode_all(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Vectors of the non-empty ``texts``: the remembered ones, the rest encoded in one batch."""
+        todo = [t for t in dict.fromkeys(texts) if t and t not in self._encoded]
+        if todo:
+            for t, v in zip(todo, self.encoder.encode(todo)):
+                self._encoded[t] = np.asarray(v, dtype=np.float32)
+            while len(self._encoded) > ENCODED_CACHE:
+                self._encoded.popitem(last=False)
+        return {t: self.encode(t) for t in texts if t}
 
     def encode(self, text: str) -> np.ndarray:
         """The encoder's vector of ``text``, remembered (the same words recur turn after turn)."""
