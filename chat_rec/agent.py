@@ -12,9 +12,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 
-from .catalog import Catalog, Interactions, ItemId
+from .catalog import Interactions, ItemId
 from .config import AgentConfig
 from .errors import ChatRecError
 from .recommender.feedback import VALUES, FeedbackEvent, FeedbackStore, MemoryStore, OnlineConfig, effective, user_vector

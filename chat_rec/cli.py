@@ -256,7 +256,7 @@ def _agent(args):
 
 def cmd_chat(args) -> int:
     from .agent import Session
-    from .scripting import load_script, new_session, run_script
+    from .scripting import load_script, run_script
 
     script = load_script(Path(args.script)) if args.script else None
     agent = _agent(args)
@@ -312,7 +312,7 @@ def _with_reranker_variants(agent, cfg):
 
     yield "served", agent
     path = cfg.reranker.checkpoint()
-    if path is None or not path.exists() or agent.rec.reranker.__class__.__name__ != "IdentityReranker":
+    if path is None or not path.exists() or not isinstance(agent.rec.reranker, IdentityReranker):
         return
     reranker, _ = load_reranker(cfg.reranker)
     if reranker is None:

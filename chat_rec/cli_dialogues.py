@@ -18,7 +18,7 @@ def _shared(cfg, *parts: str) -> Path | None:
 def cmd_eval_dialogues(args) -> dict:
     """Run the protocol and print its report; ``cmd_eval`` writes ``--out``."""
     from .cli import _config
-    from .datasets.dialogues import load_redial_catalog, read_inspired, read_redial
+    from .datasets.dialogues import load_redial_catalog, read_redial
     from .evaluation import redial
     from .index import build_item_index
     from .models.encoder import make_encoder

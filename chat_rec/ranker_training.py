@@ -34,7 +34,7 @@ from .models.cf import EASE
 from .recommender.fusion import VERSION, FusionModel
 from .recommender.intent import Intent
 from .recommender.pipeline import Recommender, UserState
-from .recommender.signals import NAMES, SideData
+from .recommender.signals import NAMES
 from .replay import replay_all
 
 L2 = 0.01

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..catalog import Interactions
-from ..datasets.splits import RELEVANT_MIN_RATING, relevant_sets, split_per_user
+from ..datasets.splits import relevant_sets, split_per_user
 from ..models.cf import EASE, Popularity, top_k, user_item_matrix
 from .metrics import mean, ndcg_at_k, precision_at_k, recall_at_k
 from .rerank import ABLATIONS, cross_encoder_scores, fused_order, llm_rankings, paired_bootstrap
