@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import logging
 
 from .agent import Agent
@@ -40,7 +42,7 @@ def build_agent(cfg, *, llm_kind: str | None = None, encoder=None, show_progress
     # baseline on validation is neither computed nor shown.
     reranker, reranker_notice = None, None
     if any(fusion.weight(h, RERANKER) for h in fusion.heads):
-        reranker, reranker_notice = load_reranker(cfg.reranker)
+        reranker, reranker_notice = load_fusion_reranker(fusion, cfg.reranker)
     recommender = Recommender(catalog, built.index, built.index.vectors, encoder, cf, interactions,
                               reranker=reranker, fusion=fusion, rerank_top=cfg.reranker.top)
     titles = TitleMatcher(catalog, recommender.popularity)
@@ -60,6 +62,37 @@ def build_agent(cfg, *, llm_kind: str | None = None, encoder=None, show_progress
     reranker_notice = "; ".join(n for n in (fusion_notice, reranker_notice) if n) or None
     return Agent(recommender, interactions, helper, cfg.agent, titles, llm_notice=notice, store=store,
                  store_notice=store_notice, reranker_notice=reranker_notice)
+
+
+def load_fusion_reranker(fusion, cfg) -> tuple[object | None, str | None]:
+    """The re-ranker checkpoint the fusion weights were fitted with: the file its provenance names, looked
+    up in ``models_dir`` and beside the fusion artifact (the package ships both), or ``cfg.path`` when set.
+    Another checkpoint (a different sha256) is not used: its scores would not fit the weight."""
+    import hashlib
+
+    from .models.cross_encoder import CrossEncoderReranker, RerankerUnavailable
+
+    info = ((fusion.meta.get("fitting") or {}).get("reranker") or {})
+    if cfg.path == "none":
+        return None, None
+    if cfg.path != "auto":
+        path = Path(cfg.path)
+    else:
+        name = info.get("checkpoint") or "reranker-dialogues.pt"
+        candidates = [Path(cfg.models_dir) / name] + ([Path(fusion.path).with_name(name)] if fusion.path else [])
+        path = next((p for p in candidates if p.exists()), candidates[0])
+    fix = "run `chat-rec train ranker` to fit the weights and the re-ranker again"
+    if not path.exists():
+        return None, f"re-ranker off (no checkpoint at {path}, the one the fusion weights were fitted with); {fix}"
+    try:
+        reranker = CrossEncoderReranker.load(path)
+    except RerankerUnavailable as exc:
+        log.warning("%s", exc)
+        return None, f"re-ranker off ({path} cannot be read); {fix}"
+    want = info.get("sha256")
+    if want and hashlib.sha256(path.read_bytes()).hexdigest()[:len(want)] != want:
+        return None, f"re-ranker off ({path} is not the checkpoint the fusion weights were fitted with); {fix}"
+    return reranker, None
 
 
 def load_reranker(cfg) -> tuple[object | None, str | None]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -63,6 +63,35 @@ def item_text(item: Item, max_cast: int = 5) -> str:
     return text[:-1] if len(parts) == 1 else text
 
 
+_SENTENCE = re.compile(r"[^.!?]+[.!?]*")
+
+
+def _sentences(text: str) -> list[str]:
+    return [m.group(0) for m in _SENTENCE.finditer(text) if m.group(0).strip()]
+
+
+def strip_boilerplate(items: list[Item], min_items: int = 5, min_share: float = 0.002) -> list[Item]:
+    """Descriptions without data boilerplate, found by frequency, never by a list of titles: a sentence
+    that appears word for word in the descriptions of at least ``max(min_items, min_share * n)`` different
+    items ("It looks like we don't have any Plot Summaries for this title yet. Be the first to
+    contribute!") is not about any one of them and is removed. A description left empty stays empty."""
+    threshold = max(min_items, int(min_share * len(items)))
+    counts: dict[str, int] = {}
+    for item in items:
+        for s in {" ".join(x.split()).lower() for x in _sentences(item.description)}:
+            counts[s] = counts.get(s, 0) + 1
+    common = {s for s, n in counts.items() if n >= threshold and len(s) > 12}
+    if not common:
+        return items
+    out = []
+    for item in items:
+        if item.description and any(" ".join(x.split()).lower() in common for x in _sentences(item.description)):
+            kept = "".join(x for x in _sentences(item.description) if " ".join(x.split()).lower() not in common)
+            item = replace(item, description=" ".join(kept.split()))
+        out.append(item)
+    return out
+
+
 @dataclass
 class Catalog:
     """An ordered set of items with id <-> row lookup and array views used for filtering.
@@ -79,6 +108,7 @@ class Catalog:
     def __post_init__(self) -> None:
         if not self.items:
             raise EmptyCatalogError(f"catalog {self.name!r} has no items; check the items file")
+        self.items = strip_boilerplate(self.items)
         self._rows = {}
         for row, item in enumerate(self.items):
             if item.id in self._rows:

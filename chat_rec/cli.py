@@ -480,7 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--llm", choices=("local", "openai", "none"), help="for intents: the LLM merged with the rules")
     ev.add_argument("--labels", default="tests/data/intents.yaml", help="for intents: labelled requests (YAML)")
     ev.add_argument("--reranker", help="for chatrec-ml100k: checkpoint for the cf+rerank rows (default: "
-                    "data/models/reranker.pt when present; 'none' skips them)")
+                    "data/models/reranker.pt when present; 'none' skips them). For redial/inspired: a re-ranker "
+                    "trained on the --train dialogues (`chat-rec train ranker --dialogues ...`), its weight refitted "
+                    "on its own held-out dialogues (default: none)")
     ev.add_argument("--with-llm", action="store_true", help="for chatrec-ml100k: add the slow cf+llm row (200-user sample)")
     from .cli_dialogues import add_eval_args
     add_eval_args(ev)

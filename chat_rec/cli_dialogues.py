@@ -42,7 +42,24 @@ def cmd_eval_dialogues(args) -> dict:
     external = external_side(cfg, args, catalog)
     encoder = make_encoder(cfg.encoder)
     built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=True)
-    result = redial.run(eval_file, train_files, catalog, built.index.vectors, encoder, built.index, external=external)
+    reranker = None
+    if getattr(args, "reranker", None) not in (None, "none"):
+        from .models.cross_encoder import CrossEncoderReranker, RerankerUnavailable
+
+        try:
+            reranker = CrossEncoderReranker.load(args.reranker)
+        except RerankerUnavailable as exc:
+            raise ChatRecError(str(exc)) from None
+        seen = set(reranker.meta.get("train_ids") or []) | set(reranker.meta.get("heldout_ids") or [])
+        if reranker.meta.get("task") != "dialogues" or not seen:
+            raise ChatRecError(f"{args.reranker} was not trained on dialogues: run `chat-rec train ranker --dialogues "
+                               f"TRAIN.jsonl --reranker-out {args.reranker}` with the --train files")
+        overlap = seen & {d.id for d in eval_file.dialogues}
+        if overlap:
+            raise ChatRecError(f"{args.reranker} was trained on {len(overlap)} of the evaluated dialogues: train it on "
+                               f"the --train files only")
+    result = redial.run(eval_file, train_files, catalog, built.index.vectors, encoder, built.index, external=external,
+                        reranker=reranker)
     result["protocol"] = args.protocol
     print(redial.format_report(result))
     return result
@@ -102,7 +119,7 @@ def cmd_train_ranker(args) -> int:
     from .datasets.splits import split_per_user
     from .index import build_item_index
     from .models.encoder import make_encoder
-    from .ranker_training import CORPUS_ONLY, artifact, fit_history_head, fit_weights, request_cases
+    from .ranker_training import CORPUS_ONLY, artifact, file_digest, fit_history_head, fit_weights, request_cases
     from .recommender.pipeline import Recommender
     from .recommender.signals import NAMES
     from .replay import Replayer
@@ -131,6 +148,39 @@ def cmd_train_ranker(args) -> int:
     heads["request"] = fit_weights(cases, names)
     fitting["request"]["signals"] = names
     del cases
+    if not args.no_reranker:
+        # The BERT context re-ranker learns the chat's own re-ranking task on dialogues (the linear request
+        # head just fitted gives the candidates); its weight is fitted on held-out dialogues and is 0 (not
+        # served) unless it beats the linear stage there. ``--reranker FILE`` reuses a trained one and only
+        # refits its weight against this linear head, on that checkpoint's own held-out dialogues.
+        from .recommender.fusion import RERANKER, FusionModel
+        from .reranker_dialogues import DialogueRerankerTrainer, DialogueTrainConfig, refit_weight
+
+        linear = FusionModel({"request": dict(heads["request"])}, {"fitted": True})
+        make = lambda stats: replayer.agent(stats, linear)  # noqa: E731
+        if args.reranker:
+            from .models.cross_encoder import CrossEncoderReranker, RerankerUnavailable
+
+            try:
+                reranker = CrossEncoderReranker.load(args.reranker)
+            except RerankerUnavailable as exc:
+                raise ChatRecError(str(exc)) from None
+            weight, heldout = refit_weight(make, dialogues, reranker)
+            meta, rr_out = reranker.meta, Path(args.reranker)
+        else:
+            rr_out = Path(args.reranker_out) if args.reranker_out else cfg.reranker.models_dir / "reranker-dialogues.pt"
+            rcfg = DialogueTrainConfig(seed=args.seed, epochs=args.reranker_epochs, max_minutes=args.reranker_minutes)
+            print(f"re-ranker: training on the dialogues, writing {rr_out} ...", flush=True)
+            _, weight, meta = DialogueRerankerTrainer(make, dialogues, rr_out, rcfg).run()
+            heldout = meta["fusion"]
+        if weight:
+            heads["request"][RERANKER] = float(weight)
+        fitting["reranker"] = {"checkpoint": rr_out.name, "sha256": file_digest(rr_out)["sha256"],
+                               "weight": float(weight), "best_step": meta.get("best_step"),
+                               "heldout": heldout, "cases": {"train": meta.get("n_train_cases"),
+                                                             "heldout": meta.get("n_heldout_cases")}}
+        print(f"re-ranker weight {weight:g}: held-out R@10 {heldout['fused']['recall@10']:.4f} "
+              f"(linear alone {heldout['linear_alone']['recall@10']:.4f})", flush=True)
 
     if interactions is not None:
         sbuilt = build_item_index(serving, encoder, cfg.data, cfg.index, show_progress=True)
@@ -197,6 +247,11 @@ def add_train_args(tr) -> None:
     tr.add_argument("--ml-movies", help="ML-latest-small movies.csv for genres (default: the team data folder)")
     tr.add_argument("--seed", type=int, default=0, help="the evaluation split whose train part fits the history head")
     tr.add_argument("--out", help="artifact path (default data/models/ranker.json)")
+    tr.add_argument("--no-reranker", action="store_true", help="fit the linear weights only (no re-ranker training)")
+    tr.add_argument("--reranker-out", help="re-ranker checkpoint path (default data/models/reranker-dialogues.pt)")
+    tr.add_argument("--reranker", help="reuse this dialogue-trained re-ranker checkpoint: refit only its weight")
+    tr.add_argument("--reranker-epochs", type=int, default=2, help="re-ranker training epochs (default 2)")
+    tr.add_argument("--reranker-minutes", type=float, default=40.0, help="re-ranker time budget (default 40)")
 
 
 def add_eval_args(ev) -> None:

@@ -29,7 +29,8 @@ class SearchFilter:
 
     Args:
         exclude_ids: external item ids never returned.
-        require_genres: keep items with at least one of these genres.
+        require_genres: keep items with at least one of these genres. An item with no genre data is kept
+            (unknown is not a mismatch; the ``genre`` signal still ranks matching items above it).
         forbid_genres: drop items with any of these genres.
         year_min, year_max: inclusive bounds on the item's year.
     """
@@ -46,7 +47,7 @@ class SearchFilter:
         if self.exclude_ids:
             keep[catalog.rows(self.exclude_ids, skip_unknown=True)] = False
         if self.require_genres:
-            keep &= catalog.genre_mask(self.require_genres)
+            keep &= catalog.genre_mask(self.require_genres) | ~catalog.genre_matrix.any(axis=1)
         if self.forbid_genres:
             keep &= ~catalog.genre_mask(self.forbid_genres)
         if self.year_min is not None:

@@ -42,9 +42,10 @@ class Replayer:
         self.catalog, self.index, self.vectors, self.encoder, self.external = catalog, index, vectors, encoder, external
         self.titles: TitleMatcher | None = None
 
-    def agent(self, dialogues, fusion: FusionModel | None = None) -> Agent:
+    def agent(self, dialogues, fusion: FusionModel | None = None, reranker=None) -> Agent:
         side = dialogue_side(self.catalog, dialogues, self.external)
-        rec = Recommender(self.catalog, self.index, self.vectors, self.encoder, side=side, fusion=fusion)
+        rec = Recommender(self.catalog, self.index, self.vectors, self.encoder, side=side, fusion=fusion,
+                          reranker=reranker)
         if self.titles is None:
             self.titles = TitleMatcher(self.catalog, rec.popularity)
         return Agent(rec, None, None, titles=self.titles)

@@ -26,6 +26,11 @@ def is_ml100k_dir(path: Path) -> bool:
 
 
 def _year(release_date: str, title: str) -> int | None:
+    """The film's own year: the one in its title ("Return of the Jedi (1983)"), else the release date's
+    (ML-100K's release date is a re-release date for some films: 1997 for Return of the Jedi)."""
+    match = re.search(r"\((\d{4})\)\s*$", title.strip())
+    if match:
+        return int(match.group(1))
     if release_date:
         try:
             return datetime.strptime(release_date, "%d-%b-%Y").year

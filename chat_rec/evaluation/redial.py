@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from ..agent import Agent
 from ..catalog import Catalog
 from ..ranker_training import request_cases, fit_weights
+from ..reranker_dialogues import refit_weight, with_fitted_reranker
 from ..recommender.fusion import DEFAULT_WEIGHTS, RERANKER, FusionModel
 from ..recommender.signals import NAMES, SideData
 from ..replay import Replayer, count_cases, replay_all
@@ -87,7 +88,7 @@ def _vector(weights: dict[str, float]) -> np.ndarray:
 
 
 def run(eval_file, train_files: Sequence, catalog: Catalog, vectors: np.ndarray, encoder, index, *,
-        external: SideData | None = None, progress: bool = True) -> dict:
+        external: SideData | None = None, reranker=None, progress: bool = True) -> dict:
     """The protocol on one ReDial-format file (a ``DialogueFile``), statistics and weights from ``train_files``."""
     started = time.perf_counter()
     train_dialogues = [d for f in train_files for d in f.dialogues]
@@ -104,7 +105,16 @@ def run(eval_file, train_files: Sequence, catalog: Catalog, vectors: np.ndarray,
     ablation_weights["popularity"] = {"pop": 1.0}
     del cases
     fusion = FusionModel({"request": weights}, {"fitted": bool(train_dialogues), "fitting": fitting})
-    agent = replayer.agent(train_dialogues, fusion)
+    if reranker is not None:
+        # its weight against this linear stage, fitted on the re-ranker's own held-out training dialogues
+        w, fitting["reranker"] = refit_weight(lambda stats: replayer.agent(stats, fusion), train_dialogues, reranker,
+                                              progress=progress)
+        if progress:
+            print(f"re-ranker weight {w:g} (held-out R@10 {fitting['reranker']['fused']['recall@10']:.4f} vs linear "
+                  f"{fitting['reranker']['linear_alone']['recall@10']:.4f})", flush=True)
+        fusion = with_fitted_reranker(fusion, w)
+        weights = dict(fusion.heads["request"])
+    agent = replayer.agent(train_dialogues, fusion, reranker=reranker if fusion.weight("request", RERANKER) else None)
     variants = {name: _vector(w) for name, w in ablation_weights.items()}
     table, ablations, per_second = evaluate(agent, eval_file.dialogues, variants, progress=progress)
     text_only, _, _ = evaluate(agent, eval_file.dialogues, {}, questionnaire=False, progress=progress,

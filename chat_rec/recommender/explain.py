@@ -38,7 +38,7 @@ def facts_for(rec: Recommender, scored: Scored, intent: Intent, state: UserState
     if words:
         facts.append(Fact("keyword", "its description mentions " + ", ".join(f"“{w}”" for w in words[:3]), tuple(words[:3])))
     if (intent.year_min or intent.year_max) and item.year:
-        facts.append(Fact("era", f"it is from {item.year}, within {decade_label(intent.year_min, intent.year_max)}", (item.year,)))
+        facts.append(Fact("era", f"it is from {item.year} (you asked for {decade_label(intent.year_min, intent.year_max)})", (item.year,)))
     refs = [rec.catalog.row(i) for i in intent.reference_items + intent.liked_items if i in rec.catalog]
     liked = list(dict.fromkeys(refs + list(state.liked_rows)))
     if liked:
@@ -46,7 +46,9 @@ def facts_for(rec: Recommender, scored: Scored, intent: Intent, state: UserState
         best = int(np.argmax(sims))
         if sims[best] > 0.45:
             other = rec.catalog.items[liked[best]]
-            facts.append(Fact("similar", f"it is close to {short_title(other)}, which you mentioned", (other.id, round(float(sims[best]), 3))))
+            said = liked[best] in refs or liked[best] in state.mentioned_rows    # named in words, not only 👍'd
+            how = "which you mentioned" if said else "which you liked"
+            facts.append(Fact("similar", f"it is close to {short_title(other)}, {how}", (other.id, round(float(sims[best]), 3))))
     if rec.cf is not None and rec.side.cf_col is None and (state.history_rows or liked):
         source = _cf_source(rec, scored.row, state, liked)
         if source is not None:

@@ -6,6 +6,7 @@ into it by ``merge_intents`` with the rules winning on hard constraints (negatio
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Literal
 
@@ -99,6 +100,8 @@ KEYWORD_EXPANSIONS = {"gory": ("gore", "gory", "blood", "bloody", "gruesome", "g
                       "gore": ("gore", "gory", "blood", "bloody", "gruesome", "slasher", "massacre"),
                       "violent": ("violence", "violent", "brutal", "bloody"),
                       "sad": ("sad", "tragic", "tragedy", "grief", "dies", "death")}
+#: "recent" = the catalog's newest RECENT_YEARS years; "older" = OLD_YEARS or more before its newest year.
+RECENT_YEARS, OLD_YEARS = 5, 25
 ERA_WORDS = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950, "sixties": 1960,
              "seventies": 1970, "eighties": 1980, "nineties": 1990}
 NEGATION_CUES = ("anything but", "anything except", "nothing with", "nothing too", "nothing", "don't want",
@@ -110,7 +113,7 @@ SCOPE_END = {"but", "just", "only", "instead", "rather", "though", "however", "p
              "like", "prefer", "love", "maybe", "from", "with", "that", "which", "for", "so"}
 LIKE_CUES = r"(?:i\s+)?(?:really\s+|absolutely\s+|just\s+)?(?:loved|love|liked|enjoyed|adored|adore|am a fan of|was a fan of|big fan of|fan of|my favou?rite (?:movie |film )?(?:is|was))"
 DISLIKE_CUES = r"(?:i\s+)?(?:really\s+)?(?:hated|hate|disliked|dislike|didn't like|did not like|couldn't stand|can't stand|was bored by)"
-REFERENCE_CUES = r"(?:something\s+)?(?:more\s+)?(?:like|similar to|such as|in the style of|along the lines of|the vibe of|reminds me of|same as)"
+REFERENCE_CUES = r"(?:something\s+)?(?:more\s+)?(?:like|lik|liek|similar to|such as|in the style of|along the lines of|the vibe of|reminds me of|same as)"
 POSITIVE_AFTER = r"(?:was|is|were)\s+(?:so\s+|really\s+|very\s+|pretty\s+)?(?:great|amazing|awesome|good|fantastic|brilliant|excellent|wonderful|fun|perfect|a masterpiece)"
 NEGATIVE_AFTER = r"(?:was|is|were)\s+(?:so\s+|really\s+|very\s+|pretty\s+|kind of\s+|too\s+)?(?:boring|bad|awful|terrible|dull|meh|overrated|slow|stupid|a waste|the worst)"
 GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|yo|good (morning|evening|afternoon)|thanks|thank you|thx|cheers|bye|"
@@ -130,7 +133,9 @@ too maybe perhaps idea ideas mood feel feeling looking look find get need prefer
 how why tell know think time thing things way new old year years era decade decades loved liked likes love
 enjoyed adored hated boring bad awful terrible great amazing awesome fantastic brilliant actually hello hi hey thanks
 thank ok okay cool fine sure yes yeah nope recent older newer classic classics modern latest again show them those
-somthing someting sth stuff else other another different similar same instead rather films? pelis""".split())
+somthing someting sumthing smth sth kinda sorta lik liek stuff else other another different similar same instead rather films? pelis
+quite huge big fan fans person people type guy girl sure exactly particularly totally entirely much interested
+sold keen crazy""".split())   # the last lines: hedges ("not quite", "not a huge fan", "not a big … person")
 
 
 def _norm(text: str) -> str:
@@ -169,11 +174,11 @@ class RuleParser:
         text = _norm(message)
         intent = Intent()
         mentions = self.titles.find(message)
-        masked = self._mask_spans(text, [(m.start, m.end) for m in mentions])
+        masked = self._respell(self._mask_spans(text, [(m.start, m.end) for m in mentions]))
         self._titles(text, mentions, intent)
         negated = self._negated_spans(masked)
         self._genres(masked, negated, intent)
-        self._eras(masked, intent)
+        self._eras(masked, negated, intent)
         self._mood(masked, negated, intent)
         self._keywords(masked, negated, intent)
         intent.kind = self._kind(message, text, intent, last_shown)
@@ -184,6 +189,21 @@ class RuleParser:
         return intent
 
     # ---------------------------------------------------------------------------------- pieces
+    def _respell(self, text: str) -> str:
+        """Misspelt genre words ("scarey", "horrer", "documentry") read as the word they are close to;
+        only longer words, and never a word the parser already knows."""
+        single = [w for w in self.genre_words if " " not in w and len(w) >= 5]
+        known = set(STOPWORDS) | set(self.genre_words) | set(KEYWORD_EXPANSIONS)
+
+        def fix(m: re.Match) -> str:
+            word = m.group(0)
+            if len(word) < 5 or word in known:
+                return word
+            close = difflib.get_close_matches(word, single, n=1, cutoff=0.85)
+            return close[0] if close else word
+
+        return re.sub(r"[a-z][a-z'-]+", fix, text)
+
     @staticmethod
     def _mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
         chars = list(text)
@@ -257,40 +277,98 @@ class RuleParser:
                     and word not in intent.unwanted_keywords:
                 intent.unwanted_keywords.append(word)
 
-    def _eras(self, text: str, intent: Intent) -> None:
-        def decade(d: int) -> None:
-            intent.year_min, intent.year_max = d, d + 9
+    def _eras(self, text: str, negated, intent: Intent) -> None:
+        """Year bounds. A bound inside a negation's scope is turned round ("nothing before 1990" -> 1990 or
+        later), a negated decade ("no 80s stuff") is not a range one pair of bounds can hold and is left out
+        (never inverted). Vague words count only as a request ("something older", "classic films"), not as
+        praise ("it's a classic", "the older It", "for older people")."""
+        neg = lambda m: self._inside(m.start(), negated)  # noqa: E731
+        taken: list[tuple[int, int]] = []
 
+        def decade(d: int, m) -> None:
+            if not neg(m):
+                intent.year_min, intent.year_max = d, d + 9
+
+        def decade_start(century: str | None, digit: str) -> int:
+            d = int(digit)
+            return (int(century) * 100 if century else (2000 if d <= 2 else 1900)) + d * 10
+
+        def bound(kind: str, year: int, m) -> None:
+            upper = kind in ("before", "prior to", "older than", "earlier than", "pre", "until", "up to", "through")
+            exclusive = kind in ("before", "prior to", "older than", "earlier than", "pre", "after", "newer than",
+                                 "later than", "post")
+            if neg(m):  # "nothing before 1990": 1990 or later; "not newer than 1985": 1985 or earlier
+                upper, exclusive = not upper, not exclusive
+            if upper:
+                intent.year_max = year - 1 if exclusive else year
+            else:
+                intent.year_min = year + 1 if exclusive else year
+
+        # "pre 2000s", "before the 80s", "after the 90s", "since the 70s": a bound at a decade's edge
+        for m in re.finditer(r"\b(before|prior to|older than|earlier than|pre|after|since|post|newer than|later than)"
+                             r"[\s-]+(?:the\s+)?(?:(19|20)?(\d)0)'?s\b", text):
+            start = decade_start(m.group(2), m.group(3))
+            kind = m.group(1)
+            if kind in ("before", "prior to", "older than", "earlier than", "pre"):
+                bound("before", start, m)
+            elif kind == "since":
+                bound("since", start, m)
+            else:
+                bound("after", start + 9, m)
+            taken.append(m.span())
         for m in re.finditer(r"\b(?:early|mid|late)?[\s-]*(?:(19|20)?(\d)0)'?s\b", text):
-            century = m.group(1)
-            d = int(m.group(2))
-            base = int(century) * 100 if century else (2000 if d <= 2 else 1900)
-            decade(base + d * 10)
+            if self._inside(m.start() + len(m.group(0)) - 1, taken):
+                continue
+            decade(decade_start(m.group(1), m.group(2)), m)
+            if neg(m):
+                continue
             prefix = text[max(0, m.start() - 6):m.start() + 6]
             if "early" in prefix:
                 intent.year_max = intent.year_min + 4
             elif "late" in prefix:
                 intent.year_min += 5
         if m := re.search(r"\b(?:los|las|les|the|années|anni|jahre)\s+(?:19)?([2-9])0\b(?!\d)", text):
-            decade(1900 + int(m.group(1)) * 10)
+            decade(1900 + int(m.group(1)) * 10, m)
         for word, d in ERA_WORDS.items():
-            if re.search(rf"\b{word}\b", text):
-                decade(d)
+            if m := re.search(rf"\b{word}\b", text):
+                decade(d, m)
         if m := re.search(r"\bbetween\s+(\d{4})\s+and\s+(\d{4})\b", text):
-            intent.year_min, intent.year_max = sorted((int(m.group(1)), int(m.group(2))))
+            if not neg(m):
+                intent.year_min, intent.year_max = sorted((int(m.group(1)), int(m.group(2))))
         for m in re.finditer(r"\b(before|until|up to|through|prior to|older than|earlier than|pre)[\s-]+(?:the year\s+)?(\d{4})\b", text):
-            year = int(m.group(2))
-            intent.year_max = year - 1 if m.group(1) in ("before", "prior to", "older than", "earlier than", "pre") else year
+            bound(m.group(1), int(m.group(2)), m)
         for m in re.finditer(r"\b(after|since|from|newer than|later than|post|in)[\s-]+(?:the year\s+)?(\d{4})(\s+(?:on|onwards?|and later|or later|and after|\+))?", text):
             year, kind = int(m.group(2)), m.group(1)
             if kind in ("from", "in") and not m.group(3):
-                intent.year_min, intent.year_max = year, year
+                if not neg(m):
+                    intent.year_min, intent.year_max = year, year
             else:
-                intent.year_min = year + 1 if kind in ("after", "newer than", "later than", "post") else year
-        if re.search(r"\b(recent|new|newer|latest|modern|newest)\b", text) and intent.year_min is None:
-            intent.year_min = self.newest - 3
-        if re.search(r"\b(old|older|classic|classics|vintage|golden age|oldies)\b", text) and intent.year_max is None:
-            intent.year_max = self.newest - 25
+                bound(kind, year, m)
+        if intent.year_min is None and intent.year_max is None:
+            self._vague_era(text, negated, intent)
+
+    #: "something older", "older movies", "oldies", "vintage", "golden age", "classic films", "some classics"
+    OLD_RE = re.compile(r"\b(?:(?:something|anything|bit|little|much|more|even|go|further)\s+(?:a\s+)?(?:bit\s+|little\s+)?older"
+                        r"|old(?:er)?(?:[\s-]+(?:school|fashioned))?\s+(?:movies?|films?|ones?|stuff|flicks?|pictures?|classics?)"
+                        r"|too\s+old|oldies|vintage|golden age|classic\s+(?:movies?|films?|ones?|stuff|flicks?|hollywood)"
+                        r"|(?:some|any|the|old|good)\s+classics|older)\b")
+    #: "recent", "newer", "latest", "modern", "new releases": a bare "new" ("a new movie to watch") is not an era
+    NEW_RE = re.compile(r"\b(?:recent|recently released|newer|newest|latest|modern|new releases?|came out recently|"
+                        r"new(?:er)?\s+(?:movies|films|ones|stuff))\b")
+    #: praise, not a request: "is a classic", "it's an old favourite", "the older It"
+    PRAISE_RE = re.compile(r"(?:\b(?:is|was|are|were|'s|s|such)\s+(?:a|an|such a|my)?\s*(?:\w+\s+)?(?:classic|old)"
+                           r"|\bthe older\s+(?!ones?\b|movies?\b|films?\b|stuff\b)\w|older\s+(?:people|kids|children|"
+                           r"son|daughter|brother|sister|crowd|audience|folks|generation|version|one\b(?!s)))")
+
+    def _vague_era(self, text: str, negated, intent: Intent) -> None:
+        old = [m for m in self.OLD_RE.finditer(text) if not self.PRAISE_RE.search(text[max(0, m.start() - 24):m.end() + 12])]
+        new = list(self.NEW_RE.finditer(text))
+        wants_old = [m for m in old if not self._inside(m.start(), negated)] + [m for m in new if self._inside(m.start(), negated)]
+        wants_new = [m for m in new if not self._inside(m.start(), negated)] + [m for m in old if self._inside(m.start(), negated)]
+        if wants_new and not wants_old:
+            intent.year_min = self.newest - RECENT_YEARS
+        elif wants_old and not wants_new:
+            intent.year_max = self.newest - OLD_YEARS
 
     def _mood(self, text: str, negated, intent: Intent) -> None:
         for mood, words in MOODS.items():
@@ -314,7 +392,9 @@ class RuleParser:
                     or word in ERA_WORDS or word in ORDINALS or re.fullmatch(r"\d+s?", word)):
                 continue
             if self._inside(m.start(), negated):
-                for w in KEYWORD_EXPANSIONS.get(word, (word,)):
+                # a misspelt unwanted word ("gorey") means the word it is close to ("gory")
+                close = difflib.get_close_matches(word, KEYWORD_EXPANSIONS, n=1, cutoff=0.8)
+                for w in KEYWORD_EXPANSIONS.get(close[0] if close else word, (word,)):
                     if w not in intent.unwanted_keywords:
                         intent.unwanted_keywords.append(w)
             elif word not in intent.keywords and len(intent.keywords) < 12:

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..catalog import Catalog, ItemId, display_title
 
-CUES = ("like", "loved", "love", "liked", "enjoyed", "adored", "hated", "disliked", "similar to", "why", "about",
+CUES = ("like", "lik", "liek", "loved", "love", "liked", "enjoyed", "adored", "hated", "disliked", "similar to", "why", "about",
         "than", "as", "watched", "saw", "seen", "fan of", "such as", "style of", "is", "was", "not")
 COMMON = set("""a an the and or of to in on at by for with from it is was be i me my we you he she they this that
 what why how who when where love like big heat speed fear crash men man woman women up down out home boys girls
@@ -131,7 +131,7 @@ class TitleMatcher:
         out = []
         lower = [w.lower() for w, _, _ in words]
         for i, w in enumerate(lower):
-            if w not in ("like", "loved", "liked", "enjoyed", "hated", "to", "why", "about", "than", "adored", "watched", "saw"):
+            if w not in ("like", "lik", "liek", "loved", "liked", "enjoyed", "hated", "to", "why", "about", "than", "adored", "watched", "saw"):
                 continue
             if w == "to" and (i == 0 or lower[i - 1] != "similar"):
                 continue

@@ -3,31 +3,47 @@
 from __future__ import annotations
 
 import html
+import re
 
 from ..agent import Recommendation, Reply
 from ..catalog import display_title
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
+
+
+def md(text: str) -> str:
+    """Plain text made safe inside Markdown: HTML escaped and Markdown's special characters backslashed
+    ("M*A*S*H" stays M*A*S*H, not italics)."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
+
+
+def card_title(title: str, year) -> str:
+    """One year: the film's own, as in its title; added only when the title has none."""
+    shown = display_title(title)
+    return shown if not year or re.search(r"\(\d{4}\)", shown) else f"{shown} ({year})"
+
 
 def card_markdown(rank: int, rec: Recommendation) -> str:
-    year = f" ({rec.year})" if rec.year and str(rec.year) not in rec.title else ""
     genres = " · ".join(rec.genres)
-    return f"**{rank}. {html.escape(display_title(rec.title))}{year}**  \n_{html.escape(genres)}_  \n{html.escape(rec.explanation)}"
+    return f"**{rank}. {md(card_title(rec.title, rec.year))}**  \n_{md(genres)}_  \n{md(rec.explanation)}"
 
 
 def reply_messages(message: str, reply: Reply) -> list[dict]:
     """The chat messages of one turn: the person's words, the reply, one message per pick (likeable)."""
     text = reply.text
     if reply.notices:
-        text += "\n\n" + "\n".join(f"> ℹ️ {html.escape(n)}" for n in reply.notices)
-    out = [{"role": "user", "content": message}, {"role": "assistant", "content": text}]
+        text = md(text) + "\n\n" + "\n".join(f"> ℹ️ {md(n)}" for n in reply.notices)
+    else:
+        text = md(text)
+    out = [{"role": "user", "content": md(message)}, {"role": "assistant", "content": text}]
     if reply.kind != "explain":
         out += [{"role": "assistant", "content": card_markdown(i, r)} for i, r in enumerate(reply.items, 1)]
     return out
 
 
 def why_markdown(rec: Recommendation) -> str:
-    facts = "\n".join(f"- {html.escape(f)}" for f in rec.facts) or "- no specific facts: a popular pick"
-    return f"### Why {html.escape(display_title(rec.title))}?\n{facts}"
+    facts = "\n".join(f"- {md(f)}" for f in rec.facts) or "- no specific facts: a popular pick"
+    return f"### Why {md(display_title(rec.title))}?\n{facts}"
 
 
 def influence_rows(weights: list[tuple[str, float]]) -> dict:
@@ -41,4 +57,4 @@ def user_summary(titles: list[str], user_id) -> str:
         return "New user: recommendations come from this conversation."
     if not titles:
         return f"User {html.escape(str(user_id))} has no ratings in this catalog."
-    return f"**User {html.escape(str(user_id))}** rated highly: " + ", ".join(html.escape(display_title(t)) for t in titles)
+    return f"**User {md(str(user_id))}** rated highly: " + ", ".join(md(display_title(t)) for t in titles)

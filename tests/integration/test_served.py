@@ -74,8 +74,9 @@ def test_train_ranker_on_a_slice_writes_a_versioned_artifact(ml_parts, tmp_path,
     lines = (redial / "kepler_train_subset.jsonl").read_text().splitlines()[:40]
     slice_ = tmp_path / "train40.jsonl"
     slice_.write_text("\n".join(lines) + "\n")
-    out = tmp_path / "ranker.json"
-    assert main(["train", "ranker", "--dialogues", str(slice_), "--out", str(out)]) == 0
+    out, rr = tmp_path / "ranker.json", tmp_path / "reranker.pt"
+    assert main(["train", "ranker", "--dialogues", str(slice_), "--out", str(out), "--reranker-out", str(rr),
+                 "--reranker-epochs", "1"]) == 0
     model = FusionModel.load(out)
     assert model.fitted and set(model.heads) == {"request", "history"}
     assert model.meta["seed"] == 0 and any(f["path"] == str(slice_) for f in model.meta["files"])
@@ -86,3 +87,29 @@ def test_train_ranker_on_a_slice_writes_a_versioned_artifact(ml_parts, tmp_path,
     raw = json.loads(out.read_text())
     assert raw["version"] == 1 and "train ranker" in raw["meta"]["command"]
     np.testing.assert_equal(sorted(raw["heads"]), ["history", "request"])
+
+    # the re-ranker trained on the same dialogues: held-out ids recorded, its weight fitted (0 = not served)
+    from chat_rec.models.cross_encoder import CrossEncoderReranker
+
+    reranker = CrossEncoderReranker.load(rr)
+    meta = reranker.meta
+    assert meta["task"] == "dialogues" and meta["n_train_cases"] > 30 and meta["n_heldout_cases"] > 5
+    assert len(meta["train_ids"]) + len(meta["heldout_ids"]) == 40 and not set(meta["train_ids"]) & set(meta["heldout_ids"])
+    rfit = model.meta["fitting"]["reranker"]
+    assert rfit["weight"] == meta["fusion_weight"] == model.heads["request"].get("reranker", 0.0)
+    assert rfit["heldout"]["fused"]["recall@10"] >= rfit["heldout"]["linear_alone"]["recall@10"]
+
+    # an evaluation with it refits its weight on its held-out dialogues; it refuses evaluated dialogues it saw
+    evaluated = tmp_path / "valid20.jsonl"
+    evaluated.write_text("\n".join((redial / "kgsf_valid_data.jsonl").read_text().splitlines()[:20]) + "\n")
+    result_path = tmp_path / "redial.json"
+    args = ["eval", "redial", "--movies", str(redial / "movies_with_mentions.csv"), "--train", str(slice_)]
+    assert main(args + ["--dialogues", str(evaluated), "--reranker", str(rr), "--out", str(result_path)]) == 0
+    result = json.loads(result_path.read_text())
+    assert "reranker" in result["fitting"] and result["fitting"]["reranker"]["cases"] > 5
+    assert result["ablations"]["no re-ranker"]["n_cases"] == result["n_cases"]
+    seen = tmp_path / "seen.jsonl"
+    seen.write_text("\n".join(lines[:10]) + "\n")
+    capsys.readouterr()
+    assert main(args + ["--dialogues", str(seen), "--reranker", str(rr)]) == 2
+    assert "trained on 10 of the evaluated dialogues" in capsys.readouterr().err

@@ -78,3 +78,37 @@ def test_the_agent_shows_the_fallback_notice_once(tiny_recommender):
     assert first.notices == ["ranking on hand-set default weights (x)"] and first.items
     assert not any("hand-set" in n for n in agent.turn("hi", session).notices)
     assert "ranking on hand-set default weights (x)" in second.notices      # once per conversation
+
+
+def test_the_rerankers_weight_is_fitted_on_held_out_recall_and_zero_when_it_does_not_help():
+    """``fit_weight``: linear + w * z(re-ranker) over each case's linear top list, w chosen by Recall@10."""
+    from chat_rec.reranker_dialogues import DialogueCase, fit_weight, fused_recall
+
+    rng = np.random.default_rng(0)
+    cases, helpful, useless = [], [], []
+    for k in range(60):
+        linear = np.sort(rng.normal(size=50))[::-1].copy()
+        labels = np.zeros(50, dtype=np.float32)
+        labels[10 + k % 30] = 1.0                       # the target sits just below the linear top 10
+        cases.append(DialogueCase("q", np.arange(50), labels, linear))
+        helpful.append(labels * 3.0 + rng.normal(scale=0.1, size=50))   # a score that finds the target
+        useless.append(-labels * 3.0)                    # one that buries it
+    assert fused_recall(cases, helpful, 0.0) == 0.0
+    w, table = fit_weight(cases, helpful)
+    assert w > 0 and table["fused"]["recall@10"] == 1.0 and table["linear_alone"]["recall@10"] == 0.0
+    w, table = fit_weight(cases, useless)
+    assert w == 0.0 and table["fused"] == table["linear_alone"]     # not served
+
+
+def test_a_reranker_checkpoint_other_than_the_fitted_one_is_not_used(tmp_path):
+    from chat_rec.assemble import load_fusion_reranker
+    from chat_rec.config import RerankerConfig
+
+    fusion = FusionModel({"request": {"sem": 1.0, "reranker": 0.5}},
+                         {"fitting": {"reranker": {"checkpoint": "rr.pt", "sha256": "0" * 16}}}, str(tmp_path / "ranker.json"))
+    rr, notice = load_fusion_reranker(fusion, RerankerConfig(models_dir=tmp_path / "models"))
+    assert rr is None and "re-ranker off" in notice and "train ranker" in notice     # missing
+    (tmp_path / "rr.pt").write_bytes(b"not a checkpoint")
+    rr, notice = load_fusion_reranker(fusion, RerankerConfig(models_dir=tmp_path / "models"))
+    assert rr is None and "re-ranker off" in notice                                   # unreadable
+    assert load_fusion_reranker(fusion, RerankerConfig(path="none")) == (None, None)

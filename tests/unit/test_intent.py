@@ -30,9 +30,37 @@ def test_years(parser):
     assert parser.parse("something from before 1970").year_max == 1969
     assert parser.parse("since 1980 please").year_min == 1980
     assert parser.parse("after 1980").year_min == 1981
-    assert parser.parse("recent stuff").year_min == 1996 - 3  # the tiny catalog's newest year is 1996
+    assert parser.parse("recent stuff").year_min == 1996 - 5  # the tiny catalog's newest year is 1996
     i = parser.parse("between 1960 and 1975")
     assert (i.year_min, i.year_max) == (1960, 1975)
+
+
+def test_negated_and_decade_bounds(parser):
+    """A bound inside a negation is turned round, never kept as it reads; "pre 2000s" is a bound, not the 2000s."""
+    def bounds(text):
+        i = parser.parse(text)
+        return i.year_min, i.year_max
+    assert bounds("only dramas please, nothing before 1990") == (1990, None)
+    assert bounds("not older than 1985") == (1985, None)
+    assert bounds("nothing after 2000 please") == (None, 2000)
+    assert bounds("no 80s stuff") == (None, None)          # a negated decade is left out, not inverted
+    assert bounds("something pre 2000s") == (None, 1999)
+    assert bounds("a comedy from after the 80s") == (1990, None)
+    assert bounds("anything since the 70s") == (1970, None)
+    assert bounds("nothing too old please") == (1996 - 5, None)
+
+
+def test_vague_era_words_only_as_a_request(parser):
+    """"classic" and "old" as praise or description are not an era; as a request they are."""
+    for praise in ("Forrest Gump is an epic classic", "it is classic", "That is a old funny one",
+                   "I want to watch a movie for older people", "I like the older It though",
+                   "I'm looking for a new period drama to watch"):
+        i = parser.parse(praise)
+        assert (i.year_min, i.year_max) == (None, None), praise
+    for ask in ("something older", "I'm looking for something older.", "any old movies?", "some classics please",
+                "classic films", "oldies"):
+        assert parser.parse(ask).year_max == 1996 - 25, ask
+    assert parser.parse("more recent animated movies").year_min == 1996 - 5
 
 
 def test_titles_survive_article_year_case_and_typos(tiny_catalog):

@@ -29,6 +29,15 @@ def test_render_functions(ui):
     assert "<script>" not in card_markdown(1, reply.items[0].__class__(1, "<script>x</script>", None, [], 0, "", []))
 
 
+def test_titles_render_literally_with_one_year(ui):
+    """M*A*S*H is not italics; a title that carries its year shows no second one (ML-100K re-release dates)."""
+    cls = ui.agent.turn("something scary", Session()).items[0].__class__
+    card = card_markdown(1, cls(1, "M*A*S*H (1970)", 1970, ["War"], 0, "a_b", []))
+    assert "M\\*A\\*S\\*H (1970)" in card and "(1970) (1970)" not in card and "a\\_b" in card
+    assert "(1983) (1997)" not in card_markdown(1, cls(2, "Return of the Jedi (1983)", 1997, [], 0, "", []))
+    assert "Alien (1979)" in card_markdown(1, cls(3, "Alien", 1979, [], 0, "", []))
+
+
 def test_send_empty_and_real_messages(ui):
     state, history, box, warning = ui.send("   ", UIState(), [], "", "laptop", "now")
     assert warning == messages.EMPTY and history == [] and box == ""
