@@ -264,9 +264,9 @@ class Agent:
                 intent.keywords = [w for w in words if w not in ("the", "and")][:5]
         if intent.kind in ("chat", "explain"):
             return intent
-        return self._accumulate(intent, session)
+        return self._accumulate(intent, session, notices)
 
-    def _accumulate(self, new: Intent, session: Session) -> Intent:
+    def _accumulate(self, new: Intent, session: Session, notices: list[str] | None = None) -> Intent:
         """Later turns refine earlier ones: a refinement adds to the session intent, a new request
         replaces the soft aspects but keeps the hard 'no X' constraints."""
         old = session.intent
@@ -279,7 +279,7 @@ class Agent:
         if refine:
             merged.kind = "refine"
             if new.wanted_genres:  # "something funny" after "something scary": comedy instead, not both
-                merged.wanted_genres = list(new.wanted_genres)
+                merged.wanted_genres, merged.all_genres = list(new.wanted_genres), new.all_genres
             merged.keywords = list(dict.fromkeys(merged.keywords + new.keywords))[:12]
             merged.reference_items = list(dict.fromkeys(merged.reference_items + new.reference_items))
             if new.year_min is not None or new.year_max is not None:
@@ -292,7 +292,15 @@ class Agent:
         merged.wanted_genres = [g for g in merged.wanted_genres if g not in merged.unwanted_genres]
         merged.reference_items = [i for i in merged.reference_items if i in self.catalog
                                   and not set(self.catalog.item(i).genres) & set(merged.unwanted_genres)]
-        merged.unwanted_keywords = list(dict.fromkeys(old.unwanted_keywords + new.unwanted_keywords))
+        # Unwanted words are scoped to the topic: a new request for other genres drops the ones the person
+        # did not repeat ("not too gory" for horror says nothing about the comedy asked for next).
+        topic_changed = not refine and new.wanted_genres and set(new.wanted_genres) != set(old.wanted_genres)
+        kept_old = [] if topic_changed else old.unwanted_keywords
+        dropped = [k for k in old.unwanted_keywords if k not in kept_old and k not in new.unwanted_keywords]
+        if dropped and notices is not None:
+            notices.append("new topic, so I dropped what you ruled out before: " + ", ".join(dropped[:2])
+                           + (" …" if len(dropped) > 2 else ""))
+        merged.unwanted_keywords = list(dict.fromkeys(kept_old + new.unwanted_keywords))
         merged.keywords = [k for k in merged.keywords if k not in merged.unwanted_keywords]
         merged.context = new.context
         session.intent = merged

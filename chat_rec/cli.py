@@ -304,23 +304,31 @@ def _percentiles(times: list[float]) -> str:
 
 
 def _with_reranker_variants(agent, cfg):
-    """The served agent, then (when a re-ranker checkpoint exists) the same agent with the re-ranker added
-    to its fusion: the cost of the re-ranker, measured beside its baseline in the same run."""
+    """The served agent, then the same agent with its re-ranker out (or, when the served fusion gives it
+    no weight and a checkpoint exists, in at weight 0.5): the re-ranker's cost beside its baseline, in the
+    same run."""
     from .assemble import load_reranker
     from .models.reranker import IdentityReranker
-    from .recommender.fusion import with_reranker
+    from .recommender.fusion import RERANKER, FusionModel, with_reranker
 
+    served = agent.rec.fusion
+    if not isinstance(agent.rec.reranker, IdentityReranker):
+        yield "served, re-ranker in", agent
+        heads = {h: {k: v for k, v in w.items() if k != RERANKER} for h, w in served.heads.items()}
+        agent.rec.fusion = FusionModel(heads, dict(served.meta), served.path)
+        yield "served, re-ranker out", agent
+        agent.rec.fusion = served
+        return
     yield "served", agent
     path = cfg.reranker.checkpoint()
-    if path is None or not path.exists() or not isinstance(agent.rec.reranker, IdentityReranker):
+    if path is None or not path.exists():
         return
     reranker, _ = load_reranker(cfg.reranker)
     if reranker is None:
         return
-    served_fusion = agent.rec.fusion
-    agent.rec.reranker, agent.rec.fusion = reranker, with_reranker(0.5, served_fusion)
+    agent.rec.reranker, agent.rec.fusion = reranker, with_reranker(0.5, served)
     yield f"with the re-ranker ({path.name}) at weight 0.5", agent
-    agent.rec.fusion, agent.rec.reranker = served_fusion, IdentityReranker()
+    agent.rec.fusion, agent.rec.reranker = served, IdentityReranker()
 
 
 def cmd_bench_turn(args) -> int:

@@ -207,7 +207,8 @@ def dialogue_turn_agent(cfg, args):
     from .datasets.dialogues import load_redial_catalog, read_redial
     from .index import build_item_index
     from .models.encoder import make_encoder
-    from .recommender.fusion import load_fusion
+    from .assemble import load_fusion_reranker
+    from .recommender.fusion import RERANKER, load_fusion
     from .replay import Replayer
 
     movies = _need(cfg, None, "redial", "movies_with_mentions.csv")
@@ -219,7 +220,8 @@ def dialogue_turn_agent(cfg, args):
     dialogues = read_redial(Path(args.dialogues)).dialogues
     fusion, _ = load_fusion(cfg.ranker.path, cfg.ranker.models_dir)
     replayer = Replayer(catalog, built.index, built.index.vectors, encoder, external_side(cfg, args, catalog))
-    return replayer.agent(dialogues, fusion), dialogues[:args.max_dialogues]
+    reranker = load_fusion_reranker(fusion, cfg.reranker)[0] if any(fusion.weight(h, RERANKER) for h in fusion.heads) else None
+    return replayer.agent(dialogues, fusion, reranker=reranker), dialogues[:args.max_dialogues]
 
 
 def dialogue_turns(agent, dialogues) -> list[float]:

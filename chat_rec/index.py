@@ -38,6 +38,7 @@ class SearchFilter:
     exclude_ids: frozenset = field(default_factory=frozenset)
     require_genres: tuple[str, ...] = ()
     forbid_genres: tuple[str, ...] = ()
+    all_genres: bool = False          # require every one of ``require_genres`` ("romantic comedy")
     year_min: int | None = None
     year_max: int | None = None
 
@@ -47,7 +48,7 @@ class SearchFilter:
         if self.exclude_ids:
             keep[catalog.rows(self.exclude_ids, skip_unknown=True)] = False
         if self.require_genres:
-            keep &= catalog.genre_mask(self.require_genres) | ~catalog.genre_matrix.any(axis=1)
+            keep &= catalog.genre_mask(self.require_genres, any_of=not self.all_genres) | ~catalog.genre_matrix.any(axis=1)
         if self.forbid_genres:
             keep &= ~catalog.genre_mask(self.forbid_genres)
         if self.year_min is not None:

@@ -26,6 +26,7 @@ class Intent(BaseModel):
     disliked_items: list[ItemId] = Field(default_factory=list)
     reference_items: list[ItemId] = Field(default_factory=list)
     wanted_genres: list[str] = Field(default_factory=list)
+    all_genres: bool = False                 # every wanted genre at once ("romantic comedy"), not any of them
     unwanted_genres: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
     unwanted_keywords: list[str] = Field(default_factory=list)
@@ -199,7 +200,8 @@ class RuleParser:
             word = m.group(0)
             if len(word) < 5 or word in known:
                 return word
-            close = difflib.get_close_matches(word, single, n=1, cutoff=0.85)
+            close = [c for c in difflib.get_close_matches(word, single, n=3, cutoff=0.85)
+                     if c[0] == word[0] and abs(len(c) - len(word)) <= 1]      # "familiar" is not "family"
             return close[0] if close else word
 
         return re.sub(r"[a-z][a-z'-]+", fix, text)
@@ -264,6 +266,8 @@ class RuleParser:
             for genre in self.genre_words[word]:
                 if genre not in target:
                     target.append(genre)
+            if target is intent.wanted_genres and len(self.genre_words[word]) > 1:
+                intent.all_genres = True      # one word naming two genres: a film that is both
         # "a light comedy, no crude humor": a genre asked for is not undone by a negated synonym, which
         # becomes an unwanted keyword instead ("horror but no zombies"). Negating the genre's own name
         # ("scary, but no horror") is a contradiction: both stay, and the agent asks which one is meant.

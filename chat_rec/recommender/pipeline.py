@@ -120,7 +120,7 @@ class Recommender:
             | set(intent.liked_items)
         return SearchFilter(exclude_ids=frozenset(exclude),
                             require_genres=tuple(intent.wanted_genres) if genres else (),
-                            forbid_genres=tuple(intent.unwanted_genres),
+                            forbid_genres=tuple(intent.unwanted_genres), all_genres=intent.all_genres and genres,
                             year_min=intent.year_min if era else None, year_max=intent.year_max if era else None)
 
     # ------------------------------------------------------------------------------------ ranking

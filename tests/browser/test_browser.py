@@ -88,7 +88,8 @@ def test_browser_chat_thumbs_down_and_why(server):
             page.locator("#why-1").click()
             page.locator("#why-chart").wait_for(timeout=30_000)
             assert "Why" in page.locator("#why-facts").inner_text()
-            assert "occlusion on the semantic score" in page.locator("#why-method").inner_text()
+            # the served fusion weights the dialogue-trained re-ranker, so "Why?" charts LIME on its score
+            assert "LIME on the re-ranker score" in page.locator("#why-method").inner_text()
             time.sleep(1.0)  # let the chart draw before the screenshot
             page.screenshot(path=str(ARTIFACTS / "browser_chat.png"), full_page=True)
         finally:

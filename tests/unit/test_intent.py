@@ -115,3 +115,27 @@ def test_labelled_requests_rules_only(ml100k_dir):
     assert result["n_cases"] >= 40
     assert result["genre_f1"] >= 0.85, result["misses"]
     assert result["negation_recall"] >= 0.90, result
+
+
+def test_hedges_and_misspellings(parser):
+    """Hedges are not excluded words; misspelt genre and unwanted words read as what they are close to."""
+    assert parser.parse("Not quite.").unwanted_keywords == []
+    i = parser.parse("not a huge fan of musicals")
+    assert i.unwanted_genres == ["Musical"] and not {"huge", "fan"} & set(i.unwanted_keywords)
+    i = parser.parse("sumthing scarey but not to gorey")
+    assert i.wanted_genres == ["Horror"] and "gore" in i.unwanted_keywords and "gorey" not in i.unwanted_keywords
+    assert parser.parse("that looks familiar").wanted_genres == []        # close spelling is not enough
+    assert parser.parse("kinda lik Alien").reference_items == [1]
+
+
+def test_one_word_for_two_genres_asks_for_both(tiny_catalog):
+    from chat_rec.index import SearchFilter
+
+    items = list(tiny_catalog.items) + [Item(9, "Love Story (1970)", 1970, ("Romance",)),
+                                        Item(10, "Romcom (1990)", 1990, ("Comedy", "Romance"))]
+    catalog = Catalog("tiny+", items)
+    i = RuleParser(catalog).parse("a romantic comedy please")
+    assert set(i.wanted_genres) == {"Romance", "Comedy"} and i.all_genres
+    mask = SearchFilter(require_genres=tuple(i.wanted_genres), all_genres=True).mask(catalog)
+    assert [catalog.items[r].id for r in mask.nonzero()[0] if catalog.items[r].genres != ("unknown",)] == [10]
+    assert not RuleParser(catalog).parse("a comedy or a romance").all_genres
