@@ -34,11 +34,17 @@ def server(ml_parts):
     from chat_rec.recommender.fusion import load_fusion
     from chat_rec.recommender.pipeline import Recommender
 
-    base = ml_parts["recommender"]     # the served fusion (the packaged fitted weights; no re-ranker in it)
+    from chat_rec.assemble import load_fusion_reranker
+    from chat_rec.config import RerankerConfig
+
+    base = ml_parts["recommender"]     # the served fusion: the packaged fitted weights and the re-ranker they weight
     fusion, notice = load_fusion("auto", ml_parts["data"].root / "models")
     assert notice is None and fusion.fitted
+    reranker, notice = load_fusion_reranker(fusion, RerankerConfig(models_dir=ml_parts["data"].root / "models"))
+    assert notice is None and reranker is not None
     rec = Recommender(base.catalog, base.index, base.vectors, base.encoder, base.cf, ml_parts["interactions"],
-                      fusion=fusion)
+                      fusion=fusion, reranker=reranker)
+    reranker.warm(rec.texts)
     agent = Agent(rec, ml_parts["interactions"], config=AgentConfig(k=5), store=MemoryStore())
     agent.rec.encoder.encode(["warm up"])
     demo = build_app(agent, "none (built-in rules)")
