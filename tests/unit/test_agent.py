@@ -125,3 +125,18 @@ def test_script_runner_and_feedback_by_rank(agent):
     assert records[1]["feedback"]["value"] == "down" and "recorded" in records[1]["result"]
     assert "ignored" in records[2]["result"]
     assert records[3]["kind"] == "explain" and records[3]["items"]
+
+
+def test_a_liked_pick_is_which_you_liked_not_which_you_mentioned(agent):
+    """A 👍'd item (never named) is "which you liked"; a title the person named is "which you mentioned"."""
+    from chat_rec.recommender.explain import facts_for
+    from chat_rec.recommender.intent import Intent
+    from chat_rec.recommender.pipeline import Scored, UserState
+
+    rec = agent.rec
+    row = 0
+    liked = " ".join(f.text for f in facts_for(rec, Scored(row, 1.0, {}), Intent(), UserState(liked_rows=[row])))
+    assert "which you liked" in liked and "which you mentioned" not in liked
+    named = Intent(reference_items=[rec.catalog.items[row].id])
+    said = " ".join(f.text for f in facts_for(rec, Scored(row, 1.0, {}), named, UserState()))
+    assert "which you mentioned" in said

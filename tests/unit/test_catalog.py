@@ -44,3 +44,16 @@ def test_fingerprint_changes_with_text(tiny_catalog):
     other = Catalog("tiny", [Item(**{**i.__dict__, "description": "changed"}) if i.id == 1 else i for i in tiny_catalog])
     assert other.fingerprint() != tiny_catalog.fingerprint()
     assert Catalog("tiny", list(tiny_catalog.items)).fingerprint() == tiny_catalog.fingerprint()
+
+
+def test_boilerplate_sentences_are_found_by_frequency_not_by_title():
+    """A sentence shared word for word by many items' descriptions is data filler and is removed."""
+    from chat_rec.catalog import Catalog, Item
+
+    filler = "It looks like we don't have any Plot Summaries for this title yet. Be the first to contribute!"
+    items = [Item(i, f"Film {i} (1990)", 1990, ("Drama",), filler if i < 6 else f"A story number {i} about a town.")
+             for i in range(40)]
+    items.append(Item(99, "Mixed (1991)", 1991, ("Drama",), "A real plot about a dog. " + filler))
+    catalog = Catalog("filler", items)
+    assert catalog.item(0).description == "" and catalog.item(99).description == "A real plot about a dog."
+    assert catalog.item(7).description == "A story number 7 about a town."      # unique sentences stay
