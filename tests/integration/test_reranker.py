@@ -172,7 +172,7 @@ def test_cli_explain_chat_and_eval_guard(quick_reranker, ml_parts, monkeypatch, 
     assert main(["chat", "--llm", "none", "--script", str(script), "--json"]) == 0
     first = json.loads(next(l for l in capsys.readouterr().out.splitlines() if l.startswith("{")))
     assert any("re-ranker off" in n and "chat-rec train ranker" in n for n in first["notices"])
-    # The served fusion weights the packaged dialogue-trained re-ranker: found beside it, no notice.
+    # The packaged fusion gives the re-ranker no weight: it is not even loaded, so no notice.
     monkeypatch.delenv("CHATREC_RANKER")
     monkeypatch.delenv("CHATREC_RERANKER")
     assert main(["chat", "--llm", "none", "--script", str(script), "--json"]) == 0
