@@ -276,6 +276,10 @@ class Agent:
         refine = new.kind == "refine" or (not new.wanted_genres and not new.reference_items and not new.keywords
                                           and not new.liked_items)
         merged = old.model_copy(deep=True) if refine else new.model_copy(deep=True)
+        if new.adds_genres and not new.all_genres and not old.all_genres:
+            # "I'm into comedies" ... "or horror": either genre, not horror instead
+            merged.wanted_genres = list(dict.fromkeys(old.wanted_genres + new.wanted_genres))
+            new = new.model_copy(update={"wanted_genres": merged.wanted_genres})
         if refine:
             merged.kind = "refine"
             if new.wanted_genres:  # "something funny" after "something scary": comedy instead, not both
@@ -294,7 +298,8 @@ class Agent:
                                   and not set(self.catalog.item(i).genres) & set(merged.unwanted_genres)]
         # Unwanted words are scoped to the topic: a new request for other genres drops the ones the person
         # did not repeat ("not too gory" for horror says nothing about the comedy asked for next).
-        topic_changed = not refine and new.wanted_genres and set(new.wanted_genres) != set(old.wanted_genres)
+        topic_changed = (not refine and not new.adds_genres and new.wanted_genres
+                         and set(new.wanted_genres) != set(old.wanted_genres))
         kept_old = [] if topic_changed else old.unwanted_keywords
         dropped = [k for k in old.unwanted_keywords if k not in kept_old and k not in new.unwanted_keywords]
         if dropped and notices is not None:

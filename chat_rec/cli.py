@@ -315,7 +315,7 @@ def _with_reranker_variants(agent, cfg):
     if not isinstance(agent.rec.reranker, IdentityReranker):
         yield "served, re-ranker in", agent
         heads = {h: {k: v for k, v in w.items() if k != RERANKER} for h, w in served.heads.items()}
-        agent.rec.fusion = FusionModel(heads, dict(served.meta), served.path)
+        agent.rec.fusion = FusionModel(heads, dict(served.meta), served.path, dict(served.trees))
         yield "served, re-ranker out", agent
         agent.rec.fusion = served
         return

@@ -119,7 +119,8 @@ def cmd_train_ranker(args) -> int:
     from .datasets.splits import split_per_user
     from .index import build_item_index
     from .models.encoder import make_encoder
-    from .ranker_training import CORPUS_ONLY, artifact, file_digest, fit_history_head, fit_weights, request_cases
+    from .ranker_training import (CORPUS_ONLY, artifact, file_digest, fit_history_head, fit_tree, fit_weights,
+                                   request_cases)
     from .recommender.pipeline import Recommender
     from .recommender.signals import NAMES
     from .replay import Replayer
@@ -147,6 +148,13 @@ def cmd_train_ranker(args) -> int:
     cases, fitting["request"] = request_cases(replayer.agent, dialogues)
     heads["request"] = fit_weights(cases, names)
     fitting["request"]["signals"] = names
+    trees = {}
+    if not args.no_tree:
+        tree, fitting["tree"] = fit_tree(cases, heads["request"], seed=args.seed)
+        print(f"tree stage {'kept' if tree else 'not kept (no better than the linear order)'}: held-out R@10 "
+              f"{fitting['tree']['heldout']['tree'].get('recall@10', 0):.4f} vs linear "
+              f"{fitting['tree']['heldout']['linear'].get('recall@10', 0):.4f}", flush=True)
+        trees = {"request": tree} if tree is not None else {}
     del cases
     if not args.no_reranker:
         # The BERT context re-ranker learns the chat's own re-ranking task on dialogues (the linear request
@@ -156,7 +164,7 @@ def cmd_train_ranker(args) -> int:
         from .recommender.fusion import RERANKER, FusionModel
         from .reranker_dialogues import DialogueRerankerTrainer, DialogueTrainConfig, refit_weight
 
-        linear = FusionModel({"request": dict(heads["request"])}, {"fitted": True})
+        linear = FusionModel({"request": dict(heads["request"])}, {"fitted": True}, "", trees)
         make = lambda stats: replayer.agent(stats, linear)  # noqa: E731
         if args.reranker:
             from .models.cross_encoder import CrossEncoderReranker, RerankerUnavailable
@@ -192,7 +200,7 @@ def cmd_train_ranker(args) -> int:
 
         heads["history"], fitting["history"] = fit_history_head(serving, train, make, seed=args.seed)
     model = artifact(heads, fitting, files + [movies, plots, ml_movies, Path(args.ml_ratings)], args.seed,
-                     command=" ".join(["chat-rec", *getattr(args, "argv", [])]))
+                     command=" ".join(["chat-rec", *getattr(args, "argv", [])]), trees=trees)
     model.save(out)
     for head, w in heads.items():
         shown = ", ".join(f"{k} {v:+.3f}" for k, v in sorted(w.items(), key=lambda kv: -abs(kv[1])) if v)
@@ -249,6 +257,7 @@ def add_train_args(tr) -> None:
     tr.add_argument("--ml-movies", help="ML-latest-small movies.csv for genres (default: the team data folder)")
     tr.add_argument("--seed", type=int, default=0, help="the evaluation split whose train part fits the history head")
     tr.add_argument("--out", help="artifact path (default data/models/ranker.json)")
+    tr.add_argument("--no-tree", action="store_true", help="no tree stage (LambdaRank over the linear top)")
     tr.add_argument("--no-reranker", action="store_true", help="fit the linear weights only (no re-ranker training)")
     tr.add_argument("--reranker-out", help="re-ranker checkpoint path (default data/models/reranker-dialogues.pt)")
     tr.add_argument("--reranker", help="reuse this dialogue-trained re-ranker checkpoint: refit only its weight")

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from .agent import Agent
 from .datasets.dialogues import Dialogue
 from .models.cross_encoder import CrossEncoderReranker, CrossEncoderSpec, LateCrossEncoder, save_checkpoint
-from .recommender.fusion import RERANKER, FusionModel
+from .recommender.fusion import RERANKER, FusionModel, stage_scores
 from .recommender.intent import Intent
 from .recommender.signals import zscore
 from .replay import replay_all
@@ -75,8 +75,7 @@ def collect_cases(agent: Agent, dialogues: Sequence[Dialogue], *, size: int, ext
         cand, Z, head = agent.signals(session)
         if not len(cand):
             continue
-        w = agent.rec.fusion.vector(head)
-        fused = w @ Z
+        fused = stage_scores(agent.rec.fusion, head, Z)
         order = np.argsort(-fused, kind="stable")[:size]
         items, linear = cand[order].tolist(), fused[order].astype(np.float64).tolist()
         if extra:
@@ -248,7 +247,7 @@ def with_fitted_reranker(fusion: FusionModel, weight: float, head: str = "reques
         heads[head][RERANKER] = float(weight)
     else:
         heads[head].pop(RERANKER, None)
-    return FusionModel(heads, dict(fusion.meta), fusion.path)
+    return FusionModel(heads, dict(fusion.meta), fusion.path, dict(fusion.trees))
 
 
 __all__ = ["DialogueTrainConfig", "DialogueRerankerTrainer", "collect_cases", "fit_weight", "fused_recall", "refit_weight",

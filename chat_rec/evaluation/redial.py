@@ -10,8 +10,9 @@ before that message is fed into an agent ``Session`` (the seeker's words through
 * ``chat-rec``: the served path, with the seeker's questionnaire answers (liked / disliked) about the
   movies mentioned earlier; ``liked_only``: the targets the seeker marked suggested and liked;
 * ``text_only``: the same without the questionnaire (the setting of published systems);
-* ablations on the same cases and candidates: hand-set default weights, no re-ranker, no CF signals
-  (``cf``, ``cf_last``, ``comention``, refitted), text signals only (refitted); a popularity baseline.
+* ablations on the same cases and candidates: hand-set default weights, no re-ranker (the linear and tree
+  stages), the linear stage only (no tree stage, no re-ranker), no CF signals (``cf``, ``cf_last``,
+  ``comention``, refitted), text signals only (refitted), all linear; a popularity baseline.
 
 Nothing is fitted on the evaluated file: dialogue statistics come from the ``--train`` files, the fusion
 weights are fitted on the ``--train`` dialogues by two-fold cross-fitting (``ranker_training``), and
@@ -29,9 +30,9 @@ from tqdm.auto import tqdm
 
 from ..agent import Agent
 from ..catalog import Catalog
-from ..ranker_training import request_cases, fit_weights
+from ..ranker_training import fit_tree, fit_weights, request_cases
 from ..reranker_dialogues import refit_weight, with_fitted_reranker
-from ..recommender.fusion import DEFAULT_WEIGHTS, RERANKER, FusionModel
+from ..recommender.fusion import DEFAULT_WEIGHTS, RERANKER, FusionModel, stage_scores
 from ..recommender.signals import NAMES, SideData
 from ..replay import Replayer, count_cases, replay_all
 
@@ -56,9 +57,10 @@ def _rank_of(order: np.ndarray, target: int) -> int:
     return int(hit[0]) if len(hit) else 10**6
 
 
-def evaluate(agent: Agent, dialogues, variants: dict[str, np.ndarray], *, questionnaire: bool = True,
+def evaluate(agent: Agent, dialogues, variants: dict[str, FusionModel], *, questionnaire: bool = True,
              progress: bool = True, desc: str = "cases") -> tuple[dict, dict[str, dict], float]:
-    """The served ranking (``Agent.rank``) and each variant's weights over the same cases' signals."""
+    """The served ranking (``Agent.rank``) and each variant's fusion (``stage_scores``) over the same cases'
+    signals."""
     started = time.perf_counter()
     served, liked, per_variant, filtered = [], [], {name: [] for name in variants}, 0
     for case, session in tqdm(replay_all(agent, dialogues, questionnaire=questionnaire), desc=desc,
@@ -67,11 +69,11 @@ def evaluate(agent: Agent, dialogues, variants: dict[str, np.ndarray], *, questi
         served.append(_rank_of(rows, case.target))
         liked.append(case.liked_target)
         if variants:
-            cand, Z, _ = agent.signals(session)
+            cand, Z, head = agent.signals(session)
             j = int(np.searchsorted(cand, case.target))
             filtered += not (j < len(cand) and cand[j] == case.target)
-            for name, w in variants.items():
-                score = w @ Z
+            for name, fusion in variants.items():
+                score = stage_scores(fusion, head, Z)
                 order = cand[np.argsort(-score, kind="stable")[:50]]
                 per_variant[name].append(_rank_of(order, case.target))
     seconds = time.perf_counter() - started
@@ -81,10 +83,6 @@ def evaluate(agent: Agent, dialogues, variants: dict[str, np.ndarray], *, questi
     if variants:
         table["targets_filtered_out"] = filtered     # removed by the chat's hard filters (genre, era, ...)
     return table, {n: recall_table(np.asarray(r)) for n, r in per_variant.items()}, len(ranks) / max(seconds, 1e-9)
-
-
-def _vector(weights: dict[str, float]) -> np.ndarray:
-    return np.array([float(weights.get(n, 0.0)) for n in NAMES], dtype=np.float32)
 
 
 def run(eval_file, train_files: Sequence, catalog: Catalog, vectors: np.ndarray, encoder, index, *,
@@ -97,14 +95,21 @@ def run(eval_file, train_files: Sequence, catalog: Catalog, vectors: np.ndarray,
         print(f"fitting the fusion on {len(train_dialogues)} training dialogues (replayed, two folds) ...", flush=True)
     cases, fitting = request_cases(replayer.agent, train_dialogues, progress=progress) if train_dialogues else ([], {})
     weights = fit_weights(cases) if cases else dict(DEFAULT_WEIGHTS["request"])
+    tree, fitting["tree"] = fit_tree(cases, weights, progress=progress) if cases else (None, {})
+    trees = {"request": tree} if tree is not None else {}
+    if progress and cases:
+        print(f"tree stage {'kept' if tree else 'not kept'}: held-out R@10 {fitting['tree']['heldout']['tree'].get('recall@10', 0):.4f} "
+              f"vs linear {fitting['tree']['heldout']['linear'].get('recall@10', 0):.4f}", flush=True)
     ablation_weights = {"hand-set defaults": dict(DEFAULT_WEIGHTS["request"]),
                         "no re-ranker": {k: v for k, v in weights.items() if k != RERANKER}}
+    if trees:
+        ablation_weights["linear stage only"] = dict(ablation_weights["no re-ranker"])
     if cases:
         ablation_weights["no CF"] = fit_weights(cases, [n for n in NAMES if n not in NO_CF])
         ablation_weights["text signals only"] = fit_weights(cases, TEXT_SIGNALS)
     ablation_weights["popularity"] = {"pop": 1.0}
     del cases
-    fusion = FusionModel({"request": weights}, {"fitted": bool(train_dialogues), "fitting": fitting})
+    fusion = FusionModel({"request": weights}, {"fitted": bool(train_dialogues), "fitting": fitting}, "", trees)
     if reranker is not None:
         # its weight against this linear stage, fitted on the re-ranker's own held-out training dialogues
         w, fitting["reranker"] = refit_weight(lambda stats: replayer.agent(stats, fusion), train_dialogues, reranker,
@@ -115,7 +120,9 @@ def run(eval_file, train_files: Sequence, catalog: Catalog, vectors: np.ndarray,
         fusion = with_fitted_reranker(fusion, w)
         weights = dict(fusion.heads["request"])
     agent = replayer.agent(train_dialogues, fusion, reranker=reranker if fusion.weight("request", RERANKER) else None)
-    variants = {name: _vector(w) for name, w in ablation_weights.items()}
+    # the served tree stage stays in "no re-ranker"; the other rows are their weights' linear order
+    variants = {name: FusionModel({"request": w}, {}, "", trees if name == "no re-ranker" else {})
+                for name, w in ablation_weights.items()}
     table, ablations, per_second = evaluate(agent, eval_file.dialogues, variants, progress=progress)
     text_only, _, _ = evaluate(agent, eval_file.dialogues, {}, questionnaire=False, progress=progress,
                                desc="cases, text only")

@@ -7,6 +7,9 @@ Two heads, chosen per request by ``head_for``:
 * ``history``: a known user who gives no request; fitted on the MovieLens-100K train part.
 
 The score of a candidate is ``w[head] @ z(signals)``. A signal whose fitted weight is 0 is not computed.
+A head may also carry a **tree stage** (``TreeStage``): a LambdaRank model (LightGBM) that re-orders the
+linear top ``top`` from the same standardised signals plus the linear score and rank; it is fitted on the
+same cases and kept only when it beats the linear order on held-out dialogues (``ranker_training.fit_tree``).
 ``chat-rec train ranker`` writes ``data/models/ranker.json``; the package ships the one fitted by the
 team (``chat_rec/recommender/ranker.json``) so a fresh install ranks with fitted weights; when neither
 can be read the chat ranks on ``DEFAULT_WEIGHTS`` (hand-set, documented here) and says so.
@@ -45,11 +48,71 @@ class RankerUnavailable(ChatRecError):
     """The fusion artifact is missing, unreadable or of another version."""
 
 
+class TreeUnavailable(RankerUnavailable):
+    """The linear weights loaded but a tree stage did not; ``model`` is the artifact without its trees."""
+
+    def __init__(self, message: str, model: "FusionModel"):
+        super().__init__(message)
+        self.model = model
+
+
+@dataclass
+class TreeStage:
+    """LightGBM LambdaRank over the linear top ``top``; features ``tree_features`` of the ``names`` signals."""
+
+    names: tuple[str, ...]
+    top: int
+    model: str                     # LightGBM's text dump
+    meta: dict = field(default_factory=dict)
+    _booster: object = field(default=None, repr=False, compare=False)
+
+    @property
+    def booster(self):
+        if self._booster is None:
+            import lightgbm
+
+            self._booster = lightgbm.Booster(model_str=self.model)
+        return self._booster
+
+    def scores(self, Z: np.ndarray, linear: np.ndarray) -> np.ndarray:
+        """Tree scores of candidates given their standardised signals (``NAMES`` rows) and linear scores,
+        ordered by the linear score (best first)."""
+        return self.booster.predict(tree_features(Z, linear, self.names), num_threads=1)
+
+    def to_json(self) -> dict:
+        return {"names": list(self.names), "top": self.top, "model": self.model, "meta": self.meta}
+
+
+def tree_features(Z: np.ndarray, linear: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """``(n, len(names) + 3)``: the ``names`` signals (rows of ``Z``, ``NAMES`` order), the linear score, its gap
+    to the best and the linear rank; the columns are the linear top, best first."""
+    rows = [NAMES.index(n) for n in names]
+    linear = np.asarray(linear, dtype=np.float64)
+    return np.column_stack([np.asarray(Z, dtype=np.float64)[rows].T, linear, linear - linear[0],
+                            np.arange(len(linear), dtype=np.float64)]) if len(linear) else np.zeros((0, len(rows) + 3))
+
+
+def stage_scores(fusion: "FusionModel", head: str, Z: np.ndarray) -> np.ndarray:
+    """The fused score of every candidate: ``w @ Z``, then the head's tree stage (if any) re-orders the
+    linear top; those stay above the rest. The chat, the fitting of the re-ranker and the evaluations
+    all score through this."""
+    fused = fusion.vector(head).astype(np.float64) @ Z
+    tree = fusion.trees.get(head)
+    if tree is None or len(fused) < 2:
+        return fused
+    top = np.argsort(-fused, kind="stable")[:tree.top]
+    p = tree.scores(Z[:, top], fused[top])
+    fused = fused.copy()
+    fused[top] = fused[top[-1]] + 1e-6 + (p - p.min())
+    return fused
+
+
 @dataclass
 class FusionModel:
     heads: dict[str, dict[str, float]]
     meta: dict = field(default_factory=dict)
     path: str = ""
+    trees: dict[str, TreeStage] = field(default_factory=dict)
 
     def vector(self, head: str) -> np.ndarray:
         weights = self.heads.get(head) or {}
@@ -67,8 +130,14 @@ class FusionModel:
         return bool(self.meta.get("fitted"))
 
     def to_json(self) -> dict:
-        return {"version": VERSION, "heads": {h: {k: v for k, v in w.items() if v != 0.0} for h, w in self.heads.items()},
-                "meta": self.meta}
+        out = {"version": VERSION, "heads": {h: {k: v for k, v in w.items() if v != 0.0} for h, w in self.heads.items()},
+               "meta": self.meta}
+        if self.trees:
+            out["trees"] = {h: t.to_json() for h, t in self.trees.items()}
+        return out
+
+    def without_trees(self) -> "FusionModel":
+        return FusionModel({h: dict(w) for h, w in self.heads.items()}, dict(self.meta), self.path)
 
     def save(self, path: Path) -> Path:
         path = Path(path)
@@ -103,7 +172,18 @@ class FusionModel:
                 raise RankerUnavailable(f"{path}: weights must be numbers; {fix}") from None
             if not all(np.isfinite(list(heads[head].values()) or [0.0])):
                 raise RankerUnavailable(f"{path}: weights must be finite; {fix}")
-        return cls(heads, dict(raw.get("meta") or {}), str(path))
+        model = cls(heads, dict(raw.get("meta") or {}), str(path))
+        for head, t in (raw.get("trees") or {}).items():
+            try:
+                names = tuple(t["names"])
+                if head not in heads or set(names) - set(NAMES) or not isinstance(t["model"], str):
+                    raise ValueError(head)
+                model.trees[head] = TreeStage(names, int(t["top"]), t["model"], dict(t.get("meta") or {}))
+                model.trees[head].booster    # parse now: a corrupt model is found at load, not mid-turn
+            except Exception as exc:         # noqa: BLE001 - any damage to the tree stage is reported alike
+                raise TreeUnavailable(f"the tree stage of head {head!r} in {path} is unreadable "
+                                      f"({exc.__class__.__name__}); {fix}", model.without_trees()) from None
+        return model
 
 
 def defaults() -> FusionModel:
@@ -114,7 +194,8 @@ def with_reranker(weight: float, base: FusionModel | None = None) -> FusionModel
     """``base`` (the hand-set defaults when None) with the re-ranker's score added at ``weight`` to both
     heads: for trying a re-ranker checkpoint in the chat (``chat-rec explain``, tests)."""
     base = base or defaults()
-    return FusionModel({h: {**w, RERANKER: weight} for h, w in base.heads.items()}, dict(base.meta), base.path)
+    return FusionModel({h: {**w, RERANKER: weight} for h, w in base.heads.items()}, dict(base.meta), base.path,
+                       dict(base.trees))
 
 
 def load_fusion(path: str | Path | None = "auto", models_dir: Path = Path("data") / "models") -> tuple[FusionModel, str | None]:
@@ -129,5 +210,7 @@ def load_fusion(path: str | Path | None = "auto", models_dir: Path = Path("data"
         path = local if local.exists() else PACKAGED
     try:
         return FusionModel.load(Path(path)), None
+    except TreeUnavailable as exc:
+        return exc.model, f"ranking on the fitted weights without their tree stage ({exc})"
     except RankerUnavailable as exc:
         return defaults(), f"ranking on hand-set default weights ({exc})"

@@ -38,6 +38,7 @@ class Intent(BaseModel):
     explain_item: ItemId | None = None       # "why Fargo?"
     unknown_titles: list[str] = Field(default_factory=list)
     show_again: bool = False                 # "show them again" lifts the shown-items filter
+    adds_genres: bool = False                # "or horror", "comedies too": these genres join the earlier ones
 
     def is_empty(self) -> bool:
         """True when nothing usable for ranking was understood."""
@@ -122,6 +123,18 @@ GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|yo|good (morning|evening|afternoo
 EXPLAIN = re.compile(r"\b(why|how come|what makes|tell me (more )?about|what is .* about|what's .* about|explain)\b", re.I)
 ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
             "5th": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "last": -1, "top": 1}
+#: "the second one", "the last pick", "number 2", "#3": a pick on screen named by its place
+ORDINAL_REF = re.compile(r"\b(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last|top)\s+"
+                         r"(?:one|pick|movie|film|suggestion|title)\b|(?:#|\bnumber\s+|\bno\.\s*)([1-9])\b")
+
+
+class _Spot:
+    """A place in the text that names an item (``_titles`` reads the words around it)."""
+
+    def __init__(self, start: int, end: int, item_id: ItemId, surface: str):
+        self.start, self.end, self.item_id, self.surface = start, end, item_id, surface
+
+
 REFINE_START = re.compile(r"^\s*(actually|instead|hmm+|no wait|wait|also|and |but |make it|maybe|what about|how about|"
                           r"only|just|less|more|something (lighter|darker|older|newer|shorter)|older|newer|"
                           r"no |not |without|anything but|nothing)", re.I)
@@ -136,7 +149,7 @@ enjoyed adored hated boring bad awful terrible great amazing awesome fantastic b
 thank ok okay cool fine sure yes yeah nope recent older newer classic classics modern latest again show them those
 somthing someting sumthing smth sth kinda sorta lik liek stuff else other another different similar same instead rather films? pelis
 quite huge big fan fans person people type guy girl sure exactly particularly totally entirely much interested
-sold keen crazy""".split())   # the last lines: hedges ("not quite", "not a huge fan", "not a big … person")
+sold keen crazy number pick picks looks""".split())   # the last lines: hedges ("not quite", "not a huge fan", "not a big … person")
 
 
 def _norm(text: str) -> str:
@@ -182,11 +195,15 @@ class RuleParser:
         self._eras(masked, negated, intent)
         self._mood(masked, negated, intent)
         self._keywords(masked, negated, intent)
+        if last_shown and not EXPLAIN.search(text):
+            self._ordinal_refs(text, intent, last_shown)
         intent.kind = self._kind(message, text, intent, last_shown)
         if intent.kind == "explain":
             self._explain_target(text, intent, mentions)
         if re.search(r"\b(again|show (them|those) again|repeat)\b", text):
             intent.show_again = True
+        if intent.wanted_genres and re.search(r"^\W*(or|and|also|plus)\b|\b(too|as well|also)\W*$", text):
+            intent.adds_genres = True
         return intent
 
     # ---------------------------------------------------------------------------------- pieces
@@ -235,6 +252,29 @@ class RuleParser:
             else:
                 intent.reference_items.append(m.item_id)
 
+    def _ordinal_refs(self, text: str, intent: Intent, last_shown: list[ItemId]) -> None:
+        """"more like the second one", "I liked the first one", "not the third one": picks on screen named
+        by their place, read like a title at that spot (liked, disliked or a reference)."""
+        for m in ORDINAL_REF.finditer(text):
+            rank = ORDINALS[m.group(1)] if m.group(1) else int(m.group(2))
+            if rank > len(last_shown):
+                continue
+            item = last_shown[rank - 1] if rank > 0 else last_shown[-1]
+            before = text[:m.start()]
+            cued = re.search(rf"(?:{LIKE_CUES}|{DISLIKE_CUES}|{REFERENCE_CUES}|\b(?:than|as|about|not|no|except|skip|"
+                             rf"without|and|or|but))\s*$", before)
+            if not cued and before.strip(" ,.!?") and not re.match(rf"\s*(?:{POSITIVE_AFTER}|{NEGATIVE_AFTER}|looks)",
+                                                                  text[m.end():]):
+                continue             # "I am the first one here": not a pick
+            if re.search(r"\b(not|no|except|skip|without)\s*$", before):
+                if item not in intent.disliked_items:
+                    intent.disliked_items.append(item)
+                continue
+            found = len(intent.reference_items) + len(intent.liked_items) + len(intent.disliked_items)
+            self._titles(text, [_Spot(m.start(), m.end(), item, m.group(0))], intent)
+            if len(intent.reference_items) + len(intent.liked_items) + len(intent.disliked_items) == found:
+                intent.reference_items.append(item)
+
     def _negated_spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans inside a negation's scope: from the cue to the clause end or a scope-ending word."""
         spans = []
@@ -260,7 +300,11 @@ class RuleParser:
             word = m.group(1)
             if word == "space" and re.search(r"\b(some|any|a little|more|less)\s+space\b", text):
                 continue
-            target = intent.unwanted_genres if self._inside(m.start(), negated) else intent.wanted_genres
+            if word == "comic" and re.match(r"[\s-]*(books?|strips?)\b", text[m.end():]):
+                continue                 # "comic book movies": superheroes, not comedies
+            # "non animated", "non-animated", "not animated": the word itself negated
+            flipped = re.search(r"\b(non|not)[\s-]*$", text[max(0, m.start() - 5):m.start()]) is not None
+            target = intent.unwanted_genres if flipped or self._inside(m.start(), negated) else intent.wanted_genres
             if target is intent.unwanted_genres:
                 negated_words.append(word)
             for genre in self.genre_words[word]:
@@ -361,6 +405,7 @@ class RuleParser:
                         r"new(?:er)?\s+(?:movies|films|ones|stuff))\b")
     #: praise, not a request: "is a classic", "it's an old favourite", "the older It"
     PRAISE_RE = re.compile(r"(?:\b(?:is|was|are|were|'s|s|such)\s+(?:a|an|such a|my)?\s*(?:\w+\s+)?(?:classic|old)"
+                           r"|\bcult\s+classic|\b(?:getting|get|grow|growing|grew|got|i'm|im|am)\s+older"
                            r"|\bthe older\s+(?!ones?\b|movies?\b|films?\b|stuff\b)\w|older\s+(?:people|kids|children|"
                            r"son|daughter|brother|sister|crowd|audience|folks|generation|version|one\b(?!s)))")
 

@@ -22,7 +22,7 @@ from ..models.encoder import Encoder
 from ..models.reranker import IdentityReranker, Reranker
 from . import signals as sig
 from .context import compose, history_text, profile_text, ui_context
-from .fusion import RERANKER, FusionModel, defaults
+from .fusion import RERANKER, FusionModel, defaults, stage_scores
 from .intent import Intent
 
 #: How many of the person's latest messages the ``words`` signal reads (and at most how many characters),
@@ -134,7 +134,7 @@ class Recommender:
             return Ranking([], query, relaxed, head)
         raw = sig.compute(self.features, request, cand, active)
         Z = sig.matrix(raw, len(cand))
-        fused = self.fusion.vector(head).astype(np.float64) @ Z
+        fused = stage_scores(self.fusion, head, Z)
         fused = self._rerank(fused, cand, intent, state, head, raw)
         order = np.argsort(-fused, kind="stable")[:k]
         items = [Scored(int(cand[i]), float(fused[i]), {name: float(v[i]) for name, v in raw.items()}) for i in order]
@@ -232,7 +232,8 @@ class Recommender:
 
     def _rerank(self, fused: np.ndarray, cand: np.ndarray, intent: Intent, state: UserState, head: str,
                 raw: dict[str, np.ndarray]) -> np.ndarray:
-        """The re-ranker's standardised score, with its fitted weight, over the linear top ``rerank_top``."""
+        """The re-ranker's standardised score, with its fitted weight, over the top ``rerank_top`` of the
+        linear (and tree) stage."""
         w = self.fusion.weight(head, RERANKER)
         if not w or isinstance(self.reranker, IdentityReranker) or len(cand) < 2:
             return fused

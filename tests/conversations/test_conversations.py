@@ -36,6 +36,14 @@ def check(expect: dict, record: dict, previous: list | None, agent: Agent, sessi
             assert all(want in g for g in genres), msg
         elif key == "any_genre":
             assert all(g & set(want) for g in genres), msg
+        elif key == "refers_to_pick":
+            # the pick the person named by its place in the previous list is the reference: it is said so
+            assert previous is not None and 0 < want <= len(previous), msg
+            named = catalog.item(previous[want - 1])
+            assert previous[want - 1] not in ids and named.title.split(" (")[0].lower() in reply.lower() + " " + \
+                " ".join(str(i.get("explanation", "")) for i in items).lower(), msg
+        elif key == "some_genre":
+            assert any(want in g for g in genres), msg
         elif key == "no_genre":
             assert not any(want in g for g in genres), msg
         elif key == "years":

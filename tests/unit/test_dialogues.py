@@ -108,6 +108,35 @@ def test_served_ranking_is_the_fused_signal_matrix(tmp_path, catalog):
     assert checked == 6
 
 
+def test_the_tree_stage_ranks_on_the_served_path(tmp_path, catalog):
+    """With a tree stage, ``Agent.rank`` is ``stage_scores`` over ``Agent.signals``: the fitting's view."""
+    import lightgbm
+
+    from chat_rec.recommender.fusion import FusionModel, TreeStage, stage_scores
+    from chat_rec.replay import replay_all
+
+    d = [dialogue(f"a{n}", [("S", "a scary movie like @10 please"), ("R", "@11 ?"), ("S", "no crime"), ("R", "@15")])
+         for n in range(3)]
+    dialogues = read_redial(write(tmp_path / "d.jsonl", d)).dialogues
+
+    names = ("ref_max", "pop", "genre", "year")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, len(names) + 3))
+    booster = lightgbm.train({"objective": "lambdarank", "num_leaves": 3, "min_data_in_leaf": 5, "verbose": -1},
+                             lightgbm.Dataset(X, (X[:, 3] > 0.5).astype(float), group=[20] * 20), 10)
+    weights = {"ref_max": 1.0, "pop": 0.5, "genre": 0.7, "year": -0.2}
+    fusion = FusionModel({"request": weights}, {"fitted": True}, "",
+                         {"request": TreeStage(names, 4, booster.model_to_string())})
+    agent = _agent(catalog, dialogues, fusion)
+    differs = 0
+    for case, session in replay_all(agent, dialogues):
+        served = [s.row for s in agent.rank(session, 50).items]
+        cand, Z, head = agent.signals(session)
+        assert served == cand[np.argsort(-stage_scores(fusion, head, Z), kind="stable")].tolist()
+        differs += served != cand[np.argsort(-(fusion.vector(head) @ Z), kind="stable")].tolist()
+    assert differs                                  # the tree did re-order some lists
+
+
 def test_nothing_is_fitted_on_the_evaluated_file(tmp_path, catalog):
     """Heat (14) is recommended in every evaluated dialogue and never in training: if statistics or weights
     came from the evaluated file, popularity would put it first."""

@@ -139,3 +139,33 @@ def test_one_word_for_two_genres_asks_for_both(tiny_catalog):
     mask = SearchFilter(require_genres=tuple(i.wanted_genres), all_genres=True).mask(catalog)
     assert [catalog.items[r].id for r in mask.nonzero()[0] if catalog.items[r].genres != ("unknown",)] == [10]
     assert not RuleParser(catalog).parse("a comedy or a romance").all_genres
+
+
+def test_real_seekers_words_from_redial(parser):
+    """Misreads found by replaying ReDial: each once removed the movie the recorded recommender chose."""
+    i = parser.parse("Do you have any other non animated suggestions?")
+    assert "Animation" in i.unwanted_genres and "Animation" not in i.wanted_genres
+    i = parser.parse("something funny, not animated")
+    assert i.wanted_genres == ["Comedy"] and i.unwanted_genres == ["Animation"]
+    assert parser.parse("I haven't seen many comic book movies").wanted_genres == []
+    assert parser.parse("a comic movie").wanted_genres == ["Comedy"]
+    i = parser.parse("im looking for a good cult classic movie. Old or New, I just need a good movie")
+    assert (i.year_min, i.year_max) == (None, None)
+    assert parser.parse("I used to like Saw but as I am getting older it's a bit much").year_max is None
+    assert parser.parse("something older").year_max is not None
+    assert parser.parse("Or horror").adds_genres and parser.parse("comedies too").adds_genres
+    assert not parser.parse("a horror movie").adds_genres
+
+
+def test_picks_named_by_their_place(tiny_catalog):
+    """"more like the second one" names the second pick on screen; "not the third one" rules one out."""
+    p = RuleParser(tiny_catalog)
+    shown = [it.id for it in tiny_catalog.items[:5]]
+    assert p.parse("more like the second one", last_shown=shown).reference_items == [shown[1]]
+    i = p.parse("I liked the first one", last_shown=shown)
+    assert i.liked_items == [shown[0]]
+    i = p.parse("not the third one, something like the last one", last_shown=shown)
+    assert i.disliked_items == [shown[2]] and i.reference_items == [shown[-1]]
+    assert p.parse("why the second one?", last_shown=shown).explain_rank == 2
+    assert p.parse("I am the first one here", last_shown=shown).reference_items == []
+    assert p.parse("more like the second one").reference_items == []       # nothing on screen
