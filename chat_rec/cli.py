@@ -305,8 +305,8 @@ def _percentiles(times: list[float]) -> str:
 
 def _with_reranker_variants(agent, cfg):
     """The served agent, then the same agent with its re-ranker out (or, when the served fusion gives it
-    no weight and a checkpoint exists, in at weight 0.5): the re-ranker's cost beside its baseline, in the
-    same run."""
+    no weight and a checkpoint exists, in at weight 0.5; or, when a tree stage serves this catalog, with
+    it out): each stage's cost beside its baseline, in the same run."""
     from .assemble import load_reranker
     from .models.reranker import IdentityReranker
     from .recommender.fusion import RERANKER, FusionModel, with_reranker
@@ -317,6 +317,13 @@ def _with_reranker_variants(agent, cfg):
         heads = {h: {k: v for k, v in w.items() if k != RERANKER} for h, w in served.heads.items()}
         agent.rec.fusion = FusionModel(heads, dict(served.meta), served.path, dict(served.trees))
         yield "served, re-ranker out", agent
+        agent.rec.fusion = served
+        return
+    trees = [t for t in served.trees.values() if t.serves(agent.catalog.name)]
+    if trees:
+        yield "served, tree stage in", agent
+        agent.rec.fusion = served.without_trees()
+        yield "served, tree stage out", agent
         agent.rec.fusion = served
         return
     yield "served", agent
@@ -343,6 +350,7 @@ def cmd_bench_turn(args) -> int:
 
         agent, dialogues = dialogue_turn_agent(cfg, args)
         for label, variant in _with_reranker_variants(agent, cfg):
+            variant.rec._encoded.clear()     # each variant encodes the words afresh, as the chat does
             times = dialogue_turns(variant, dialogues)
             print(f"bench turn --llm none on {agent.catalog.name} ({len(agent.catalog):,} items), {label}: "
                   f"{len(times)} seeker messages of {len(dialogues)} dialogues; {_percentiles(times)}")
@@ -353,6 +361,7 @@ def cmd_bench_turn(args) -> int:
     agent = _agent(args)
     agent.turn("warm up: a comedy", Session())
     for label, variant in _with_reranker_variants(agent, cfg):
+        variant.rec._encoded.clear()         # each variant encodes the words afresh, as the chat does
         times = []
         for path in paths:
             for record in run_script(variant, load_script(path)):

@@ -150,7 +150,7 @@ def cmd_train_ranker(args) -> int:
     fitting["request"]["signals"] = names
     trees = {}
     if not args.no_tree:
-        tree, fitting["tree"] = fit_tree(cases, heads["request"], seed=args.seed)
+        tree, fitting["tree"] = fit_tree(cases, heads["request"], seed=args.seed, catalog=dcatalog.name)
         print(f"tree stage {'kept' if tree else 'not kept (no better than the linear order)'}: held-out R@10 "
               f"{fitting['tree']['heldout']['tree'].get('recall@10', 0):.4f} vs linear "
               f"{fitting['tree']['heldout']['linear'].get('recall@10', 0):.4f}", flush=True)

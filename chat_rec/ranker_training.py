@@ -128,11 +128,12 @@ def _recall(scores: Sequence[np.ndarray], labels: Sequence[np.ndarray], k: int) 
 
 
 def fit_tree(cases: Sequence[FitCase], weights: dict[str, float], names: Sequence[str] | None = None, *,
-             top: int = TREE_TOP, seed: int = 0, progress: bool = True) -> tuple[TreeStage | None, dict]:
+             top: int = TREE_TOP, seed: int = 0, catalog: str | None = None, progress: bool = True
+             ) -> tuple[TreeStage | None, dict]:
     """The tree stage of a head whose linear ``weights`` were fitted on ``cases``: LambdaRank (LightGBM)
     over each case's linear top ``top`` (``TREE_PARAMS``, ``TREE_ROUNDS`` trees). A seeded fifth of the
     dialogues is held out: the tree is kept (refitted on every case) only when its held-out Recall@10 beats
-    the linear order's, else None. Cases whose positive is outside the linear top count as misses for both."""
+    the linear order's, else None. ``catalog``: the cases' catalog, the only one the tree will serve. Cases whose positive is outside the linear top count as misses for both."""
     import lightgbm
 
     names = tuple(names or [n for n in NAMES if weights.get(n, 0.0)])
@@ -160,7 +161,7 @@ def fit_tree(cases: Sequence[FitCase], weights: dict[str, float], names: Sequenc
     labels = [g[1] for g in held]
     linear = [-np.arange(len(g[1]), dtype=np.float64) for g in held]
     tree = [booster.predict(g[0], num_iteration=rounds) for g in held]
-    meta = {"top": top, "rounds": rounds, "signals": list(names), "params": params, "seed": seed,
+    meta = {"top": top, "rounds": rounds, "signals": list(names), "params": params, "seed": seed, "catalog": catalog,
             "cases": {"fit": len(fit), "heldout": len(held)}, "heldout_dialogues": len(held_ids),
             "heldout": {"linear": {f"recall@{k}": round(_recall(linear, labels, k), 4) for k in (10, 50)},
                         "tree": {f"recall@{k}": round(_recall(tree, labels, k), 4) for k in (10, 50)}}}

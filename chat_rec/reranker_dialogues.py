@@ -75,7 +75,7 @@ def collect_cases(agent: Agent, dialogues: Sequence[Dialogue], *, size: int, ext
         cand, Z, head = agent.signals(session)
         if not len(cand):
             continue
-        fused = stage_scores(agent.rec.fusion, head, Z)
+        fused = stage_scores(agent.rec.fusion, head, Z, agent.rec.catalog.name)
         order = np.argsort(-fused, kind="stable")[:size]
         items, linear = cand[order].tolist(), fused[order].astype(np.float64).tolist()
         if extra:

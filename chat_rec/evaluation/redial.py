@@ -73,7 +73,7 @@ def evaluate(agent: Agent, dialogues, variants: dict[str, FusionModel], *, quest
             j = int(np.searchsorted(cand, case.target))
             filtered += not (j < len(cand) and cand[j] == case.target)
             for name, fusion in variants.items():
-                score = stage_scores(fusion, head, Z)
+                score = stage_scores(fusion, head, Z, agent.catalog.name)
                 order = cand[np.argsort(-score, kind="stable")[:50]]
                 per_variant[name].append(_rank_of(order, case.target))
     seconds = time.perf_counter() - started
@@ -95,7 +95,7 @@ def run(eval_file, train_files: Sequence, catalog: Catalog, vectors: np.ndarray,
         print(f"fitting the fusion on {len(train_dialogues)} training dialogues (replayed, two folds) ...", flush=True)
     cases, fitting = request_cases(replayer.agent, train_dialogues, progress=progress) if train_dialogues else ([], {})
     weights = fit_weights(cases) if cases else dict(DEFAULT_WEIGHTS["request"])
-    tree, fitting["tree"] = fit_tree(cases, weights, progress=progress) if cases else (None, {})
+    tree, fitting["tree"] = fit_tree(cases, weights, catalog=catalog.name, progress=progress) if cases else (None, {})
     trees = {"request": tree} if tree is not None else {}
     if progress and cases:
         print(f"tree stage {'kept' if tree else 'not kept'}: held-out R@10 {fitting['tree']['heldout']['tree'].get('recall@10', 0):.4f} "

@@ -134,7 +134,7 @@ class Recommender:
             return Ranking([], query, relaxed, head)
         raw = sig.compute(self.features, request, cand, active)
         Z = sig.matrix(raw, len(cand))
-        fused = stage_scores(self.fusion, head, Z)
+        fused = stage_scores(self.fusion, head, Z, self.catalog.name)
         fused = self._rerank(fused, cand, intent, state, head, raw)
         order = np.argsort(-fused, kind="stable")[:k]
         items = [Scored(int(cand[i]), float(fused[i]), {name: float(v[i]) for name, v in raw.items()}) for i in order]

@@ -100,5 +100,16 @@ def test_browser_chat_thumbs_down_and_why(server):
             assert "occlusion on the semantic score" in page.locator("#why-method").inner_text()
             time.sleep(1.0)  # let the chart draw before the screenshot
             page.screenshot(path=str(ARTIFACTS / "browser_chat.png"), full_page=True)
+            # a pick named by its place: "more like the second one" takes the second card as the reference
+            second = page.locator("#card-2").inner_text().split("\n")[0].split(". ", 1)[1]
+            named = second.rsplit(" (", 1)[0].split(" · ")[0]
+            first = page.locator("#card-1").inner_text()
+            page.locator("#msg textarea").fill("more like the second one")
+            page.locator("#send").click()
+            page.wait_for_function("t => document.querySelector('#card-1') && document.querySelector('#card-1').innerText !== t",
+                                   arg=first, timeout=60_000)
+            assert named not in " ".join(page.locator(".card-text").all_inner_texts())
+            assert page.locator("#chat").inner_text().count(named) >= 2, named   # its card, then "close to ..."
+            page.screenshot(path=str(ARTIFACTS / "browser_more_like.png"), full_page=True)
         finally:
             ctx.close()

@@ -85,6 +85,7 @@ def test_train_ranker_on_a_slice_writes_a_versioned_artifact(ml_parts, tmp_path,
     assert model.heads["history"].get("cf", 0) > 0                     # CF leads for a known user
     tree = model.meta["fitting"]["tree"]                                # tried; kept only if it beat the linear order
     assert bool(model.trees) == tree["kept"] and set(tree["signals"]) <= set(model.heads["request"])
+    assert tree["catalog"] == "redial"                                   # it serves only the catalog it was fitted on
     assert "wrote" in capsys.readouterr().out
     raw = json.loads(out.read_text())
     assert raw["version"] == 1 and "train ranker" in raw["meta"]["command"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from chat_rec.ranker_training import FitCase, fit_tree
-from chat_rec.recommender.fusion import FusionModel, load_fusion, stage_scores
+from chat_rec.recommender.fusion import FusionModel, TreeStage, load_fusion, stage_scores
 from chat_rec.recommender.signals import NAMES
 
 POP, SEM = NAMES.index("pop"), NAMES.index("sem")
@@ -88,3 +88,13 @@ def test_a_damaged_tree_is_dropped_with_a_notice_and_the_weights_stay(tmp_path, 
 def test_too_few_cases_give_no_tree():
     tree, meta = fit_tree(_cases(12, 30, interaction), {"pop": 1.0, "sem": 0.1}, top=20, progress=False)
     assert tree is None and not meta["kept"] and "fewer than" in meta["why"]
+
+
+def test_a_tree_serves_only_the_catalog_it_was_fitted_on(fitted):
+    tree, _ = fitted
+    tree = TreeStage(tree.names, tree.top, tree.model, {**tree.meta, "catalog": "redial"})
+    fusion = FusionModel({"request": {"pop": 1.0, "sem": 0.1}}, {}, "", {"request": tree})
+    Z = _cases(1, 100, interaction, seed=5)[0].Z
+    linear = fusion.vector("request") @ Z
+    np.testing.assert_allclose(stage_scores(fusion, "request", Z, "movielens-100k"), linear)
+    assert not np.allclose(stage_scores(fusion, "request", Z, "redial"), linear)
