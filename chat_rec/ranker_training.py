@@ -106,14 +106,10 @@ def fit_weights(cases: Sequence[FitCase], names: Sequence[str] = NAMES, l2: floa
     return {name: round(float(v), 4) for name, v in zip(names, w.detach().numpy())}
 
 
-def _vector(weights: dict[str, float]) -> np.ndarray:
-    return np.array([float(weights.get(n, 0.0)) for n in NAMES], dtype=np.float64)
-
-
 def tree_groups(cases: Sequence[FitCase], weights: dict[str, float], names: Sequence[str], top: int = TREE_TOP
                 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per case, the tree stage's features over the linear top ``top`` and the labels (1 at a positive)."""
-    w, out = _vector(weights), []
+    w, out = FusionModel({"head": weights}).vector("head").astype(np.float64), []
     for c in cases:
         s = w @ c.Z
         order = np.argsort(-s, kind="stable")[:top]
@@ -133,7 +129,8 @@ def fit_tree(cases: Sequence[FitCase], weights: dict[str, float], names: Sequenc
     """The tree stage of a head whose linear ``weights`` were fitted on ``cases``: LambdaRank (LightGBM)
     over each case's linear top ``top`` (``TREE_PARAMS``, ``TREE_ROUNDS`` trees). A seeded fifth of the
     dialogues is held out: the tree is kept (refitted on every case) only when its held-out Recall@10 beats
-    the linear order's, else None. ``catalog``: the cases' catalog, the only one the tree will serve. Cases whose positive is outside the linear top count as misses for both."""
+    the linear order's, else None. ``catalog``: the cases' catalog, the only one the tree will serve.
+    Cases whose positive is outside the linear top count as misses for both."""
     import lightgbm
 
     names = tuple(names or [n for n in NAMES if weights.get(n, 0.0)])
@@ -157,18 +154,17 @@ def fit_tree(cases: Sequence[FitCase], weights: dict[str, float], names: Sequenc
     train_set = dataset(fit)
     booster = lightgbm.train(dict(params, metric="ndcg", eval_at=[10, 50]), train_set, TREE_ROUNDS,
                              valid_sets=[dataset(held, train_set)], valid_names=["held-out"], callbacks=callbacks)
-    rounds = TREE_ROUNDS
     labels = [g[1] for g in held]
     linear = [-np.arange(len(g[1]), dtype=np.float64) for g in held]
-    tree = [booster.predict(g[0], num_iteration=rounds) for g in held]
-    meta = {"top": top, "rounds": rounds, "signals": list(names), "params": params, "seed": seed, "catalog": catalog,
+    tree = [booster.predict(g[0]) for g in held]
+    meta = {"top": top, "rounds": TREE_ROUNDS, "signals": list(names), "params": params, "seed": seed, "catalog": catalog,
             "cases": {"fit": len(fit), "heldout": len(held)}, "heldout_dialogues": len(held_ids),
             "heldout": {"linear": {f"recall@{k}": round(_recall(linear, labels, k), 4) for k in (10, 50)},
                         "tree": {f"recall@{k}": round(_recall(tree, labels, k), 4) for k in (10, 50)}}}
     meta["kept"] = meta["heldout"]["tree"]["recall@10"] > meta["heldout"]["linear"]["recall@10"]
     if not meta["kept"]:
         return None, meta
-    final = lightgbm.train(params, dataset(groups), rounds)
+    final = lightgbm.train(params, dataset(groups), TREE_ROUNDS)
     return TreeStage(names, top, final.model_to_string(), meta), meta
 
 
