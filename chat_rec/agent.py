@@ -18,7 +18,7 @@ from .config import AgentConfig
 from .errors import ChatRecError
 from .recommender.feedback import VALUES, FeedbackEvent, FeedbackStore, MemoryStore, OnlineConfig, effective, user_vector
 from .recommender.explain import Fact, facts_for, grounded, short_title, template
-from .recommender.intent import Intent, RuleParser, merge_intents
+from .recommender.intent import ANSWER_NO, ANSWER_YES, Intent, RuleParser, merge_intents
 from .recommender.llm_intent import LLMFailure, LLMHelper
 from .recommender.pipeline import DIALOGUE_MESSAGES, WORDS_MESSAGES, Ranking, Recommender, Scored, UserState, decade_label
 from .recommender.titles import TitleMatcher
@@ -233,7 +233,10 @@ class Agent:
 
     # --------------------------------------------------------------------------------- understanding
     def _understand(self, text: str, session: Session, notices: list[str]) -> Intent:
-        rules = self.parser.parse(text, last_shown=session.last_items)
+        focus = session.focus if session.focus is not None else (
+            session.last_items[0] if len(session.last_items) == 1 else None)
+        rules = self.parser.parse(text, last_shown=session.last_items, focus=focus)
+        self._answer(text, session, rules)
         if INJECTION.search(text):
             notices.append("I only read what you would like to watch; instructions in messages are ignored")
             rules.keywords = [k for k in rules.keywords if k not in ("ignore", "instructions", "print", "system",
@@ -243,16 +246,21 @@ class Agent:
             llm_intent = None
             # The rules are sure about greetings and "why ..." questions; the LLM adds nothing there.
             settled = rules.kind == "chat" or (rules.kind == "explain" and (rules.explain_item or rules.explain_rank))
-            if self.llm is not None and not settled:
+            reader = self.config.reader
+            if self.llm is not None and reader != "rules" and (not settled or reader == "llm"):
                 try:
                     llm_intent = self.llm.extract(text, session.messages)
                 except LLMFailure as exc:
                     notices.append(f"{exc}; I used my built-in rules instead")
-        intent = merge_intents(rules, llm_intent, text)
+        if self.config.reader == "llm" and self.llm is not None:
+            intent = llm_intent if llm_intent is not None else Intent(kind="chat" if rules.kind == "chat" else "recommend")
+        else:
+            intent = merge_intents(rules, llm_intent, text)
         intent.context = dict(session.context)
         # "something like it / that": the item we were just talking about
-        if re.search(r"\b(like|similar to|more like)\s+(it|that|this|that one|this one)\b", text, re.I) \
-                and session.focus is not None and session.focus not in intent.reference_items:
+        if re.search(r"(?<!not )(?<!n't )\b(like|similar to|more like)\s+(it|that|this|that one|this one)\b", text, re.I) \
+                and session.focus is not None and session.focus not in intent.reference_items \
+                and session.focus not in intent.disliked_items:
             intent.reference_items.append(session.focus)
             if intent.kind in ("recommend", "chat"):
                 intent.kind = "more_like"
@@ -266,10 +274,31 @@ class Agent:
             return intent
         return self._accumulate(intent, session, notices)
 
+    def _answer(self, text: str, session: Session, intent: Intent) -> None:
+        """A reply to the other side's yes/no question about genres ("Do you like horror movies?" - "not
+        really", "No, I like romantic comedies", "I do"): the genres asked about become unwanted / wanted."""
+        if not session.transcript or session.transcript[-1][0] != "assistant":
+            return
+        question = session.transcript[-1][1]
+        if "?" not in question:
+            return
+        asked = re.split(r"[.!?]\s", question[:question.rindex("?")])[-1]
+        genres = self.parser.parse(asked).wanted_genres
+        if not genres:
+            return
+        if ANSWER_NO.match(text):
+            for g in genres:
+                if g not in intent.wanted_genres and g not in intent.unwanted_genres:
+                    intent.unwanted_genres.append(g)
+        elif ANSWER_YES.match(text) and not intent.wanted_genres and not intent.unwanted_genres:
+            intent.wanted_genres = list(genres)
+
     def _accumulate(self, new: Intent, session: Session, notices: list[str] | None = None) -> Intent:
         """Later turns refine earlier ones: a refinement adds to the session intent, a new request
         replaces the soft aspects but keeps the hard 'no X' constraints."""
         old = session.intent
+        if new.era_shift and session.last_items:
+            new = new.model_copy(update=self._shifted_era(new.era_shift, session.last_items, old))
         if old is None:
             session.intent = new
             return new
@@ -310,6 +339,22 @@ class Agent:
         merged.context = new.context
         session.intent = merged
         return merged
+
+    def _shifted_era(self, direction: str, shown: list, old: Intent | None) -> dict:
+        """"something older" / "more recent": an era moved from the films on screen (their median year by
+        five years, past the oldest / newest of them), not a fixed cut-off; an earlier bound that still
+        leaves a decade is kept."""
+        years = sorted(self.catalog.item(i).year for i in shown if i in self.catalog and self.catalog.item(i).year)
+        if not years:
+            return {}
+        median, newest = years[len(years) // 2], self.parser.newest
+        if direction == "older":
+            hi = min(median - 5, years[0] - 1)
+            lo = old.year_min if old is not None and old.year_min is not None and old.year_min <= hi - 9 else None
+            return {"year_min": lo, "year_max": hi}
+        lo = min(max(median + 5, years[-1] + 1), newest - 2)
+        hi = old.year_max if old is not None and old.year_max is not None and old.year_max >= lo + 9 else None
+        return {"year_min": lo, "year_max": hi}
 
     # --------------------------------------------------------------------------------- replies
     def user_state(self, session: Session) -> UserState:

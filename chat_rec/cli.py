@@ -16,6 +16,9 @@ from pathlib import Path
 from .config import MAX_QUERY_CHARS, Config
 from .errors import ChatRecError
 
+WRITTEN_REQUESTS = "tests/data/intents.yaml"       # written alongside the parser: an in-sample check
+REAL_REQUESTS = "tests/data/real_requests.yaml"    # real seekers' words (ReDial, INSPIRED), labelled
+
 log = logging.getLogger("chat_rec")
 
 
@@ -139,6 +142,35 @@ def cmd_shell(args) -> int:
     return 0
 
 
+def _eval_real_requests(args) -> dict:
+    """Rules, the LLM alone and their merge on real seekers' words; the written requests as an in-sample row."""
+    from dataclasses import replace
+
+    from .evaluation.intents import load_labelled, score_intents
+    from .evaluation.real_requests import format_real, load_real, score_real
+
+    cases = load_real(Path(args.labels or REAL_REQUESTS))
+    if args.on == "redial":
+        from .cli_dialogues import redial_catalog_agent
+
+        agent = redial_catalog_agent(_config(args), args)
+    else:
+        agent = _agent(args)
+    readers = ["rules"] + (["llm", "merge"] if agent.llm is not None else [])
+    result = {"set": "real", "labels": str(args.labels or REAL_REQUESTS), "catalog": agent.catalog.name,
+              "llm": args.llm or "local" if agent.llm is not None else "none", "readers": {}}
+    for reader in readers:
+        agent.config = replace(agent.config, reader=reader)
+        result["readers"][reader] = score_real(agent, cases, desc=f"real requests, {reader}")
+        print(format_real(reader, result["readers"][reader]), flush=True)
+    agent.config = replace(agent.config, reader="rules")
+    written = score_intents(load_labelled(Path(WRITTEN_REQUESTS)), agent.parser.parse)
+    result["written_in_sample"] = {k: v for k, v in written.items() if k != "misses"}
+    print(f"written requests (in-sample, rules): {written['n_cases']} requests, genre F1 {written['genre_f1']:.3f}, "
+          f"negation recall {written['negation_recall']:.3f}")
+    return result
+
+
 def _eval_intents(args) -> dict:
     from .evaluation.intents import load_labelled, score_intents
     from .recommender.intent import merge_intents
@@ -157,7 +189,7 @@ def _eval_intents(args) -> dict:
                 failures.append(str(exc))
         return merge_intents(rules, llm_intent)
 
-    result = score_intents(load_labelled(Path(args.labels)), parse)
+    result = score_intents(load_labelled(Path(args.labels or WRITTEN_REQUESTS)), parse)
     result.update({"llm": args.llm or "local", "llm_failures": len(failures)})
     print(f"intents ({result['llm']}): {result['n_cases']} requests, genre F1 {result['genre_f1']:.3f} "
           f"(P {result['genre_precision']:.3f} R {result['genre_recall']:.3f}), negation recall "
@@ -172,7 +204,7 @@ def _eval_simulate(args, cfg) -> dict:
 
     from .agent import Session
     from .assemble import build_agent
-    from .evaluation.simulate import choose_targets, simulate
+    from .evaluation.simulate import choose_targets, simulate, simulate_talkers
     from .recommender.feedback import MemoryStore
 
     catalog, interactions = _load(args, cfg)
@@ -186,12 +218,26 @@ def _eval_simulate(args, cfg) -> dict:
     agent = build_agent(cfg, llm_kind=args.llm or "none", prepare=lambda inter: inter.subset(mask), store=MemoryStore(),
                         dataset=(catalog, interactions))
     sessions = (lambda uid: Session(user_id=uid)) if args.known_users else (lambda uid: Session())
-    result = simulate(agent, sessions, agent.catalog, agent.rec.vectors, targets, args.turns)
-    result.update({"seed": args.seed, "llm": args.llm or "none", "known_users": args.known_users})
-    for row in result["rows"]:
-        print(f"feedback={str(row['feedback']):<5} users={row['n_users']} hit@10 by turn {row['hit@10_by_turn']} "
-              f"success@3 {row['success@3turns']:.3f} success@5 {row['success@5turns']:.3f} avg turn {row['avg_turn']}")
-    print(f"success@3 relative gain from feedback: {result['success@3_relative_gain']}")
+    result = {"protocol": "simulate", "seed": args.seed, "llm": args.llm or "none", "known_users": args.known_users}
+    if args.user_model in ("keywords", "both"):
+        result.update(simulate(agent, sessions, agent.catalog, agent.rec.vectors, targets, args.turns))
+        for row in result["rows"]:
+            print(f"keywords, 10 picks: feedback={str(row['feedback']):<5} users={row['n_users']} hit@10 by turn "
+                  f"{row['hit@10_by_turn']} success@3 {row['success@3turns']:.3f} success@5 "
+                  f"{row['success@5turns']:.3f} avg turn {row['avg_turn']}")
+        print(f"keywords: success@3 relative gain from feedback: {result['success@3_relative_gain']}")
+    if args.user_model in ("talker", "both"):
+        agent.config = replace(agent.config, k=5)
+        talk = simulate_talkers(agent, sessions, agent.catalog, agent.rec.vectors, targets, interactions.subset(mask),
+                                args.turns, seed=args.seed)
+        result["talker"] = talk
+        for row in talk["rows"]:
+            print(f"talker, 5 picks: feedback={str(row['feedback']):<5} users={row['n_users']} success@1 "
+                  f"{row['success@1turn']:.3f} success@3 {row['success@3turns']:.3f} success@5 "
+                  f"{row['success@5turns']:.3f} avg turn {row['avg_turn']}")
+        fb, no = talk["rows"]
+        ratio = fb["success@3turns"] / no["success@3turns"] if no["success@3turns"] else float("inf")
+        print(f"talker: success@3 with feedback / without = {ratio:.3f}; openings e.g. {talk['opening_examples'][:3]}")
     return result
 
 
@@ -200,7 +246,7 @@ def cmd_eval(args) -> int:
 
     cfg = _config(args)
     if args.protocol == "intents":
-        result = _eval_intents(args)
+        result = _eval_real_requests(args) if args.set == "real" else _eval_intents(args)
     elif args.protocol == "simulate":
         result = _eval_simulate(args, cfg)
     elif args.protocol in ("redial", "inspired"):
@@ -491,11 +537,21 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("protocol", help="chatrec-ml100k | intents | simulate | redial | inspired")
     ev.add_argument("--users", type=int, default=200, help="for simulate: simulated users")
     ev.add_argument("--turns", type=int, default=5, help="for simulate: turns per conversation")
+    ev.add_argument("--user-model", choices=("keywords", "talker", "both"), default="both",
+                    help="for simulate: the keyword-per-turn person (10 picks a turn), the person who talks in "
+                         "everyday words and critiques (5 picks a turn), or both")
     ev.add_argument("--known-users", action="store_true",
                     help="for simulate: the agent loads each user's MovieLens history (default: new chat users)")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--llm", choices=("local", "openai", "none"), help="for intents: the LLM merged with the rules")
-    ev.add_argument("--labels", default="tests/data/intents.yaml", help="for intents: labelled requests (YAML)")
+    ev.add_argument("--set", choices=("written", "real"), default="written",
+                    help="for intents: the requests written alongside the parser (genre F1, negation recall) or "
+                         "real seekers' words (per-constraint precision/recall and the picks that satisfy them)")
+    ev.add_argument("--on", choices=("configured", "redial"), default="configured",
+                    help="for intents --set real: the configured catalog (default) or the ReDial catalog the "
+                         "seekers talked about (from the team data folder)")
+    ev.add_argument("--labels", help=f"for intents: labelled requests (YAML; default {WRITTEN_REQUESTS} or "
+                                     f"{REAL_REQUESTS})")
     ev.add_argument("--reranker", help="for chatrec-ml100k: checkpoint for the cf+rerank rows (default: "
                     "data/models/reranker.pt when present; 'none' skips them). For redial/inspired: a re-ranker "
                     "trained on the --train dialogues (`chat-rec train ranker --dialogues ...`), its weight refitted "

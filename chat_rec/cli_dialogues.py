@@ -209,6 +209,39 @@ def cmd_train_ranker(args) -> int:
     return 0
 
 
+def redial_catalog_agent(cfg, args, dialogue_files=("kgsf_valid_data.jsonl", "kepler_train_subset.jsonl")):
+    """The served agent on the ReDial catalog (the catalog real seekers talked about), its dialogue statistics
+    from the team's ReDial files, with the LLM of ``--llm`` (rules only for ``none``)."""
+    from dataclasses import replace
+
+    from .datasets.dialogues import load_redial_catalog, read_redial
+    from .index import build_item_index
+    from .models.encoder import make_encoder
+    from .models.llm import make_chat_model
+    from .recommender.fusion import load_fusion
+    from .recommender.llm_intent import LLMHelper
+    from .replay import Replayer
+
+    catalog = load_redial_catalog(_need(cfg, None, "redial", "movies_with_mentions.csv"),
+                                  _need(cfg, None, "redial_movielens_map", "movie_plot.csv"),
+                                  _need(cfg, None, "ml-latest-small", "movies.csv"))
+    args.ml_ratings, args.ml_map = str(_need(cfg, None, "ml-latest-small", "ratings.csv")), None
+    encoder = make_encoder(cfg.encoder)
+    built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=True)
+    dialogues = [d for name in dialogue_files for d in read_redial(_need(cfg, None, "redial", name)).dialogues]
+    fusion, _ = load_fusion(cfg.ranker.path, cfg.ranker.models_dir)
+    agent = Replayer(catalog, built.index, built.index.vectors, encoder, external_side(cfg, args, catalog)).agent(
+        dialogues, fusion)
+    agent.config = cfg.agent
+    kind = getattr(args, "llm", None) or cfg.llm.kind
+    model = make_chat_model(replace(cfg.llm, kind=kind)) if kind != "none" else None
+    if model is not None:
+        if kind == "local":
+            model._load()
+        agent.llm = LLMHelper(model, catalog, agent.titles, timeout=cfg.llm.timeout)
+    return agent
+
+
 def dialogue_turn_agent(cfg, args):
     """The served agent (rules only) on the ReDial catalog, its dialogue statistics from ``--dialogues``
     itself (a benchmark, not an evaluation), and the first ``--max-dialogues`` dialogues."""

@@ -112,6 +112,9 @@ class RankerConfig:
 @dataclass(frozen=True)
 class AgentConfig:
     k: int = 5                         # recommendations per reply
+    # who reads a message's intent: "merge" (rules, with the LLM filling what they leave open), "rules"
+    # (the LLM only writes text) or "llm" (the LLM alone; for measuring it)
+    reader: str = "merge"
     max_message_chars: int = MAX_QUERY_CHARS
 
 

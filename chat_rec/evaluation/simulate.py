@@ -142,3 +142,123 @@ def simulate(agent, session_factory, catalog: Catalog, vectors: np.ndarray, targ
     return {"protocol": "simulate", "turns": turns, "rows": rows,
             "success@3_relative_gain": round(gain3, 4) if gain3 is not None else None,
             "utterance_example": utterances(users[0], turns) if users else []}
+
+
+# ------------------------------------------------------------------------------------------------ a person who talks
+#: How a person asks for a genre in everyday words (never the catalog's label when they would not say it).
+GENRE_PHRASES = {"Horror": "something scary", "Comedy": "something funny", "Children's": "something for the kids",
+                 "Animation": "a cartoon", "Romance": "a love story", "Action": "an action movie",
+                 "Adventure": "an adventure", "Crime": "something about criminals", "Documentary": "a documentary",
+                 "Drama": "a drama", "Fantasy": "something with magic", "Film-Noir": "an old noir",
+                 "Musical": "a musical", "Mystery": "a mystery", "Sci-Fi": "science fiction",
+                 "Thriller": "something tense", "War": "a war movie", "Western": "a western"}
+OLDER = ("Something older?", "Can you go further back?", "These are all too recent. Something older?")
+NEWER = ("Something more recent?", "Newer ones, please.", "These are too old. Something newer?")
+
+
+@dataclass
+class Talker:
+    """A person who opens in everyday words, sometimes names a film they liked, sees 5 picks, 👍s the ones
+    close to what they want, 👎s the rest, and then critiques in words."""
+    user_id: object
+    target_row: int
+    genres: list[str]
+    year: int | None
+    keywords: list[str]
+    liked_title: str | None       # a film from their own history, close to the target, named in the opening
+
+
+def era_phrase(year: int | None) -> str:
+    if not year:
+        return ""
+    decade = (year // 10) * 10
+    part = "early " if year % 10 <= 3 else "late " if year % 10 >= 7 else ""
+    name = f"{decade % 100:02d}s" if decade >= 1930 else f"{decade}s"
+    return f"from the {part}{name}"
+
+
+def make_talker(catalog: Catalog, vectors: np.ndarray, interactions: Interactions | None, user_id, target_row: int,
+                words, df: Counter, rng: np.random.Generator) -> Talker:
+    """A talker for one held-out target. Half of them name the film of their history (train ratings >= 4)
+    closest to the target; ``interactions`` must not hold the target."""
+    from ..catalog import display_title
+
+    base = make_user(catalog, user_id, target_row, words, df, n_keywords=4)
+    liked = None
+    if interactions is not None and rng.random() < 0.5:
+        rows, ratings = interactions.history(user_id)
+        rows = [int(r) for r in rows[ratings >= 4] if int(r) != target_row]
+        if rows:
+            best = max(rows, key=lambda r: float(vectors[r] @ vectors[target_row]))
+            liked = re.sub(r"\s*\(\d{4}\)\s*$", "", display_title(catalog.items[best].title))
+    return Talker(user_id, target_row, base.genres, catalog.items[target_row].year, base.keywords, liked)
+
+
+def opening(t: Talker) -> str:
+    what = GENRE_PHRASES.get(t.genres[0], "a movie") if t.genres else "a movie"
+    said = f"{what} {era_phrase(t.year)}".strip()
+    if t.liked_title:
+        return f"I liked {t.liked_title}. {said[0].upper() + said[1:]}, please."
+    return f"Can you recommend {said}?"
+
+
+def critique(catalog: Catalog, t: Talker, shown_rows: list[int], turn: int, used: set[str]) -> str:
+    """The person's next words after a list without their film: the era first when the list is far off,
+    then the genre when nothing on it has one, else a detail of the story they have in mind."""
+    years = [catalog.items[r].year for r in shown_rows if catalog.items[r].year]
+    if t.year and years:
+        gap = float(np.median(years)) - t.year
+        if gap >= 8:
+            return OLDER[turn % len(OLDER)]
+        if gap <= -8:
+            return NEWER[turn % len(NEWER)]
+    want = set(t.genres)
+    if want and not any(want & set(catalog.items[r].genres) for r in shown_rows):
+        return f"None of these. I want {GENRE_PHRASES.get(t.genres[0], 'something else')}."
+    for kw in t.keywords:
+        if kw not in used:
+            used.add(kw)
+            return f"Closer to a story with {kw}."
+    return "More like the ones I liked, please."
+
+
+def run_talker(agent, session_factory, catalog, vectors, t: Talker, turns: int, feedback: bool) -> list[int | None]:
+    session = session_factory(t.user_id)
+    ranks: list[int | None] = []
+    target_id = catalog.items[t.target_row].id
+    text, used = opening(t), set()
+    for turn in range(turns):
+        reply = agent.turn(text, session)
+        ids = [r.item_id for r in reply.items]
+        ranks.append(ids.index(target_id) if target_id in ids else None)
+        if target_id in ids:
+            break
+        rows = [catalog.row(i) for i in ids]
+        if feedback:
+            for item_id, row in zip(ids, rows):
+                agent.record_feedback(session, item_id, judge(catalog, vectors, t, row))
+        text = critique(catalog, t, rows, turn, used)
+    return ranks + [None] * (turns - len(ranks))
+
+
+def simulate_talkers(agent, session_factory, catalog: Catalog, vectors: np.ndarray, targets: list[tuple[object, int]],
+                     interactions: Interactions | None, turns: int = 5, seed: int = 0, progress: bool = True) -> dict:
+    """Every talker with and without feedback, 5 picks a turn (the caller's agent ``k``)."""
+    words, df = description_words(catalog)
+    rng = np.random.default_rng(seed)
+    people = [make_talker(catalog, vectors, interactions, uid, row, words, df, rng) for uid, row in targets]
+    rows = []
+    for feedback in (True, False):
+        agent.store = type(agent.store)()
+        ranks = [run_talker(agent, session_factory, catalog, vectors, p, turns, feedback)
+                 for p in tqdm(people, desc=f"simulate talkers feedback={feedback}", disable=not progress)]
+        row = summarise(ranks, turns, feedback)
+        row["success@1turn"] = row["hit@5_by_turn"][0] if row["hit@5_by_turn"] else 0.0
+        rows.append(row)
+    with_fb, without = rows
+    gain3 = (with_fb["success@3turns"] / without["success@3turns"] - 1) if without["success@3turns"] else None
+    example = people[0] if people else None
+    return {"user_model": "talker", "turns": turns, "rows": rows,
+            "success@3_relative_gain": round(gain3, 4) if gain3 is not None else None,
+            "opening_examples": [opening(p) for p in people[:5]],
+            "critique_example": critique(catalog, example, [], 0, set()) if example else None}

@@ -39,6 +39,7 @@ class Intent(BaseModel):
     unknown_titles: list[str] = Field(default_factory=list)
     show_again: bool = False                 # "show them again" lifts the shown-items filter
     adds_genres: bool = False                # "or horror", "comedies too": these genres join the earlier ones
+    era_shift: Literal["older", "newer"] | None = None   # "something older", "too recent": move from the last list
 
     def is_empty(self) -> bool:
         """True when nothing usable for ranking was understood."""
@@ -62,7 +63,8 @@ GENRE_WORDS: dict[str, tuple[str, ...]] = {
     "humor": ("Comedy",), "humour": ("Comedy",), "laugh": ("Comedy",), "laughs": ("Comedy",), "comic": ("Comedy",),
     "romcom": ("Romance", "Comedy"), "rom-com": ("Romance", "Comedy"), "romantic comedy": ("Romance", "Comedy"),
     "crime": ("Crime",), "gangster": ("Crime",), "gangsters": ("Crime",), "mafia": ("Crime",), "mob": ("Crime",),
-    "heist": ("Crime",), "cops": ("Crime",),
+    "heist": ("Crime",), "cops": ("Crime",), "criminal": ("Crime",), "criminals": ("Crime",),
+    "crooks": ("Crime",), "robbers": ("Crime",), "thieves": ("Crime",), "heists": ("Crime",),
     "documentary": ("Documentary",), "documentaries": ("Documentary",), "docs": ("Documentary",),
     "drama": ("Drama",), "dramas": ("Drama",), "dramatic": ("Drama",), "tearjerker": ("Drama",),
     "fantasy": ("Fantasy",), "magic": ("Fantasy",), "magical": ("Fantasy",), "wizards": ("Fantasy",),
@@ -74,12 +76,14 @@ GENRE_WORDS: dict[str, tuple[str, ...]] = {
     "haunted": ("Horror",), "horrors": ("Horror",),
     "musical": ("Musical",), "musicals": ("Musical",), "singing": ("Musical",),
     "mystery": ("Mystery",), "mysteries": ("Mystery",), "whodunit": ("Mystery",), "detective": ("Mystery",),
+    "whodunits": ("Mystery",), "whodunnit": ("Mystery",), "who-dun-it": ("Mystery",), "who done it": ("Mystery",),
     "romance": ("Romance",), "romantic": ("Romance",), "love story": ("Romance",), "love stories": ("Romance",),
-    "date night": ("Romance",),
+    "date night": ("Romance",), "chick flick": ("Romance",), "chick flicks": ("Romance",),
     "sci-fi": ("Sci-Fi",), "scifi": ("Sci-Fi",), "sci fi": ("Sci-Fi",), "science fiction": ("Sci-Fi",),
     "science-fiction": ("Sci-Fi",), "futuristic": ("Sci-Fi",), "robots": ("Sci-Fi",), "time travel": ("Sci-Fi",),
-    "outer space": ("Sci-Fi",), "space": ("Sci-Fi",),
+    "outer space": ("Sci-Fi",), "space": ("Sci-Fi",), "ufo": ("Sci-Fi",), "ufos": ("Sci-Fi",),
     "thriller": ("Thriller",), "thrillers": ("Thriller",), "suspense": ("Thriller",), "suspenseful": ("Thriller",),
+    "edge of your seat": ("Thriller",), "edge-of-your-seat": ("Thriller",), "edge of my seat": ("Thriller",),
     "war": ("War",), "wartime": ("War",), "wwii": ("War",), "world war": ("War",), "soldiers": ("War",),
     "western": ("Western",), "westerns": ("Western",), "cowboy": ("Western",), "cowboys": ("Western",),
     "wild west": ("Western",),
@@ -109,7 +113,54 @@ ERA_WORDS = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 195
 NEGATION_CUES = ("anything but", "anything except", "nothing with", "nothing too", "nothing", "don't want",
                  "do not want", "don't like", "do not like", "didn't like", "not into", "not a fan of",
                  "can't stand", "cannot stand", "hate", "hated", "dislike", "disliked", "avoid", "without",
-                 "except", "never", "no more", "not for", "no", "not", "skip", "less", "none of", "isn't", "not too", "but not")
+                 "except", "never", "no more", "not for", "no", "not", "skip", "less", "none of", "isn't", "not too", "but not",
+                 "except for", "tired of", "sick of", "fed up with", "had enough of", "not looking for")
+#: a negated verb of taste with an adverb between ("I don't really like", "I don't normally watch")
+NEG_VERB = re.compile(r"\b(?:don't|dont|do not|doesn't|doesnt|does not|didn't|didnt|did not|won't|wont|can't|cant|"
+                      r"cannot|not|never)\s+(?:\w+ly\s+|really\s+|even\s+|much\s+|usually\s+)*(?:like|likes|watch|enjoy|"
+                      r"care for|care much for|love|dig|want|stand|handle|do|go for|get into|into|a fan of|a big fan of|"
+                      r"a huge fan of)\b")
+#: negations that tell what the person has or has not done or known, not what they want: no scope
+EXPERIENCE = re.compile(r"\s+(?:\w+\s+){0,2}?(?:heard|seen|saw|watched|understand|understood|know|knew|sure|remember|"
+                        r"picky|mind|tried|been|gotten|got|had a chance|aware|familiar)\b")
+#: "Period movies are not my thing", "horror isn't for me": the negated subject comes first
+NOT_MY_THING = re.compile(r"(?:\b(?:is|are|was|were|'s|'re)\s+(?:not|n't)|\b(?:isn't|aren't|isnt|arent))\s+"
+                          r"(?:really\s+|quite\s+|exactly\s+|usually\s+)?(?:my\s+(?:thing|cup of tea|genre|style|type|jam|favou?rite)|for me)\b")
+#: a genre adjective that describes a film already talked about ("that was hilarious", "it's really funny",
+#: "I find them funny"), not a request
+DESCRIPTIVE = re.compile(r"(?:\b(?:it|that|this|they|those|he|she)(?:\s+(?:one|movie|film))?\s*(?:'s|s|is|was|are|were|'re)|"
+                         r"\b(?:its|thats|it's|that's)|\b(?:is|was)\s+(?:it|that|this)|"
+                         r"\b(?:find|found|thought)\s+(?:it|them|that)|\b(?:it|that|this|they|those)\s+(?:sounds?|looks?|seems?))\s+"
+                         r"(?:(?:so|very|pretty|really|super|quite|more|kind of|kinda|a bit|actually|also|too)\s+)*$")
+#: "too scary", "overly romantic": too much of something, an unwanted word rather than a genre
+DEGREE = re.compile(r"\b(?:too|overly|way too)\s+(?:much\s+)?$")
+#: a verdict on the item in focus ("I loved that one", "sounds good", "not a fan of it")
+REACTION_POINTER = re.compile(r"\b(it|that|this|(?:the|that|this) (?:new |old |original |first |last )?one|that movie|this movie|the movie|that film|"
+                              r"(?:the|your|that) (?:recommendation|suggestion))\b")
+REACTION_NEG = re.compile(r"\b(?:(?:not|n't|never|didnt|didn't|dont|don't|wasn't|wasnt)\s+(?:\w+\s+){0,2}?(?:like|fan|"
+                          r"enjoy|good|great|care|into|my thing|for me|a fan)|hated?|boring|awful|terrible|bad|worst|meh|"
+                          r"overrated|no thanks|disappointing|disappointed)\b")
+REACTION_POS = re.compile(r"\b(?:love[ds]?|liked?|enjoy(?:ed)?|great|good|amazing|awesome|fantastic|funny|hilarious|epic|"
+                          r"classic|favou?rite|best|accept|interesting|perfect|nice|cool|excellent|brilliant|wonderful|fun|"
+                          r"check (?:it|that|this) out|(?:watch|see|try) (?:it|that|this)|sounds like|will do)\b")
+REACTION_MORE = re.compile(r"\b(?:anything|something|more|others?) (?:similar|like (?:it|that|this))\b")
+QUESTION_START = re.compile(r"^\s*(?:is|are|was|does|do|did|what|who|how|when|where|why|can|could|would|will|has|have)\b"
+                            r"(?!\s+(?:not|n't))", re.I)
+#: an answer to the assistant's yes/no question about genres ("Do you like horror?" - "not really")
+ANSWER_NO = re.compile(r"^\W*(?:no|nope|nah|not really|not much|not so much|not at all|not a fan|actually no|"
+                       r"i do not|i don't|i dont|not for me)\b", re.I)
+ANSWER_YES = re.compile(r"^\W*(?:yes|yeah|yep|yup|sure|i do|of course|definitely|absolutely|i love (?:them|it|those))\b",
+                        re.I)
+#: a genre put forward, then turned down in the same message ("Romcom? Oooh don't know about that!", "horror? nah")
+REJECT_AFTER = re.compile(r"\W*(?:\w+\W+){0,2}?(?:(?:i\s+)?(?:don't|dont|do not) know about (?:that|those|it|them)|"
+                          r"not sure about (?:that|those|it|them)|nah\b|no thanks|not (?:really|so much)\b)")
+#: "a little vulgar for my taste": the word is unwanted
+FOR_MY_TASTE = re.compile(r"\b(?:a little|a bit|kind of|kinda|too|way too|bit|little|rather|somewhat)\s+([a-z]{3,})\s+"
+                          r"for my (?:taste|tastes|liking)\b")
+#: words before a genre that do not narrow it
+QUALIFIER_STOP = {"those", "these", "the", "any", "all", "many", "more", "most", "much", "such", "watch", "watching",
+                  "stand", "handle", "into", "like", "likes", "enjoy", "want", "fan", "big", "huge", "typical", "usual",
+                  "normal", "regular", "general", "care", "dig", "love", "of", "for", "seeing", "see", "do", "get"}
 #: Words that end a negation's scope.
 SCOPE_END = {"but", "just", "only", "instead", "rather", "though", "however", "please", "something", "want",
              "like", "prefer", "love", "maybe", "from", "with", "that", "which", "for", "so"}
@@ -138,6 +189,11 @@ class _Spot:
 REFINE_START = re.compile(r"^\s*(actually|instead|hmm+|no wait|wait|also|and |but |make it|maybe|what about|how about|"
                           r"only|just|less|more|something (lighter|darker|older|newer|shorter)|older|newer|"
                           r"no |not |without|anything but|nothing)", re.I)
+#: a critique of the list on screen, anywhere in the message: it refines, it is not a new request
+CRITIQUE = re.compile(r"\b(closer to|none of (these|those|them)|not (these|those|quite)|nope|"
+                      r"(these|those|they)( are|'re| were)( all)? too|too (recent|new|modern|old|dated)|"
+                      r"(go|further|farther|way) back|more (recent|modern)|(something|one|ones|story|stories) (a bit |more )?(closer|similar)|"
+                      r"(a|the) story (with|about)|less (violent|scary|gory|dark|sad))\b", re.I)
 STOPWORDS = set("""a an the and or but if of to in on at by for with from about into over after before than then
 so such as is are was were be been being am do does did doing have has had i me my we our you your it its this that
 these those there here what which who whom whose want wanna would like could should can will just please some any
@@ -149,7 +205,11 @@ enjoyed adored hated boring bad awful terrible great amazing awesome fantastic b
 thank ok okay cool fine sure yes yeah nope recent older newer classic classics modern latest again show them those
 somthing someting sumthing smth sth kinda sorta lik liek stuff else other another different similar same instead rather films? pelis
 quite huge big fan fans person people type guy girl sure exactly particularly totally entirely much interested
-sold keen crazy number pick picks looks""".split())   # the last lines: hedges ("not quite", "not a huge fan", "not a big … person")
+sold keen crazy number pick picks looks
+closer further farther back early mid late story stories none nope these
+genre genres tho though they sound sounds myself either enough unless picky heard haven't hasn't hadn't didn't don't
+doesn't isn't wasn't aren't weren't won't wouldn't can't couldn't shouldn't dont didnt cant wont havent ive i've
+that's thats it's its what's whats care normally usually many well everything anymore""".split())   # the last lines: hedges ("not quite", "not a huge fan", "not a big … person")
 
 
 def _norm(text: str) -> str:
@@ -184,7 +244,9 @@ class RuleParser:
         self._genre_re = re.compile(r"(?<![\w-])(" + words + r")(?![\w-])" if words else r"(?!x)x")
 
     # ---------------------------------------------------------------------------------- public API
-    def parse(self, message: str, *, last_shown: list[ItemId] | None = None) -> Intent:
+    def parse(self, message: str, *, last_shown: list[ItemId] | None = None, focus: ItemId | None = None) -> Intent:
+        """``focus``: the one item the conversation is on (just explained, or the only one shown), for
+        "I loved that one" / "I didn't like it"."""
         text = _norm(message)
         intent = Intent()
         mentions = self.titles.find(message)
@@ -197,6 +259,9 @@ class RuleParser:
         self._keywords(masked, negated, intent)
         if last_shown and not EXPLAIN.search(text):
             self._ordinal_refs(text, intent, last_shown)
+        if focus is not None and not (intent.liked_items or intent.disliked_items or intent.reference_items) \
+                and not EXPLAIN.search(text):
+            self._reaction(text, intent, focus)
         intent.kind = self._kind(message, text, intent, last_shown)
         if intent.kind == "explain":
             self._explain_target(text, intent, mentions)
@@ -239,7 +304,9 @@ class RuleParser:
                 intent.unknown_titles.append(m.surface)
                 continue
             if re.search(DISLIKE_CUES + r"\s*$", before) or re.match(r"[!?]*\s*" + NEGATIVE_AFTER, after) \
-                    or re.search(r"\b(not|nothing|no)\s+(like|similar to)\s*$", before):
+                    or re.search(r"\b(not|nothing|no)\s+(like|similar to)\s+(?:(?:the|that|this|original|first|new|old)\s+){0,2}$", before) \
+                    or re.match(r"\W*(?:which|that)\s+i\s+(?:didn't|did not|don't|do not|never)\s+(?:really\s+)?"
+                                r"(?:like|liked|care for|cared for|enjoy|enjoyed)\b", after):
                 intent.disliked_items.append(m.item_id)
             elif re.search(LIKE_CUES + r"\s*$", before) or re.match(r"[!?]*\s*" + POSITIVE_AFTER, after):
                 intent.liked_items.append(m.item_id)
@@ -251,6 +318,18 @@ class RuleParser:
                 intent.explain_item = intent.explain_item or m.item_id
             else:
                 intent.reference_items.append(m.item_id)
+
+    def _reaction(self, text: str, intent: Intent, focus: ItemId) -> None:
+        """"I loved that one", "sounds great", "I didn't like it", "anything similar?": a verdict on the item
+        in focus, said in words instead of 👍/👎. Questions about it ("is it funny?") are not verdicts."""
+        words = re.findall(r"[\w']+", text)
+        if not words or QUESTION_START.match(text) or not (REACTION_POINTER.search(text) or len(words) <= 4):
+            return
+        if REACTION_NEG.search(text):
+            intent.disliked_items.append(focus)
+        elif REACTION_MORE.search(text) or REACTION_POS.search(text):
+            intent.liked_items.append(focus)
+            intent.reference_items.append(focus)
 
     def _ordinal_refs(self, text: str, intent: Intent, last_shown: list[ItemId]) -> None:
         """"more like the second one", "I liked the first one", "not the third one": picks on screen named
@@ -279,15 +358,23 @@ class RuleParser:
         """Character spans inside a negation's scope: from the cue to the clause end or a scope-ending word."""
         spans = []
         cue_re = re.compile(r"(?<![\w'])(" + "|".join(re.escape(c) for c in sorted(NEGATION_CUES, key=len, reverse=True)) + r")(?![\w'])")
-        for cue in cue_re.finditer(text):
+        cues = sorted(list(cue_re.finditer(text)) + list(NEG_VERB.finditer(text)), key=lambda m: m.start())
+        for cue in cues:
+            described = cue.group(0) in ("not", "never", "no") and re.search(r"\b(?:was|were)\s*$", text[:cue.start()]) and not re.match(
+                r"\s+(?:a\s+(?:big\s+|huge\s+)?fan|into|my|for me|crazy about)", text[cue.end():])
+            if EXPERIENCE.match(text, cue.end()) or described:
+                continue           # "not heard of it", "haven't seen it", "it was not scary": no wish stated
             start = cue.end()
             end = start
-            for token in re.finditer(r"[^\s,.;!?]+|[,.;!?]", text[start:]):
+            for n, token in enumerate(re.finditer(r"[^\s,.;!?]+|[,.;!?]", text[start:])):
                 word = token.group(0)
-                if word in ",.;!?" or (word in SCOPE_END and token.start() > 0):
+                if word in ",.;!?" or (word in SCOPE_END and n > 0):
                     break
                 end = start + token.end()
             spans.append((cue.start(), end))
+        for m in NOT_MY_THING.finditer(text):
+            clause = max(text.rfind(c, 0, m.start()) for c in ".,;!?")   # the subject: back to the clause start
+            spans.append((clause + 1, m.end()))
         return spans
 
     @staticmethod
@@ -302,9 +389,30 @@ class RuleParser:
                 continue
             if word == "comic" and re.match(r"[\s-]*(books?|strips?)\b", text[m.end():]):
                 continue                 # "comic book movies": superheroes, not comedies
+            before = text[max(0, m.start() - 40):m.start()]
+            if DESCRIPTIVE.search(before):
+                continue                 # "that was hilarious": about a film, not a wish
+            if REJECT_AFTER.match(text, m.end()) and re.search(r"[?.!]|^\W*$", text[m.end():m.end() + 3]):
+                for genre in self.genre_words[word]:
+                    if genre not in intent.unwanted_genres:
+                        intent.unwanted_genres.append(genre)
+                continue                 # "Romcom? Oooh don't know about that!"
+            if DEGREE.search(before):    # "nothing too scary", "too romantic": an unwanted word, not a genre
+                if word not in intent.unwanted_keywords:
+                    intent.unwanted_keywords.append(word)
+                continue
             # "non animated", "non-animated", "not animated": the word itself negated
+            if re.search(r"\b(?:was|were)\s+not\s+(?:that\s+|very\s+|really\s+)?$", before):
+                continue                 # "Get Out was not scary": about a film, not a wish
             flipped = re.search(r"\b(non|not)[\s-]*$", text[max(0, m.start() - 5):m.start()]) is not None
-            target = intent.unwanted_genres if flipped or self._inside(m.start(), negated) else intent.wanted_genres
+            inside = self._inside(m.start(), negated)
+            qualifier = re.search(r"\b([a-z][a-z-]{2,})\s+$", before) if inside and not flipped else None
+            if qualifier and self._qualifies(qualifier.group(1)):
+                # "not into the foreign horror", "no potty humor": the qualifier is unwanted, not the genre
+                if qualifier.group(1) not in intent.unwanted_keywords:
+                    intent.unwanted_keywords.append(qualifier.group(1))
+                continue
+            target = intent.unwanted_genres if flipped or inside else intent.wanted_genres
             if target is intent.unwanted_genres:
                 negated_words.append(word)
             for genre in self.genre_words[word]:
@@ -324,6 +432,12 @@ class RuleParser:
             if all(g in intent.wanted_genres and g not in contradicted for g in self.genre_words[word]) \
                     and word not in intent.unwanted_keywords:
                 intent.unwanted_keywords.append(word)
+
+    def _qualifies(self, word: str) -> bool:
+        """A content word that narrows a genre ("foreign", "potty"), not a cue, article or adverb."""
+        cue_tokens = {t for c in NEGATION_CUES for t in c.split()}
+        return not (word in STOPWORDS or word in cue_tokens or word in self.genre_words or word.endswith("ly")
+                    or word in {t for w in self.genre_words for t in w.split()} or word in QUALIFIER_STOP)
 
     def _eras(self, text: str, negated, intent: Intent) -> None:
         """Year bounds. A bound inside a negation's scope is turned round ("nothing before 1990" -> 1990 or
@@ -375,6 +489,9 @@ class RuleParser:
                 intent.year_max = intent.year_min + 4
             elif "late" in prefix:
                 intent.year_min += 5
+            if re.match(r"\s*(?:up\s+)?(?:till|until|to|through)\s+(?:now|today|the present|present day)|"
+                        r"\s*(?:and|or)\s+(?:up|later|newer|after)|\s*on(?:wards?)?\b", text[m.end():]):
+                intent.year_max = None            # "from the 90s up till now", "80s and up", "90s onwards"
         if m := re.search(r"\b(?:los|las|les|the|années|anni|jahre)\s+(?:19)?([2-9])0\b(?!\d)", text):
             decade(1900 + int(m.group(1)) * 10, m)
         for word, d in ERA_WORDS.items():
@@ -402,18 +519,41 @@ class RuleParser:
                         r"|(?:some|any|the|old|good)\s+classics|older)\b")
     #: "recent", "newer", "latest", "modern", "new releases": a bare "new" ("a new movie to watch") is not an era
     NEW_RE = re.compile(r"\b(?:recent|recently released|newer|newest|latest|modern|new releases?|came out recently|"
-                        r"new(?:er)?\s+(?:movies|films|ones|stuff))\b")
+                        r"new(?:er)?\s+(?:movies|films|ones|stuff)|current|in (?:the )?(?:theaters?|theatres?|cinemas?)|"
+                        r"(?:in|from|within) the (?:last|past) (?:two|three|few|couple(?: of)?|\d) years|this year)\b")
     #: praise, not a request: "is a classic", "it's an old favourite", "the older It"
     PRAISE_RE = re.compile(r"(?:\b(?:is|was|are|were|'s|s|such)\s+(?:a|an|such a|my)?\s*(?:\w+\s+)?(?:classic|old)"
                            r"|\bcult\s+classic|\b(?:getting|get|grow|growing|grew|got|i'm|im|am)\s+older"
                            r"|\bthe older\s+(?!ones?\b|movies?\b|films?\b|stuff\b)\w|older\s+(?:people|kids|children|"
                            r"son|daughter|brother|sister|crowd|audience|folks|generation|version|one\b(?!s)))")
 
+    #: "too recent" wants older films; "too old" wants newer ones
+    TOO_RE = re.compile(r"\btoo\s+(?:(recent|new|modern)|(old|dated))\b")
+    #: comparatives: a move from the list on screen, not an absolute era
+    SHIFT_RE = re.compile(r"\b(?:(older|earlier (?:ones|movies|films|stuff)|further back|farther back|go back|way back|"
+                          r"less recent)|(newer|more recent|more modern|later (?:ones|movies|films|stuff)|less old))\b")
+
     def _vague_era(self, text: str, negated, intent: Intent) -> None:
-        old = [m for m in self.OLD_RE.finditer(text) if not self.PRAISE_RE.search(text[max(0, m.start() - 24):m.end() + 12])]
-        new = list(self.NEW_RE.finditer(text))
+        too = list(self.TOO_RE.finditer(text))
+        spans = [(m.start(), m.end()) for m in too]
+        free = lambda m: not any(a <= m.start() < b for a, b in spans)  # noqa: E731
+        old = [m for m in self.OLD_RE.finditer(text) if free(m)
+               and not self.PRAISE_RE.search(text[max(0, m.start() - 24):m.end() + 12])]
+        new = [m for m in self.NEW_RE.finditer(text) if free(m)]
+        older = [m for m in too if m.group(1)] + [m for m in self.SHIFT_RE.finditer(text) if m.group(1)
+                                                  and not self._inside(m.start(), negated)
+                                                  and not self.PRAISE_RE.search(text[max(0, m.start() - 24):m.end() + 12])]
+        newer = [m for m in too if m.group(2)] + [m for m in self.SHIFT_RE.finditer(text) if m.group(2)
+                                                  and not self._inside(m.start(), negated)]
+        if older and not newer:
+            intent.era_shift = "older"
+        elif newer and not older:
+            intent.era_shift = "newer"
         wants_old = [m for m in old if not self._inside(m.start(), negated)] + [m for m in new if self._inside(m.start(), negated)]
         wants_new = [m for m in new if not self._inside(m.start(), negated)] + [m for m in old if self._inside(m.start(), negated)]
+        # "too recent" asks for older films and "(nothing) too old" for newer ones, negated or not
+        wants_old += [m for m in too if m.group(1)]
+        wants_new += [m for m in too if m.group(2)]
         if wants_new and not wants_old:
             intent.year_min = self.newest - RECENT_YEARS
         elif wants_old and not wants_new:
@@ -427,6 +567,9 @@ class RuleParser:
                         intent.mood = intent.mood or mood
 
     def _keywords(self, text: str, negated, intent: Intent) -> None:
+        for m in FOR_MY_TASTE.finditer(text):
+            if m.group(1) not in STOPWORDS and m.group(1) not in intent.unwanted_keywords:
+                intent.unwanted_keywords.append(m.group(1))
         genre_tokens = {t for w in self.genre_words for t in w.split()}
         mood_tokens = {w for words in MOODS.values() for w in words}
         cue_tokens = {t for c in NEGATION_CUES for t in c.split()} | {"didn't", "don't", "can't"}
@@ -440,7 +583,7 @@ class RuleParser:
             if (word in STOPWORDS or word in genre_tokens or word in mood_tokens or word in cue_tokens
                     or word in ERA_WORDS or word in ORDINALS or re.fullmatch(r"\d+s?", word)):
                 continue
-            if self._inside(m.start(), negated):
+            if self._inside(m.start(), negated) or DEGREE.search(text[max(0, m.start() - 20):m.start()]):
                 # a misspelt unwanted word ("gorey") means the word it is close to ("gory")
                 close = difflib.get_close_matches(word, KEYWORD_EXPANSIONS, n=1, cutoff=0.8)
                 for w in KEYWORD_EXPANSIONS.get(close[0] if close else word, (word,)):
@@ -456,7 +599,7 @@ class RuleParser:
                                        and re.search(r"\b(hi|hello|hey|thanks|thank you|bye)\b", text)
                                        and not REQUEST.search(text)):
             return "chat"
-        if REFINE_START.match(text) and last_shown:
+        if (REFINE_START.match(text) or CRITIQUE.search(text) or intent.era_shift) and last_shown:
             return "refine"
         if intent.reference_items:
             return "more_like"

@@ -46,8 +46,21 @@ def check(expect: dict, record: dict, previous: list | None, agent: Agent, sessi
             assert any(want in g for g in genres), msg
         elif key == "no_genre":
             assert not any(want in g for g in genres), msg
+        elif key == "no_genres":
+            assert not any(set(want) & g for g in genres), msg
         elif key == "years":
             assert all(i["year"] is not None and want[0] <= i["year"] <= want[1] for i in items), msg
+        elif key in ("older_than_before", "newer_than_before"):
+            # a relative refinement moves from the list on screen: past its oldest / newest film
+            assert previous is not None and items, msg
+            before = [catalog.item(i).year for i in previous if catalog.item(i).year]
+            years = [i["year"] for i in items]
+            if key == "older_than_before":
+                assert all(y is not None and y < min(before) for y in years), msg
+            else:
+                assert all(y is not None and y > max(before) for y in years) or \
+                    all(y is not None and y >= max(y for y in (catalog.items[r].year or 0 for r in range(len(catalog)))) - 2
+                        for y in years), msg
         elif key == "not_items":
             assert not set(ids) & set(want), msg
         elif key == "items_changed":

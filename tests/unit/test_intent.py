@@ -169,3 +169,61 @@ def test_picks_named_by_their_place(tiny_catalog):
     assert p.parse("why the second one?", last_shown=shown).explain_rank == 2
     assert p.parse("I am the first one here", last_shown=shown).reference_items == []
     assert p.parse("more like the second one").reference_items == []       # nothing on screen
+
+
+def test_real_language_classes(parser):
+    """Classes of misreads from the real-language dev set (tests/data/real_requests.yaml)."""
+    # a dislike phrased with an adverb, as an inability, or as "not my thing"
+    assert "Horror" in parser.parse("I don't really like horror but sci-fi is okay").unwanted_genres
+    assert "Horror" in parser.parse("I can't do scary movies").unwanted_genres
+    assert "Horror" in parser.parse("Hi, I'm good with anything except for horror.").unwanted_genres
+    assert "Horror" in parser.parse("Horror is not really my thing").unwanted_genres
+    assert "Comedy" in parser.parse("I don't normally watch comedy movies").unwanted_genres
+    # what the person has or has not done is not a wish: no excluded words from it
+    assert parser.parse("No I haven't seen that movie yet").unwanted_keywords == []
+    assert parser.parse("hmm not heard of this movie but i love to watch it").unwanted_keywords == []
+    # a statement about a film already talked about is not a request for its genre
+    assert parser.parse("Yes, that one was funny. I did enjoy it.").wanted_genres == []
+    assert parser.parse("Get Out was not scary").wanted_genres == []
+    assert parser.parse("Get Out was not scary").unwanted_genres == []
+    # degree ("too scary") and a qualified genre ("foreign horror") exclude a word, not the genre
+    i = parser.parse("nothing too scary please")
+    assert "scary" in i.unwanted_keywords and not i.unwanted_genres
+    i = parser.parse("Not really into the foreign horror.")
+    assert "foreign" in i.unwanted_keywords and "Horror" not in i.unwanted_genres
+    assert "silly" in parser.parse("it was too silly for me").unwanted_keywords
+    # genre words people use
+    assert parser.parse("something about criminals").wanted_genres == ["Crime"]
+    assert parser.parse("no chick flicks").unwanted_genres == []      # the tiny catalog has no Romance
+    # eras: open-ended decades, "current"
+    i = parser.parse("a movie from the 90s up till now")
+    assert (i.year_min, i.year_max) == (1990, None)
+    assert parser.parse("Got anything current?").year_min == 1996 - 5
+
+
+def test_critiques_and_relative_eras(tiny_catalog):
+    """A critique of the list on screen refines it; "older" / "too recent" are a move from that list."""
+    p = RuleParser(tiny_catalog)
+    shown = [3, 4]
+    assert p.parse("Closer to a story with aliens.", last_shown=shown).kind == "refine"
+    assert p.parse("None of these. I want something scary.", last_shown=shown).kind == "refine"
+    i = p.parse("These are all too recent. Something older?", last_shown=shown)
+    assert i.kind == "refine" and i.era_shift == "older"
+    assert p.parse("Can you go further back?", last_shown=shown).era_shift == "older"
+    assert p.parse("More recent, please.", last_shown=shown).era_shift == "newer"
+    assert p.parse("nothing too old please").era_shift == "newer"
+    assert p.parse("I'll watch it later").era_shift is None
+
+
+def test_verdicts_on_the_item_in_focus(tiny_catalog):
+    """"I loved that one" / "I didn't like it" about the one item in focus: a like or a dislike in words."""
+    p = RuleParser(tiny_catalog)
+    i = p.parse("Oh cool ya i loved that one!", focus=4)
+    assert i.liked_items == [4] and i.reference_items == [4]
+    assert p.parse("Yes I did not like it", focus=4).disliked_items == [4]
+    assert p.parse("yesss was not a fan of the new one", focus=4).disliked_items == [4]
+    assert p.parse("I accept your recommendation.", focus=4).liked_items == [4]
+    assert p.parse("Haven't seen that one either, but it sounds great", focus=4).liked_items == [4]
+    assert p.parse("is it funny?", focus=4).liked_items == []              # a question, not a verdict
+    assert p.parse("I haven't seen it", focus=4).liked_items == []
+    assert p.parse("I loved that one!").liked_items == []                  # nothing in focus
