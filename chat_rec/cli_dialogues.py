@@ -209,6 +209,52 @@ def cmd_train_ranker(args) -> int:
     return 0
 
 
+def cmd_train_feedback(args) -> int:
+    """Fit the request head's weight of the 👍/👎 ``user`` signal on simulated people who give feedback
+    (replayed dialogues carry none) and write it into the fusion artifact."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from .assemble import build_agent
+    from .cli import _config, _load
+    from .evaluation.simulate import FEEDBACK_FIT_SEED, FEEDBACK_GRID, choose_targets, fit_feedback_weight
+    from .recommender.feedback import MemoryStore
+    from .recommender.fusion import load_fusion
+
+    cfg = _config(args)
+    catalog, interactions = _load(args, cfg)
+    if interactions is None:
+        raise ChatRecError("train feedback needs interactions (MovieLens-100K or --interactions)")
+    fusion, notice = load_fusion(cfg.ranker.path, cfg.ranker.models_dir)
+    if notice or not fusion.fitted:
+        raise ChatRecError(f"no fitted fusion to add the feedback weight to ({notice}): run `chat-rec train ranker`")
+    targets = choose_targets(interactions, args.users, args.seed)
+    held_out = {(uid, row) for uid, row in targets}
+    mask = np.array([(interactions.user_ids[u], i) not in held_out
+                     for u, i in zip(interactions.user_rows.tolist(), interactions.item_rows.tolist())])
+    agent = build_agent(replace(cfg, agent=replace(cfg.agent, k=10)), llm_kind="none",
+                        prepare=lambda inter: inter.subset(mask), store=MemoryStore(), dataset=(catalog, interactions))
+    print(f"fitting the 👍/👎 weight on {len(targets)} simulated people (seed {args.seed}), grid {FEEDBACK_GRID} ...",
+          flush=True)
+    weight, table = fit_feedback_weight(agent, catalog, agent.rec.vectors, targets)
+    for w, row in table.items():
+        print(f"user weight {w}: success@3 {row['success@3turns']:.3f} success@5 {row['success@5turns']:.3f}")
+    heads = {h: dict(w) for h, w in fusion.heads.items()}
+    heads["request"] = {k: v for k, v in heads["request"].items() if k != "user"}
+    if weight:
+        heads["request"]["user"] = weight
+    meta = dict(fusion.meta)
+    meta["fitting"] = dict(meta.get("fitting") or {})
+    meta["fitting"]["feedback"] = {"weight": weight, "grid": table, "seed": args.seed, "users": len(targets),
+                                   "simulator": "keywords, 10 picks a turn, 5 turns",
+                                   "command": " ".join(["chat-rec", *getattr(args, "argv", [])])}
+    out = Path(args.out) if args.out else cfg.ranker.models_dir / "ranker.json"
+    type(fusion)(heads, meta, "", dict(fusion.trees)).save(out)
+    print(f"request head: user weight {weight:g}; wrote {out}")
+    return 0
+
+
 def redial_catalog_agent(cfg, args, dialogue_files=("kgsf_valid_data.jsonl", "kepler_train_subset.jsonl")):
     """The served agent on the ReDial catalog (the catalog real seekers talked about), its dialogue statistics
     from the team's ReDial files, with the LLM of ``--llm`` (rules only for ``none``)."""

@@ -161,6 +161,15 @@ def add_commands(sub, catalog_args) -> None:
     catalog_args(rk)
     rk.set_defaults(fn=cmd_train_ranker)
 
+    from .cli_dialogues import cmd_train_feedback
+    fb = train.add_parser("feedback", help="fit the weight of the 👍/👎 signal on simulated people who give "
+                          "feedback, into the fusion artifact (data/models/ranker.json)")
+    fb.add_argument("--users", type=int, default=100, help="simulated people (default 100)")
+    fb.add_argument("--seed", type=int, default=1, help="their targets' seed (default 1; reported runs use 0)")
+    fb.add_argument("--out", help="where to write the artifact (default data/models/ranker.json)")
+    catalog_args(fb)
+    fb.set_defaults(fn=cmd_train_feedback)
+
     ex = sub.add_parser("explain", help="LIME word weights of a request for one item's re-ranker score")
     ex.add_argument("--say", required=True, help="the request words, e.g. \"something scary from the 80s\"")
     ex.add_argument("--item", required=True, type=_user_id, help="the item id")

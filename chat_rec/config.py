@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .errors import ChatRecError
+
 #: Hard cap on a search query, in characters; longer text is truncated (and the caller told so).
 MAX_QUERY_CHARS = 2_000
 
@@ -109,11 +111,14 @@ class RankerConfig:
     models_dir: Path = Path("data") / "models"
 
 
+READERS = ("merge", "rules", "llm")
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     k: int = 5                         # recommendations per reply
-    # who reads a message's intent: "merge" (rules, with the LLM filling what they leave open), "rules"
-    # (the LLM only writes text) or "llm" (the LLM alone; for measuring it)
+    # who reads a message's intent (READERS): "merge" (rules, with the LLM filling what they leave open),
+    # "rules" (the LLM only writes text) or "llm" (the LLM alone; for measuring it)
     reader: str = "merge"
     max_message_chars: int = MAX_QUERY_CHARS
 
@@ -158,4 +163,8 @@ class Config:
         reranker = RerankerConfig(path=overrides.get("reranker") or env.get("CHATREC_RERANKER", "auto"),
                                   models_dir=data.root / "models")
         ranker = RankerConfig(path=overrides.get("ranker") or env.get("CHATREC_RANKER", "auto"), models_dir=data.root / "models")
-        return cls(data=data, encoder=encoder, index=index, llm=llm, reranker=reranker, ranker=ranker)
+        reader = overrides.get("reader") or env.get("CHATREC_READER", AgentConfig.reader)
+        if reader not in READERS:
+            raise ChatRecError(f"CHATREC_READER={reader!r}; accepted values are {', '.join(READERS)}")
+        return cls(data=data, encoder=encoder, index=index, llm=llm, reranker=reranker, ranker=ranker,
+                   agent=AgentConfig(reader=reader))

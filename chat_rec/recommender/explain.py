@@ -46,8 +46,12 @@ def facts_for(rec: Recommender, scored: Scored, intent: Intent, state: UserState
         best = int(np.argmax(sims))
         if sims[best] > 0.45:
             other = rec.catalog.items[liked[best]]
-            said = liked[best] in refs or liked[best] in state.mentioned_rows    # named in words, not only 👍'd
-            how = "which you mentioned" if said else "which you liked"
+            # "mentioned" only when the person's own words name it; a pick they pointed at ("more like the
+            # second one", "I loved that one") was picked out; one only 👍'd was liked
+            if liked[best] in refs or liked[best] in state.mentioned_rows:
+                how = "which you mentioned" if _named(other.title, state.request) else "which you picked out"
+            else:
+                how = "which you liked"
             facts.append(Fact("similar", f"it is close to {short_title(other)}, {how}", (other.id, round(float(sims[best]), 3))))
     if rec.cf is not None and rec.side.cf_col is None and (state.history_rows or liked):
         source = _cf_source(rec, scored.row, state, liked)
@@ -135,3 +139,18 @@ def word_influence(rec: Recommender, message: str, row: int, max_words: int = 12
     vectors = rec.encoder.encode(texts)
     scores = vectors @ rec.vectors[row]
     return [(w, round(float(scores[0] - scores[i + 1]), 4)) for i, w in enumerate(words)]
+
+
+def _named(title: str, words: str) -> bool:
+    """Whether the person's words name the title (its key words, as the title matcher reads them)."""
+    from .titles import normalise_title
+
+    import difflib
+
+    key = normalise_title(title)
+    tokens = re.sub(r"[^\w\s']", " ", words.lower()).split()
+    n = len(key.split())
+    if not key or not tokens:
+        return False
+    return any(difflib.SequenceMatcher(None, key, " ".join(tokens[i:i + n])).ratio() >= 0.8   # typos kept
+               for i in range(max(1, len(tokens) - n + 1)))

@@ -47,3 +47,49 @@ def test_small_run_shape_and_turn_one_is_the_same(ml_parts):
     again = simulate(agent, lambda uid: Session(), rec.catalog, rec.vectors, targets, turns=3, progress=False)
     assert again["rows"] == result["rows"]  # deterministic given the seed
     assert np.isfinite(with_fb["success@3turns"])
+
+
+def test_talkers_speak_everyday_words_see_five_picks_and_critique(ml_parts):
+    """The second simulated person: everyday words, never the target's title, 5 picks a turn, a critique
+    of the list after each miss; deterministic; feedback acts only after turn 1."""
+    from chat_rec.evaluation.simulate import GENRE_PHRASES, critique, make_talker, opening, simulate_talkers
+
+    rec, interactions, catalog = ml_parts["recommender"], ml_parts["interactions"], ml_parts["catalog"]
+    targets = choose_targets(interactions, 40, 0)
+    words, df = description_words(catalog)
+    rng = np.random.default_rng(0)
+    people = [make_talker(catalog, rec.vectors, interactions, uid, row, words, df, rng) for uid, row in targets]
+    assert any(p.liked_title for p in people) and any(not p.liked_title for p in people)
+    for p in people:
+        said = opening(p).lower()
+        title = re.sub(r"\s*\(.*?\)", "", display_title(catalog.items[p.target_row].title)).strip().lower()
+        assert title not in said and (not p.genres or GENRE_PHRASES[p.genres[0]] in said)
+    p = next(p for p in people if p.year and p.year < 1990)
+    newer = [r for r, it in enumerate(catalog.items) if it.year and it.year >= p.year + 10][:5]
+    assert critique(catalog, p, newer, 0, set()) in ("Something older?", "Can you go further back?",
+                                                      "These are all too recent. Something older?")
+    agent = Agent(rec, interactions, config=AgentConfig(k=5), store=MemoryStore())
+    result = simulate_talkers(agent, lambda uid: Session(), catalog, rec.vectors, targets[:10], interactions, turns=3,
+                              progress=False)
+    with_fb, without = result["rows"]
+    assert with_fb["success@1turn"] == without["success@1turn"]
+    again = simulate_talkers(agent, lambda uid: Session(), catalog, rec.vectors, targets[:10], interactions, turns=3,
+                             progress=False)
+    assert again["rows"] == result["rows"]
+
+
+def test_feedback_weight_is_fitted_on_a_grid_and_the_fusion_is_left_as_it_was(ml_parts):
+    from chat_rec.evaluation.simulate import fit_feedback_weight
+    from chat_rec.recommender.fusion import load_fusion
+    from chat_rec.recommender.pipeline import Recommender
+
+    base = ml_parts["recommender"]
+    fusion, _ = load_fusion("auto", ml_parts["data"].root / "models")
+    rec = Recommender(base.catalog, base.index, base.vectors, base.encoder, base.cf, ml_parts["interactions"],
+                      fusion=fusion)
+    agent = Agent(rec, ml_parts["interactions"], config=AgentConfig(k=10), store=MemoryStore())
+    before = dict(fusion.heads["request"])
+    weight, table = fit_feedback_weight(agent, rec.catalog, rec.vectors, choose_targets(ml_parts["interactions"], 6, 1),
+                                        grid=(0.0, 0.6), turns=2, progress=False)
+    assert weight in (0.0, 0.6) and set(table) == {"0.0", "0.6"}
+    assert fusion.heads["request"] == before

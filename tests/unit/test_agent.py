@@ -128,7 +128,8 @@ def test_script_runner_and_feedback_by_rank(agent):
 
 
 def test_a_liked_pick_is_which_you_liked_not_which_you_mentioned(agent):
-    """A 👍'd item (never named) is "which you liked"; a title the person named is "which you mentioned"."""
+    """A 👍'd item (never named) is "which you liked"; a title the person named is "which you mentioned";
+    one they pointed at on screen ("the second one") is "which you picked out"."""
     from chat_rec.recommender.explain import facts_for
     from chat_rec.recommender.intent import Intent
     from chat_rec.recommender.pipeline import Scored, UserState
@@ -138,5 +139,8 @@ def test_a_liked_pick_is_which_you_liked_not_which_you_mentioned(agent):
     liked = " ".join(f.text for f in facts_for(rec, Scored(row, 1.0, {}), Intent(), UserState(liked_rows=[row])))
     assert "which you liked" in liked and "which you mentioned" not in liked
     named = Intent(reference_items=[rec.catalog.items[row].id])
-    said = " ".join(f.text for f in facts_for(rec, Scored(row, 1.0, {}), named, UserState()))
-    assert "which you mentioned" in said
+    said = " ".join(f.text for f in facts_for(rec, Scored(row, 1.0, {}), named, UserState(request="something lik alein")))
+    assert "which you mentioned" in said                      # named in the person's words, typo and all
+    pointed = " ".join(f.text for f in facts_for(rec, Scored(row, 1.0, {}), named,
+                                                 UserState(request="more like the second one")))
+    assert "which you picked out" in pointed and "mentioned" not in pointed
