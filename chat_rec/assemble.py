@@ -33,6 +33,10 @@ def build_agent(cfg, *, llm_kind: str | None = None, encoder=None, show_progress
     from .models.llm import make_chat_model
     from .errors import ChatRecError
 
+    from .config import READERS
+
+    if cfg.agent.reader not in READERS:
+        raise ChatRecError(f"CHATREC_READER={cfg.agent.reader!r}; accepted values are {', '.join(READERS)}")
     catalog, interactions = dataset if dataset is not None else load_dataset(cfg.data)
     if prepare is not None and interactions is not None:  # evaluation: hold out events before fitting
         interactions = prepare(interactions)

@@ -9,8 +9,6 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import ChatRecError
-
 #: Hard cap on a search query, in characters; longer text is truncated (and the caller told so).
 MAX_QUERY_CHARS = 2_000
 
@@ -163,8 +161,6 @@ class Config:
         reranker = RerankerConfig(path=overrides.get("reranker") or env.get("CHATREC_RERANKER", "auto"),
                                   models_dir=data.root / "models")
         ranker = RankerConfig(path=overrides.get("ranker") or env.get("CHATREC_RANKER", "auto"), models_dir=data.root / "models")
-        reader = overrides.get("reader") or env.get("CHATREC_READER", AgentConfig.reader)
-        if reader not in READERS:
-            raise ChatRecError(f"CHATREC_READER={reader!r}; accepted values are {', '.join(READERS)}")
+        reader = overrides.get("reader") or env.get("CHATREC_READER", AgentConfig.reader)   # checked by build_agent
         return cls(data=data, encoder=encoder, index=index, llm=llm, reranker=reranker, ranker=ranker,
                    agent=AgentConfig(reader=reader))
