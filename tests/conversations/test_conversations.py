@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from chat_rec.agent import Agent
+from chat_rec.config import AgentConfig
 from chat_rec.models.llm import ScriptedChatModel
 from chat_rec.recommender.llm_intent import LLMHelper
 from chat_rec.scripting import new_session, run_script
@@ -117,7 +118,8 @@ def rules_agent(ml_parts):
 def scripted_agent(ml_parts):
     model = ScriptedChatModel()
     rec = ml_parts["recommender"]
-    agent = Agent(rec, ml_parts["interactions"])
+    # the merge reader (not the served default, which keeps the LLM to writing): its path stays tested
+    agent = Agent(rec, ml_parts["interactions"], config=AgentConfig(reader="merge"))
     agent.llm = LLMHelper(model, rec.catalog, agent.titles, timeout=5)
     return agent, model
 

@@ -1,5 +1,7 @@
 """Agent.turn on the tiny catalog with fakes (hash encoder, exact index): bad input never breaks a session."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -60,6 +62,7 @@ def test_unknown_title_gets_a_graceful_answer(agent):
 
 def test_llm_failure_falls_back_to_rules(agent, tiny_catalog):
     agent.llm = LLMHelper(ScriptedChatModel(replies=["no json here"]), tiny_catalog, agent.titles)
+    agent.config = replace(agent.config, reader="merge")
     reply = agent.turn("something scary", Session())
     assert any("built-in rules" in n for n in reply.notices)
     assert reply.items and all("Horror" in tiny_catalog.item(i).genres for i in ids(reply))
