@@ -213,20 +213,16 @@ def _eval_intents(args) -> dict:
 def _eval_simulate(args, cfg) -> dict:
     from dataclasses import replace
 
-    import numpy as np
-
     from .agent import Session
     from .assemble import build_agent
-    from .evaluation.simulate import choose_targets, simulate, simulate_talkers
+    from .evaluation.simulate import choose_targets, simulate, simulate_talkers, without_targets
     from .recommender.feedback import MemoryStore
 
     catalog, interactions = _load(args, cfg)
     if interactions is None:
         raise ChatRecError("simulate needs interactions (MovieLens-100K or --interactions)")
     targets = choose_targets(interactions, args.users, args.seed)
-    held_out = {(uid, row) for uid, row in targets}
-    mask = np.array([(interactions.user_ids[u], i) not in held_out
-                     for u, i in zip(interactions.user_rows.tolist(), interactions.item_rows.tolist())])
+    mask = without_targets(interactions, targets)
     cfg = replace(cfg, agent=replace(cfg.agent, k=10))
     agent = build_agent(cfg, llm_kind=args.llm or "none", prepare=lambda inter: inter.subset(mask), store=MemoryStore(),
                         dataset=(catalog, interactions))

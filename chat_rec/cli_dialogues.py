@@ -214,11 +214,9 @@ def cmd_train_feedback(args) -> int:
     (replayed dialogues carry none) and write it into the fusion artifact."""
     from dataclasses import replace
 
-    import numpy as np
-
     from .assemble import build_agent
     from .cli import _config, _load
-    from .evaluation.simulate import FEEDBACK_FIT_SEED, FEEDBACK_GRID, choose_targets, fit_feedback_weight
+    from .evaluation.simulate import FEEDBACK_GRID, choose_targets, fit_feedback_weight, without_targets
     from .recommender.feedback import MemoryStore
     from .recommender.fusion import load_fusion
 
@@ -230,9 +228,7 @@ def cmd_train_feedback(args) -> int:
     if notice or not fusion.fitted:
         raise ChatRecError(f"no fitted fusion to add the feedback weight to ({notice}): run `chat-rec train ranker`")
     targets = choose_targets(interactions, args.users, args.seed)
-    held_out = {(uid, row) for uid, row in targets}
-    mask = np.array([(interactions.user_ids[u], i) not in held_out
-                     for u, i in zip(interactions.user_rows.tolist(), interactions.item_rows.tolist())])
+    mask = without_targets(interactions, targets)
     agent = build_agent(replace(cfg, agent=replace(cfg.agent, k=10)), llm_kind="none",
                         prepare=lambda inter: inter.subset(mask), store=MemoryStore(), dataset=(catalog, interactions))
     print(f"fitting the 👍/👎 weight on {len(targets)} simulated people (seed {args.seed}), grid {FEEDBACK_GRID} ...",

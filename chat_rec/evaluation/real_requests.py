@@ -267,7 +267,7 @@ def score_real(agent, cases: list[dict], *, progress: bool = True, desc: str = "
         positive = set(intent.liked_items) | set(intent.reference_items)
         refer_item = exp.refers[0] if exp.refers else None
         counts.add("like", exp.like, positive - ({refer_item} if refer_item is not None else set()) - exp.not_like)
-        counts.add("not_like", exp.not_like, set(intent.disliked_items) - ({refer_item} if refer_item else set()))
+        counts.add("not_like", exp.not_like, set(intent.disliked_items) - ({refer_item} if refer_item is not None else set()))
         counts.add("neg_keyword", exp.neg_keywords, set(intent.unwanted_keywords), keyword_match)
         if exp.refers:
             item, sentiment = exp.refers

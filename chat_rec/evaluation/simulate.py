@@ -51,6 +51,13 @@ def choose_targets(interactions: Interactions, n_users: int, seed: int) -> list[
     return out
 
 
+def without_targets(interactions: Interactions, targets: list[tuple[object, int]]) -> np.ndarray:
+    """Boolean mask over the interactions: True except the targets' own (user, item) events."""
+    held_out = {(uid, row) for uid, row in targets}
+    return np.array([(interactions.user_ids[u], i) not in held_out
+                     for u, i in zip(interactions.user_rows.tolist(), interactions.item_rows.tolist())])
+
+
 def description_words(catalog: Catalog) -> tuple[list[list[str]], Counter]:
     words = []
     for item in catalog.items:

@@ -157,6 +157,7 @@ REJECT_AFTER = re.compile(r"\W*(?:\w+\W+){0,2}?(?:(?:i\s+)?(?:don't|dont|do not)
 #: "a little vulgar for my taste": the word is unwanted
 FOR_MY_TASTE = re.compile(r"\b(?:a little|a bit|kind of|kinda|too|way too|bit|little|rather|somewhat)\s+([a-z]{3,})\s+"
                           r"for my (?:taste|tastes|liking)\b")
+CUE_TOKENS = {t for c in NEGATION_CUES for t in c.split()}
 #: words before a genre that do not narrow it
 QUALIFIER_STOP = {"those", "these", "the", "any", "all", "many", "more", "most", "much", "such", "watch", "watching",
                   "stand", "handle", "into", "like", "likes", "enjoy", "want", "fan", "big", "huge", "typical", "usual",
@@ -239,6 +240,7 @@ class RuleParser:
                 self.genre_words.setdefault(g.lower(), (g,))
         years = catalog.years[catalog.years > 0]
         self.newest = int(years.max()) if len(years) else 2024
+        self.genre_tokens = {t for w in self.genre_words for t in w.split()}
         words = "|".join(sorted(map(re.escape, self.genre_words), key=len, reverse=True))
         # A catalog without genres has no genre words: the pattern then never matches (an empty group would).
         self._genre_re = re.compile(r"(?<![\w-])(" + words + r")(?![\w-])" if words else r"(?!x)x")
@@ -435,9 +437,8 @@ class RuleParser:
 
     def _qualifies(self, word: str) -> bool:
         """A content word that narrows a genre ("foreign", "potty"), not a cue, article or adverb."""
-        cue_tokens = {t for c in NEGATION_CUES for t in c.split()}
-        return not (word in STOPWORDS or word in cue_tokens or word in self.genre_words or word.endswith("ly")
-                    or word in {t for w in self.genre_words for t in w.split()} or word in QUALIFIER_STOP)
+        return not (word in STOPWORDS or word in CUE_TOKENS or word in self.genre_words or word.endswith("ly")
+                    or word in self.genre_tokens or word in QUALIFIER_STOP)
 
     def _eras(self, text: str, negated, intent: Intent) -> None:
         """Year bounds. A bound inside a negation's scope is turned round ("nothing before 1990" -> 1990 or
@@ -570,7 +571,7 @@ class RuleParser:
         for m in FOR_MY_TASTE.finditer(text):
             if m.group(1) not in STOPWORDS and m.group(1) not in intent.unwanted_keywords:
                 intent.unwanted_keywords.append(m.group(1))
-        genre_tokens = {t for w in self.genre_words for t in w.split()}
+        genre_tokens = self.genre_tokens
         mood_tokens = {w for words in MOODS.values() for w in words}
         cue_tokens = {t for c in NEGATION_CUES for t in c.split()} | {"didn't", "don't", "can't"}
         for m in re.finditer(r"[^\W\d_][\w'-]{2,}", text):
