@@ -121,6 +121,22 @@ class Catalog:
         for row, item in enumerate(self.items):
             for g in item.genres:
                 self.genre_matrix[row, index[g]] = True
+        # the same film under two ids (MovieLens-100K has 18 such pairs): rows that share a normalised
+        # title and year; a list never shows both, and excluding one excludes the other
+        by_film: dict[tuple[str, int], list[int]] = {}
+        for row, item in enumerate(self.items):
+            by_film.setdefault((" ".join(item.title.lower().split()), item.year or 0), []).append(row)
+        self.film_key = np.zeros(len(self.items), dtype=np.int64)
+        self._twins: dict[int, list[int]] = {}
+        for key, (rows_of_film) in enumerate(by_film.values()):
+            self.film_key[rows_of_film] = key
+            if len(rows_of_film) > 1:
+                for r in rows_of_film:
+                    self._twins[r] = [x for x in rows_of_film if x != r]
+
+    def twins(self, row: int) -> list[int]:
+        """Other rows of the same film (same title and year under another id); usually none."""
+        return self._twins.get(int(row), [])
 
     def __len__(self) -> int:
         return len(self.items)

@@ -116,8 +116,10 @@ class Recommender:
         rows = set(state.history_rows) | set(state.disliked_rows) | set(state.liked_rows) | set(state.mentioned_rows)
         if not intent.show_again:
             rows |= set(state.shown_rows)
-        exclude = {self.catalog.items[r].id for r in rows} | set(intent.reference_items) | set(intent.disliked_items) \
-            | set(intent.liked_items)
+        named = set(intent.reference_items) | set(intent.disliked_items) | set(intent.liked_items)
+        rows |= {self.catalog.row(i) for i in named if i in self.catalog}
+        rows |= {t for r in list(rows) for t in self.catalog.twins(r)}
+        exclude = {self.catalog.items[r].id for r in rows} | named
         return SearchFilter(exclude_ids=frozenset(exclude),
                             require_genres=tuple(intent.wanted_genres) if genres else (),
                             forbid_genres=tuple(intent.unwanted_genres), all_genres=intent.all_genres and genres,
@@ -136,9 +138,24 @@ class Recommender:
         Z = sig.matrix(raw, len(cand))
         fused = stage_scores(self.fusion, head, Z, self.catalog.name)
         fused = self._rerank(fused, cand, intent, state, head, raw)
-        order = np.argsort(-fused, kind="stable")[:k]
+        order = self._distinct_films(cand, np.argsort(-fused, kind="stable"), k)
         items = [Scored(int(cand[i]), float(fused[i]), {name: float(v[i]) for name, v in raw.items()}) for i in order]
         return Ranking(items, query, relaxed, head)
+
+    def _distinct_films(self, cand: np.ndarray, order: np.ndarray, k: int) -> list[int]:
+        """The first ``k`` of ``order`` with one id per film (a film listed under two ids shows once)."""
+        keys = self.catalog.film_key[cand[order[: 2 * k + 8]]]
+        if len(set(keys.tolist())) == len(keys):
+            return order[:k].tolist()
+        seen, out = set(), []
+        for i in order:
+            key = int(self.catalog.film_key[cand[i]])
+            if key not in seen:
+                seen.add(key)
+                out.append(int(i))
+                if len(out) == k:
+                    break
+        return out
 
     def signal_matrix(self, intent: Intent, state: UserState) -> tuple[np.ndarray, np.ndarray, str]:
         """Candidate rows, their standardised signal matrix (every signal, ``signals.NAMES`` order) and the

@@ -57,3 +57,12 @@ def test_boilerplate_sentences_are_found_by_frequency_not_by_title():
     catalog = Catalog("filler", items)
     assert catalog.item(0).description == "" and catalog.item(99).description == "A real plot about a dog."
     assert catalog.item(7).description == "A story number 7 about a town."      # unique sentences stay
+
+
+def test_the_same_film_under_two_ids_is_one_film():
+    items = [Item(1, "Chasing Amy (1997)", 1997, ("Drama",)), Item(2, "Alien (1979)", 1979, ("Horror",)),
+             Item(3, "Chasing  amy (1997)", 1997, ("Drama",)), Item(4, "Chasing Amy (1985)", 1985, ("Drama",))]
+    c = Catalog("t", items)
+    assert c.twins(0) == [2] and c.twins(2) == [0]
+    assert c.twins(1) == [] and c.twins(3) == []     # another year is another film
+    assert c.film_key[0] == c.film_key[2] != c.film_key[3]
