@@ -48,7 +48,10 @@ def facts_for(rec: Recommender, scored: Scored, intent: Intent, state: UserState
             other = rec.catalog.items[liked[best]]
             # "mentioned" only when the person's own words name it; a pick they pointed at ("more like the
             # second one", "I loved that one") was picked out; one only 👍'd was liked
-            if liked[best] in refs or liked[best] in state.mentioned_rows:
+            said_liked = liked[best] in state.liked_rows or other.id in intent.liked_items
+            if said_liked and _named(other.title, state.request):
+                how = "which you said you liked"      # "I loved Chasing Amy": named, and liked in words
+            elif liked[best] in refs or liked[best] in state.mentioned_rows:
                 how = "which you mentioned" if _named(other.title, state.request) else "which you picked out"
             else:
                 how = "which you liked"

@@ -147,3 +147,6 @@ def test_a_liked_pick_is_which_you_liked_not_which_you_mentioned(agent):
     pointed = " ".join(f.text for f in facts_for(rec, Scored(row, 1.0, {}), named,
                                                  UserState(request="more like the second one")))
     assert "which you picked out" in pointed and "mentioned" not in pointed
+    loved = Intent(liked_items=[rec.catalog.items[row].id])
+    said_liked = " ".join(f.text for f in facts_for(rec, Scored(row, 1.0, {}), loved, UserState(request="I loved alein")))
+    assert "which you said you liked" in said_liked and "mentioned" not in said_liked
