@@ -16,6 +16,7 @@ missing signal is left out (it reads as 0 after standardisation), never faked. S
 | ``ref_last``  | item-item cosine with the latest one                                                      | references                 |
 | ``disliked``  | max item-item cosine with the disliked items (learned weight: negative)                   | dislikes                   |
 | ``genre_profile`` | cosine of the item's genres with the genre profile of the referenced / liked items     | genres, references         |
+| ``ref_year``  | minus the distance in years from the median year of the referenced / liked items          | years, references          |
 | ``cf``        | rating-weighted EASE folded in from the history (rating/5), likes (1.0) and references (0.6) | CF data                 |
 | ``cf_last``   | EASE folded in from the latest reference alone                                            | CF data, references        |
 | ``user``      | cosine of the item with the session's 👍/👎 user vector                                     | feedback                   |
@@ -163,6 +164,16 @@ def genre_profile(f, r, cand):
     return None if norm < 1e-9 else f.genre_unit[cand] @ (profile / norm)
 
 
+def ref_year(f, r, cand):
+    refs, _ = _positive_refs(r)
+    years = [f.years[x] for x in refs if f.years[x] > 0]
+    known = f.years > 0
+    if not years or not known.any():
+        return None
+    y = np.where(known, f.years, np.median(f.years[known]))[cand]
+    return -np.abs(y - float(np.median(years)))
+
+
 def fold_in(f: CatalogFeatures, rows: list[int], values: list[float], cand: np.ndarray) -> np.ndarray | None:
     """EASE scores of the candidates from a few weighted rows: the weighted sum of their rows of B."""
     side = f.side
@@ -266,7 +277,7 @@ def unwanted_keyword(f, r, cand):
 #: Every signal, in the fixed order of the signal matrix and the weight vectors.
 SIGNALS: dict[str, Signal] = {
     "sem": sem, "words": words, "dialogue": dialogue, "ref_mean": ref_mean, "ref_max": ref_max, "ref_last": ref_last,
-    "disliked": disliked, "genre_profile": genre_profile, "cf": cf, "cf_last": cf_last, "user": user,
+    "disliked": disliked, "genre_profile": genre_profile, "ref_year": ref_year, "cf": cf, "cf_last": cf_last, "user": user,
     "pop": pop, "mentions": mentions, "year_pop": year_pop, "comention": comention, "ext_pop": ext_pop,
     "ext_recent": ext_recent, "year": year, "genre": genre, "era": era, "mood": mood,
     "unwanted_keyword": unwanted_keyword,

@@ -112,3 +112,16 @@ def test_a_reranker_checkpoint_other_than_the_fitted_one_is_not_used(tmp_path):
     rr, notice = load_fusion_reranker(fusion, RerankerConfig(models_dir=tmp_path / "models"))
     assert rr is None and "re-ranker off" in notice                                   # unreadable
     assert load_fusion_reranker(fusion, RerankerConfig(path="none")) == (None, None)
+
+
+def test_ref_year_prefers_films_from_the_references_years():
+    items = [Item(1, "A (1979)", 1979), Item(2, "B (1986)", 1986), Item(3, "C (2015)", 2015), Item(4, "D")]
+    f = sig.CatalogFeatures.build(Catalog("c", items), np.eye(4, 4, dtype=np.float32), sig.SideData(), list("abcd"))
+    cand = np.arange(4)
+    assert sig.ref_year(f, sig.Request(Intent()), cand) is None                     # no references: absent
+    v = sig.ref_year(f, sig.Request(Intent(), references=[0, 1], disliked=[1]), cand)  # a disliked one does not count
+    assert v[0] == 0 and v[1] == -7 and v[2] == -36                                  # distance from 1979
+    assert v[3] == -(1986 - 1979)                                                    # unknown year: the catalog median
+    bare = sig.CatalogFeatures.build(Catalog("b", [Item(1, "A"), Item(2, "B")]), np.eye(2, 4, dtype=np.float32),
+                                     sig.SideData(), ["a", "b"])
+    assert sig.ref_year(bare, sig.Request(Intent(), references=[0]), np.arange(2)) is None   # no years: absent
