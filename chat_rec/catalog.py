@@ -128,7 +128,7 @@ class Catalog:
             by_film.setdefault((" ".join(item.title.lower().split()), item.year or 0), []).append(row)
         self.film_key = np.zeros(len(self.items), dtype=np.int64)
         self._twins: dict[int, list[int]] = {}
-        for key, (rows_of_film) in enumerate(by_film.values()):
+        for key, rows_of_film in enumerate(by_film.values()):
             self.film_key[rows_of_film] = key
             if len(rows_of_film) > 1:
                 for r in rows_of_film:
@@ -137,6 +137,11 @@ class Catalog:
     def twins(self, row: int) -> list[int]:
         """Other rows of the same film (same title and year under another id); usually none."""
         return self._twins.get(int(row), [])
+
+    def with_twins(self, rows: Iterable[int]) -> set[int]:
+        """``rows`` and every other row of the same films."""
+        rows = {int(r) for r in rows}
+        return rows | {t for r in rows for t in self._twins.get(r, ())}
 
     def __len__(self) -> int:
         return len(self.items)

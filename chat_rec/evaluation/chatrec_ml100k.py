@@ -54,9 +54,7 @@ def rank_users(score_fn: Callable[[np.ndarray], np.ndarray], X_train, users: Seq
         rows = X_train[chunk]
         scores = score_fn(rows.toarray())
         for j, u in enumerate(chunk):
-            seen = rows[j].indices
-            if catalog is not None:
-                seen = np.concatenate([seen, [t for r in seen for t in catalog.twins(r)]]).astype(np.int64)
+            seen = rows[j].indices if catalog is None else np.fromiter(catalog.with_twins(rows[j].indices), np.int64)
             out[u] = top_k(scores[j], k, exclude=seen)
     return out
 

@@ -117,8 +117,7 @@ class Recommender:
         if not intent.show_again:
             rows |= set(state.shown_rows)
         named = set(intent.reference_items) | set(intent.disliked_items) | set(intent.liked_items)
-        rows |= {self.catalog.row(i) for i in named if i in self.catalog}
-        rows |= {t for r in list(rows) for t in self.catalog.twins(r)}
+        rows = self.catalog.with_twins(rows | {self.catalog.row(i) for i in named if i in self.catalog})
         exclude = {self.catalog.items[r].id for r in rows} | named
         return SearchFilter(exclude_ids=frozenset(exclude),
                             require_genres=tuple(intent.wanted_genres) if genres else (),
@@ -144,9 +143,6 @@ class Recommender:
 
     def _distinct_films(self, cand: np.ndarray, order: np.ndarray, k: int) -> list[int]:
         """The first ``k`` of ``order`` with one id per film (a film listed under two ids shows once)."""
-        keys = self.catalog.film_key[cand[order[: 2 * k + 8]]]
-        if len(set(keys.tolist())) == len(keys):
-            return order[:k].tolist()
         seen, out = set(), []
         for i in order:
             key = int(self.catalog.film_key[cand[i]])

@@ -167,11 +167,8 @@ def genre_profile(f, r, cand):
 def ref_year(f, r, cand):
     refs, _ = _positive_refs(r)
     years = [f.years[x] for x in refs if f.years[x] > 0]
-    known = f.years > 0
-    if not years or not known.any():
-        return None
-    y = np.where(known, f.years, np.median(f.years[known]))[cand]
-    return -np.abs(y - float(np.median(years)))
+    filled = _filled_years(f)
+    return None if not years or filled is None else -np.abs(filled[cand] - float(np.median(years)))
 
 
 def fold_in(f: CatalogFeatures, rows: list[int], values: list[float], cand: np.ndarray) -> np.ndarray | None:
@@ -235,11 +232,15 @@ def comention(f, r, cand):
     return np.asarray(f.side.comention[refs].T @ weight).ravel()[cand]
 
 
-def year(f, r, cand):
+def _filled_years(f: CatalogFeatures) -> np.ndarray | None:
+    """Release years, the catalog's median where unknown (None when no year is known)."""
     known = f.years > 0
-    if not known.any():
-        return None
-    return np.where(known, f.years, np.median(f.years[known]))[cand]
+    return np.where(known, f.years, np.median(f.years[known])) if known.any() else None
+
+
+def year(f, r, cand):
+    filled = _filled_years(f)
+    return None if filled is None else filled[cand]
 
 
 def genre(f, r, cand):
