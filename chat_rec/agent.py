@@ -272,7 +272,7 @@ class Agent:
                 intent.keywords = [w for w in words if w not in ("the", "and")][:5]
         if intent.kind in ("chat", "explain"):
             return intent
-        return self._accumulate(intent, session, notices, text)
+        return self._accumulate(intent, session, notices)
 
     def _answer(self, text: str, session: Session, intent: Intent) -> None:
         """A reply to the other side's yes/no question about genres ("Do you like horror movies?" - "not
@@ -293,12 +293,17 @@ class Agent:
         elif ANSWER_YES.match(text) and not intent.wanted_genres and not intent.unwanted_genres:
             intent.wanted_genres = list(genres)
 
-    def _accumulate(self, new: Intent, session: Session, notices: list[str] | None = None, text: str = "") -> Intent:
+    def _accumulate(self, new: Intent, session: Session, notices: list[str] | None = None) -> Intent:
         """Later turns refine earlier ones: a refinement adds to the session intent, a new request
         replaces the soft aspects but keeps the hard 'no X' constraints."""
         old = session.intent
-        if new.era_shift:
-            new = new.model_copy(update=self._shifted_era(new.era_shift, self._era_anchor(new, session, old, text), old))
+        # "older" / "too old for me" moves from the list on screen, or before any list from the films
+        # under discussion (named in this message or earlier, or mentioned in a replayed dialogue)
+        anchor = session.last_items or list(dict.fromkeys(
+            session.mentioned + (old.reference_items + old.liked_items if old else [])
+            + new.reference_items + new.liked_items))[-3:]
+        if new.era_shift and anchor:
+            new = new.model_copy(update=self._shifted_era(new.era_shift, anchor, old))
         if old is None:
             session.intent = new
             return new
@@ -339,18 +344,6 @@ class Agent:
         merged.context = new.context
         session.intent = merged
         return merged
-
-    def _era_anchor(self, new: Intent, session: Session, old: Intent | None, text: str) -> list:
-        """The films "older" / "newer" moves from: the list on screen; before any list, the films under
-        discussion (named earlier, or mentioned in a replayed dialogue), and the ones named in this message
-        only when it calls them "too old" / "too recent" ("something newer, like Moonlight" gives an example
-        of the era wanted, not a film to move away from)."""
-        if session.last_items:
-            return session.last_items
-        before = session.mentioned + (old.reference_items + old.liked_items if old else [])
-        now = new.reference_items + new.liked_items
-        too = bool(RuleParser.TOO_RE.search(text.lower()))
-        return list(dict.fromkeys(before + now))[-3:] if too else ([] if now else list(dict.fromkeys(before))[-3:])
 
     def _shifted_era(self, direction: str, shown: list, old: Intent | None) -> dict:
         """"something older" / "more recent": an era moved from the films on screen (their median year by
