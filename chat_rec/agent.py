@@ -297,13 +297,8 @@ class Agent:
         """Later turns refine earlier ones: a refinement adds to the session intent, a new request
         replaces the soft aspects but keeps the hard 'no X' constraints."""
         old = session.intent
-        # "older" / "too old for me" moves from the list on screen, or before any list from the films
-        # under discussion (named in this message or earlier, or mentioned in a replayed dialogue)
-        anchor = session.last_items or list(dict.fromkeys(
-            session.mentioned + (old.reference_items + old.liked_items if old else [])
-            + new.reference_items + new.liked_items))[-3:]
-        if new.era_shift and anchor:
-            new = new.model_copy(update=self._shifted_era(new.era_shift, anchor, old))
+        if new.era_shift and session.last_items:
+            new = new.model_copy(update=self._shifted_era(new.era_shift, session.last_items, old))
         if old is None:
             session.intent = new
             return new
