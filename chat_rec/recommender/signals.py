@@ -14,7 +14,7 @@ missing signal is left out (it reads as 0 after standardisation), never faked. S
 | ``ref_mean``  | mean MiniLM item-item cosine with the referenced / liked items (liked x2)                | references                 |
 | ``ref_max``   | max item-item cosine with them                                                            | references                 |
 | ``ref_last``  | item-item cosine with the latest one                                                      | references                 |
-| ``disliked``  | max item-item cosine with the disliked items (learned weight: negative)                   | dislikes                   |
+| ``disliked``  | max item-item cosine with the disliked items (the fitted weight sets the direction)      | dislikes                   |
 | ``genre_profile`` | cosine of the item's genres with the genre profile of the referenced / liked items     | genres, references         |
 | ``ref_year``  | minus the distance in years from the median year of the referenced / liked items          | years, references          |
 | ``cf``        | rating-weighted EASE folded in from the history (rating/5), likes (1.0) and references (0.6) | CF data                 |
@@ -36,6 +36,7 @@ missing signal is left out (it reads as 0 after standardisation), never faked. S
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable
 
 import numpy as np
@@ -87,6 +88,12 @@ class CatalogFeatures:
         unit = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9)
         years = np.array([it.year or 0 for it in catalog.items], dtype=np.float64)
         return cls(catalog, np.asarray(vectors, dtype=np.float32), side, [t.lower() for t in texts], years, unit, names)
+
+    @cached_property
+    def filled_years(self) -> np.ndarray | None:
+        """Release years, the catalog's median where unknown (None when no year is known); computed once."""
+        known = self.years > 0
+        return np.where(known, self.years, np.median(self.years[known])) if known.any() else None
 
 
 @dataclass
@@ -167,7 +174,7 @@ def genre_profile(f, r, cand):
 def ref_year(f, r, cand):
     refs, _ = _positive_refs(r)
     years = [f.years[x] for x in refs if f.years[x] > 0]
-    filled = _filled_years(f)
+    filled = f.filled_years
     return None if not years or filled is None else -np.abs(filled[cand] - float(np.median(years)))
 
 
@@ -232,15 +239,8 @@ def comention(f, r, cand):
     return np.asarray(f.side.comention[refs].T @ weight).ravel()[cand]
 
 
-def _filled_years(f: CatalogFeatures) -> np.ndarray | None:
-    """Release years, the catalog's median where unknown (None when no year is known)."""
-    known = f.years > 0
-    return np.where(known, f.years, np.median(f.years[known])) if known.any() else None
-
-
 def year(f, r, cand):
-    filled = _filled_years(f)
-    return None if filled is None else filled[cand]
+    return None if f.filled_years is None else f.filled_years[cand]
 
 
 def genre(f, r, cand):
