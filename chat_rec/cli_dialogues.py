@@ -210,13 +210,17 @@ def cmd_train_ranker(args) -> int:
 
 
 def cmd_train_feedback(args) -> int:
-    """Fit the request head's weight of the 👍/👎 ``user`` signal on simulated people who give feedback
-    (replayed dialogues carry none) and write it into the fusion artifact."""
+    """Fit the ``feedback`` head (the request weights plus the 👍/👎 ``feedback`` signal and its threshold) on
+    simulated talkers who give feedback (replayed dialogues carry none) and write it into the fusion artifact.
+    It is written only when it beats the request head with the ``user`` signal on those people."""
     from dataclasses import replace
+
+    import numpy as np
 
     from .assemble import build_agent
     from .cli import _config, _load
-    from .evaluation.simulate import FEEDBACK_GRID, choose_targets, fit_feedback_weight, without_targets
+    from .evaluation.simulate import (FEEDBACK_MIN_GAIN, choose_targets, description_words, fit_feedback_head,
+                                      make_talker, without_targets)
     from .recommender.feedback import MemoryStore
     from .recommender.fusion import load_fusion
 
@@ -226,28 +230,36 @@ def cmd_train_feedback(args) -> int:
         raise ChatRecError("train feedback needs interactions (MovieLens-100K or --interactions)")
     fusion, notice = load_fusion(cfg.ranker.path, cfg.ranker.models_dir)
     if notice or not fusion.fitted:
-        raise ChatRecError(f"no fitted fusion to add the feedback weight to ({notice}): run `chat-rec train ranker`")
+        raise ChatRecError(f"no fitted fusion to add the feedback head to ({notice}): run `chat-rec train ranker`")
     targets = choose_targets(interactions, args.users, args.seed)
     mask = without_targets(interactions, targets)
-    agent = build_agent(replace(cfg, agent=replace(cfg.agent, k=10)), llm_kind="none",
+    train = interactions.subset(mask)
+    agent = build_agent(replace(cfg, agent=replace(cfg.agent, k=5)), llm_kind="none",
                         prepare=lambda inter: inter.subset(mask), store=MemoryStore(), dataset=(catalog, interactions))
-    print(f"fitting the 👍/👎 weight on {len(targets)} simulated people (seed {args.seed}), grid {FEEDBACK_GRID} ...",
+    words, df = description_words(catalog)
+    rng = np.random.default_rng(args.seed)
+    people = [make_talker(catalog, agent.rec.vectors, train, uid, row, words, df, rng) for uid, row in targets]
+    print(f"fitting the feedback head on {len(people)} simulated talkers (seed {args.seed}, 5 picks a turn) ...",
           flush=True)
-    weight, table = fit_feedback_weight(agent, catalog, agent.rec.vectors, targets)
-    for w, row in table.items():
-        print(f"user weight {w}: success@3 {row['success@3turns']:.3f} success@5 {row['success@5turns']:.3f}")
-    heads = {h: dict(w) for h, w in fusion.heads.items()}
-    heads["request"] = {k: v for k, v in heads["request"].items() if k != "user"}
-    if weight:
-        heads["request"]["user"] = weight
+    head, tau, log = fit_feedback_head(agent, catalog, agent.rec.vectors, people)
+    for row in log:
+        print(f"{row['try']}: success@3 {row['success@3turns']:.3f} success@5 {row['success@5turns']:.3f}")
+    heads = {h: dict(w) for h, w in fusion.heads.items() if h != "feedback"}
+    if head is not None:
+        heads["feedback"] = head
     meta = dict(fusion.meta)
     meta["fitting"] = dict(meta.get("fitting") or {})
-    meta["fitting"]["feedback"] = {"weight": weight, "grid": table, "seed": args.seed, "users": len(targets),
-                                   "simulator": "keywords, 10 picks a turn, 5 turns",
+    meta["fitting"]["feedback"] = {"kept": head is not None, "tau": tau, "log": log, "seed": args.seed,
+                                   "users": len(people), "min_gain": FEEDBACK_MIN_GAIN,
+                                   "simulator": "talker, 5 picks a turn, 5 turns",
                                    "command": " ".join(["chat-rec", *getattr(args, "argv", [])])}
     out = Path(args.out) if args.out else cfg.ranker.models_dir / "ranker.json"
     type(fusion)(heads, meta, "", dict(fusion.trees)).save(out)
-    print(f"request head: user weight {weight:g}; wrote {out}")
+    if head is None:
+        print(f"no feedback head beat the request head by {FEEDBACK_MIN_GAIN} success@3: not written; wrote {out}")
+    else:
+        shown = ", ".join(f"{k} {v:+.3f}" for k, v in sorted(head.items(), key=lambda kv: -abs(kv[1])))
+        print(f"feedback head (tau {tau:g}): {shown}; wrote {out}")
     return 0
 
 

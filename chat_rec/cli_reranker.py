@@ -162,9 +162,9 @@ def add_commands(sub, catalog_args) -> None:
     rk.set_defaults(fn=cmd_train_ranker)
 
     from .cli_dialogues import cmd_train_feedback
-    fb = train.add_parser("feedback", help="fit the weight of the 👍/👎 signal on simulated people who give "
-                          "feedback, into the fusion artifact (data/models/ranker.json)")
-    fb.add_argument("--users", type=int, default=100, help="simulated people (default 100)")
+    fb = train.add_parser("feedback", help="fit the feedback head (the 👍/👎 signal, its threshold and weights) on "
+                          "simulated talkers who give feedback, into the fusion artifact (data/models/ranker.json)")
+    fb.add_argument("--users", type=int, default=600, help="simulated talkers (default 600)")
     fb.add_argument("--seed", type=int, default=1, help="their targets' seed (default 1; reported runs use 0)")
     fb.add_argument("--out", help="where to write the artifact (default data/models/ranker.json)")
     catalog_args(fb)

@@ -1,10 +1,14 @@
 """The learned fusion of the ranking signals: a small, versioned JSON artifact with its provenance.
 
-Two heads, chosen per request by ``head_for``:
+The heads, chosen per request by ``head_for``:
 
 * ``request``: the person said something to rank by (genres, a mood, keywords, an era, titles, words);
   fitted on training dialogues replayed through the agent (``chat-rec train ranker``);
-* ``history``: a known user who gives no request; fitted on the MovieLens-100K train part.
+* ``history``: a known user who gives no request; fitted on the MovieLens-100K train part;
+* ``feedback`` (optional): a request once the person has given 👍/👎 in the session. It starts from the
+  ``request`` weights and adds the ``feedback`` signal; its weights and the signal's threshold are fitted on
+  simulated people who give feedback (replayed dialogues carry none): ``chat-rec train feedback``. It has
+  no tree stage. Without it, feedback reaches the ``request`` head through ``user``.
 
 The score of a candidate is ``w[head] @ z(signals)``. A signal whose fitted weight is 0 is not computed.
 A head may also carry a **tree stage** (``TreeStage``): a LambdaRank model (LightGBM) that re-orders the
@@ -33,7 +37,7 @@ RERANKER = "reranker"
 WEIGHT_NAMES = NAMES + (RERANKER,)
 
 VERSION = 1
-HEADS = ("request", "history")
+HEADS = ("request", "history", "feedback")
 PACKAGED = Path(__file__).with_name("ranker.json")
 
 #: The hand-set fallback (and the "hand-set defaults" ablation row of the evaluations).

@@ -43,6 +43,8 @@ class UserState:
     shown_rows: list[int] = field(default_factory=list)
     mentioned_rows: list[int] = field(default_factory=list)   # items brought up in the conversation, in order
     user_vector: np.ndarray | None = None   # learned from 👍/👎 (recommender.feedback)
+    feedback_up_rows: list[int] = field(default_factory=list)     # this session's 👍 (last value per item)
+    feedback_down_rows: list[int] = field(default_factory=list)   # and 👎
     request: str = ""                        # the person's own recent words this session
     dialogue: str = ""                       # both sides' recent words
     profile: dict = field(default_factory=dict)   # a known user's profile (age, gender, occupation)
@@ -77,10 +79,15 @@ def build_query(intent: Intent, catalog: Catalog) -> str:
     return ". ".join(parts)
 
 
-def head_for(intent: Intent, state: UserState) -> str:
-    """``history`` for a known user who gives nothing to rank by, else ``request``."""
+def head_for(intent: Intent, state: UserState, heads=("request", "history")) -> str:
+    """``history`` for a known user who gives nothing to rank by; ``feedback`` (when the fusion has that head)
+    once the person has given 👍/👎 in the session; else ``request``."""
     asked = not intent.is_empty() or state.liked_rows or state.mentioned_rows or state.disliked_rows
-    return "history" if state.history_rows and not asked else "request"
+    if state.history_rows and not asked:
+        return "history"
+    if "feedback" in heads and (state.feedback_up_rows or state.feedback_down_rows):
+        return "feedback"
+    return "request"
 
 
 class Recommender:
@@ -111,6 +118,12 @@ class Recommender:
         self._lower_texts = self.features.lower_texts
         self._encoded: OrderedDict[str, np.ndarray] = OrderedDict()
 
+    @property
+    def feedback_tau(self) -> float:
+        """The ``feedback`` signal's threshold fitted with its head (``chat-rec train feedback``), else 0.4."""
+        fitted = ((self.fusion.meta.get("fitting") or {}).get("feedback") or {}).get("tau")
+        return float(fitted) if isinstance(fitted, (int, float)) else 0.4
+
     # ------------------------------------------------------------------------------------ filters
     def filters(self, intent: Intent, state: UserState, *, genres: bool = True, era: bool = True) -> SearchFilter:
         rows = set(state.history_rows) | set(state.disliked_rows) | set(state.liked_rows) | set(state.mentioned_rows)
@@ -128,7 +141,7 @@ class Recommender:
     def rank(self, intent: Intent, state: UserState, k: int = 5, restrict: list[int] | None = None) -> Ranking:
         """Top ``k`` for the intent; ``restrict`` (catalog rows) re-scores just those rows, e.g. the cards
         on screen after a 👍."""
-        head = head_for(intent, state)
+        head = head_for(intent, state, self.fusion.heads)
         active = self.fusion.active(head)
         cand, request, query, relaxed = self.candidates(intent, state, restrict, k, active)
         if not len(cand):
@@ -158,7 +171,7 @@ class Recommender:
         head: what ``rank`` fuses, for fitting and ablations."""
         cand, request, _, _ = self.candidates(intent, state)
         raw = sig.compute(self.features, request, cand) if len(cand) else {}
-        return cand, sig.matrix(raw, len(cand)), head_for(intent, state)
+        return cand, sig.matrix(raw, len(cand)), head_for(intent, state, self.fusion.heads)
 
     def candidates(self, intent: Intent, state: UserState, restrict: list[int] | None = None, k: int = 5,
                    names: tuple[str, ...] = sig.NAMES):
@@ -204,7 +217,8 @@ class Recommender:
         vec = self.encode_all([query, words, dialogue])
         return sig.Request(intent, vec.get(query), vec.get(words), list(dict.fromkeys(refs)), liked, disliked,
                            list(state.history_rows), list(state.history_ratings), state.user_vector,
-                           vec.get(dialogue) if dialogue != words else None)
+                           vec.get(dialogue) if dialogue != words else None,
+                           list(state.feedback_up_rows), list(state.feedback_down_rows), self.feedback_tau)
 
     def encode_all(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Vectors of the non-empty ``texts``: the remembered ones, the rest encoded in one batch."""

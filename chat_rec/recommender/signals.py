@@ -19,7 +19,7 @@ missing signal is left out (it reads as 0 after standardisation), never faked. S
 | ``ref_year``  | minus the distance in years from the median year of the referenced / liked items          | years, references          |
 | ``cf``        | rating-weighted EASE folded in from the history (rating/5), likes (1.0) and references (0.6) | CF data                 |
 | ``cf_last``   | EASE folded in from the latest reference alone                                            | CF data, references        |
-| ``user``      | cosine of the item with the session's 👍/👎 user vector                                     | feedback                   |
+| ``user``      | cosine of the item with the session's 👍/👎 user vector (online logistic update)           | feedback                   |
 | ``pop``       | log(1 + interactions), or recommender mentions in a dialogue corpus                       | interactions               |
 | ``mentions``  | log(1 + mentions by anyone) in a dialogue corpus                                          | dialogue statistics        |
 | ``year_pop``  | how often films of the item's release year are recommended, per film of that year         | dialogue statistics, years |
@@ -31,6 +31,7 @@ missing signal is left out (it reads as 0 after standardisation), never faked. S
 | ``era``       | 1 inside the requested era                                                                | an era in the intent       |
 | ``mood``      | +1 / -1 when the item's genres lean towards / away from the requested mood                | a mood                     |
 | ``unwanted_keyword`` | 1 when the item text contains a word the person does not want                      | unwanted keywords          |
+| ``feedback``  | how well the item, taken as the film the person is after, explains their 👍/👎: the log-likelihood of each 👍'd item being similar to it and each 👎'd item not (logistic in the item-item cosine, threshold ``Request.feedback_tau``, slope ``FEEDBACK_SLOPE``) | 👍/👎 in the session |
 """
 
 from __future__ import annotations
@@ -110,6 +111,13 @@ class Request:
     history_ratings: list[float] = field(default_factory=list)
     user_vector: np.ndarray | None = None
     dialogue_vector: np.ndarray | None = None    # both sides' recent words, encoded (None: same as words)
+    feedback_up: list[int] = field(default_factory=list)     # rows given 👍 in this session (effective value)
+    feedback_down: list[int] = field(default_factory=list)   # rows given 👎
+    feedback_tau: float = 0.4                    # the cosine at which a 👍 and a 👎 are equally likely (fitted)
+
+
+#: How sharply the ``feedback`` signal's likelihood turns around ``Request.feedback_tau`` (cosine units).
+FEEDBACK_SLOPE = 10.0
 
 
 Signal = Callable[[CatalogFeatures, Request, np.ndarray], "np.ndarray | None"]
@@ -221,6 +229,22 @@ def user(f, r, cand):
     return f.vectors[cand] @ (u / np.linalg.norm(u)).astype(np.float32)
 
 
+def feedback(f, r, cand):
+    """Sum over the session's 👍 rows of log P(👍 | the item is what they want), and likewise for the 👎 rows,
+    with P(👍) = sigmoid(FEEDBACK_SLOPE * (cosine - feedback_tau)): a film close to every 👍'd one and far from
+    every 👎'd one explains the person's judgements best."""
+    up, down = r.feedback_up, r.feedback_down
+    if not up and not down:
+        return None
+    items = f.vectors[cand].astype(np.float64)
+    out = np.zeros(len(cand))
+    if up:
+        out -= np.logaddexp(0.0, -FEEDBACK_SLOPE * (items @ f.vectors[up].T.astype(np.float64) - r.feedback_tau)).sum(axis=1)
+    if down:
+        out -= np.logaddexp(0.0, FEEDBACK_SLOPE * (items @ f.vectors[down].T.astype(np.float64) - r.feedback_tau)).sum(axis=1)
+    return out
+
+
 def _side(name: str) -> Signal:
     def signal(f, r, cand):
         values = getattr(f.side, name)
@@ -281,7 +305,7 @@ SIGNALS: dict[str, Signal] = {
     "disliked": disliked, "genre_profile": genre_profile, "ref_year": ref_year, "cf": cf, "cf_last": cf_last, "user": user,
     "pop": pop, "mentions": mentions, "year_pop": year_pop, "comention": comention, "ext_pop": ext_pop,
     "ext_recent": ext_recent, "year": year, "genre": genre, "era": era, "mood": mood,
-    "unwanted_keyword": unwanted_keyword,
+    "unwanted_keyword": unwanted_keyword, "feedback": feedback,
 }
 NAMES: tuple[str, ...] = tuple(SIGNALS)
 

@@ -78,8 +78,8 @@ def test_talkers_speak_everyday_words_see_five_picks_and_critique(ml_parts):
     assert again["rows"] == result["rows"]
 
 
-def test_feedback_weight_is_fitted_on_a_grid_and_the_fusion_is_left_as_it_was(ml_parts):
-    from chat_rec.evaluation.simulate import fit_feedback_weight
+def test_the_feedback_head_is_fitted_against_its_baseline_and_the_fusion_is_left_as_it_was(ml_parts):
+    from chat_rec.evaluation.simulate import description_words, fit_feedback_head, make_talker
     from chat_rec.recommender.fusion import load_fusion
     from chat_rec.recommender.pipeline import Recommender
 
@@ -87,9 +87,17 @@ def test_feedback_weight_is_fitted_on_a_grid_and_the_fusion_is_left_as_it_was(ml
     fusion, _ = load_fusion("auto", ml_parts["data"].root / "models")
     rec = Recommender(base.catalog, base.index, base.vectors, base.encoder, base.cf, ml_parts["interactions"],
                       fusion=fusion)
-    agent = Agent(rec, ml_parts["interactions"], config=AgentConfig(k=10), store=MemoryStore())
-    before = dict(fusion.heads["request"])
-    weight, table = fit_feedback_weight(agent, rec.catalog, rec.vectors, choose_targets(ml_parts["interactions"], 6, 1),
-                                        grid=(0.0, 0.6), turns=2, progress=False)
-    assert weight in (0.0, 0.6) and set(table) == {"0.0", "0.6"}
-    assert fusion.heads["request"] == before
+    agent = Agent(rec, ml_parts["interactions"], config=AgentConfig(k=5), store=MemoryStore())
+    words, df = description_words(rec.catalog)
+    rng = np.random.default_rng(1)
+    people = [make_talker(rec.catalog, rec.vectors, ml_parts["interactions"], uid, row, words, df, rng)
+              for uid, row in choose_targets(ml_parts["interactions"], 8, 1)]
+    heads, meta = {h: dict(w) for h, w in fusion.heads.items()}, dict(fusion.meta)
+    head, tau, log = fit_feedback_head(agent, rec.catalog, rec.vectors, people, turns=2, taus=(0.4,), weights=(0.6,),
+                                       scaled=("pop",), scales=(0.5,), progress=False)
+    assert log[0]["try"].startswith("request head") and len(log) in (2, 3)      # the baseline is always run
+    assert (head is None) == (len(log) == 2) and tau == 0.4
+    if head is not None:
+        assert head["feedback"] == 0.6 and "user" not in head
+        assert log[1]["success@3turns"] >= log[0]["success@3turns"] + 0.01    # kept only when it beats the baseline
+    assert fusion.heads == heads and fusion.meta == meta

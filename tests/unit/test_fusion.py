@@ -19,7 +19,10 @@ from chat_rec.recommender.pipeline import UserState, head_for
 def test_the_packaged_artifact_is_fitted_and_versioned():
     fusion, notice = load_fusion("auto", models_dir=PACKAGED.parent / "no-such-dir")
     assert notice is None and fusion.fitted and fusion.path == str(PACKAGED)
-    assert set(fusion.heads) == {"request", "history"}
+    assert set(fusion.heads) == {"request", "history", "feedback"}
+    fb = meta_fb = fusion.meta["fitting"]["feedback"]
+    assert fb["kept"] and fb["tau"] in (0.3, 0.35, 0.4) and fusion.heads["feedback"]["feedback"] > 0
+    assert meta_fb["seed"] != 0 and "chat-rec train feedback" in meta_fb["command"]   # not the reported seed
     meta = fusion.meta
     assert meta["version"] == 1 and "chat-rec train ranker" in meta["command"] and meta["files"]
     assert all(len(f["sha256"]) == 16 for f in meta["files"])
@@ -52,6 +55,40 @@ def test_heads():
     assert head_for(Intent(wanted_genres=["Horror"]), UserState(history_rows=[1])) == "request"
     assert head_for(Intent(), UserState()) == "request"                   # a new person: popular picks
     assert head_for(Intent(), UserState(history_rows=[1], liked_rows=[3])) == "request"
+    heads = {"request": {}, "history": {}, "feedback": {}}
+    assert head_for(Intent(), UserState(feedback_down_rows=[3]), heads) == "feedback"   # after a 👍/👎
+    assert head_for(Intent(), UserState(feedback_down_rows=[3])) == "request"           # no such head fitted
+    assert head_for(Intent(), UserState(history_rows=[1]), heads) == "history"
+
+
+def test_the_feedback_signal_favours_what_explains_the_thumbs():
+    # four items on a circle: 0 and 1 are close, 2 is opposite 0, 3 is orthogonal to both
+    V = np.array([[1, 0, 0], [0.9, 0.436, 0], [-1, 0, 0], [0, 0, 1]], dtype=np.float32)
+    f = sig.CatalogFeatures.build(Catalog("c", [Item(i, str(i)) for i in range(4)]), V, sig.SideData(), list("abcd"))
+    cand = np.arange(4)
+    assert sig.feedback(f, sig.Request(Intent()), cand) is None                     # no 👍/👎: absent
+    up = sig.feedback(f, sig.Request(Intent(), feedback_up=[0]), cand)
+    assert up[0] > up[1] > up[3] > up[2]                                             # closer to the 👍'd one first
+    both = sig.feedback(f, sig.Request(Intent(), feedback_up=[0], feedback_down=[1]), cand)
+    cost = both - up                                                                 # what the 👎 on item 1 costs
+    assert cost[1] < cost[0] < cost[3] < 0 and cost[2] > -1e-3                      # most near item 1, ~0 far away
+    assert np.all(both <= 0)                                                         # a log-likelihood
+
+
+def test_a_thumb_switches_the_agent_to_the_feedback_head(tiny_recommender):
+    rec = tiny_recommender
+    rec.fusion = FusionModel({"request": {"pop": 1.0}, "feedback": {"pop": 1.0, "feedback": 2.0}},
+                             {"fitted": True, "fitting": {"feedback": {"tau": 0.35}}})
+    assert rec.feedback_tau == 0.35
+    agent = Agent(rec, config=AgentConfig(k=3))
+    session = Session()
+    first = agent.turn("recommend me something", session)
+    assert first.items and agent.rank(session).head == "request"
+    agent.record_feedback(session, first.items[0].item_id, "up")
+    ranking = agent.rank(session)
+    assert ranking.head == "feedback" and all("feedback" in s.parts for s in ranking.items)
+    agent.record_feedback(session, first.items[0].item_id, "retract")
+    assert agent.rank(session).head == "request"                                     # retracted: as before
 
 
 def test_only_weighted_signals_are_computed_and_missing_ones_are_absent(tiny_recommender, monkeypatch):
