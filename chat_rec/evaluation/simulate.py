@@ -284,7 +284,7 @@ FEEDBACK_WEIGHTS = (0.3, 0.6, 1.0)
 #: request-head weights the fit may rescale in the feedback head (once, in this order), and the factors tried
 FEEDBACK_SCALED = ("genre_profile", "ref_max", "ref_mean", "pop", "year", "dialogue", "genre")
 FEEDBACK_SCALES = (0.0, 0.5, 1.5)
-#: a step of the search is taken only when it adds this much success@3 (2 of 200 people): smaller moves are noise
+#: a step of the search is taken only when it adds this much success@3 (6 of the 600 fitting people): smaller moves are noise
 FEEDBACK_MIN_GAIN = 0.01
 
 
