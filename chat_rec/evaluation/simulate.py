@@ -284,16 +284,20 @@ FEEDBACK_WEIGHTS = (0.3, 0.6, 1.0)
 #: request-head weights the fit may rescale in the feedback head (once, in this order), and the factors tried
 FEEDBACK_SCALED = ("genre_profile", "ref_max", "ref_mean", "pop", "year", "dialogue", "genre")
 FEEDBACK_SCALES = (0.0, 0.5, 1.5)
+#: weights the fit may set to these values instead (the request head gives the request's own words little
+#: weight, fitted on dialogues; a critique such as "closer to a story with ..." may deserve more)
+FEEDBACK_SET = {"sem": (0.15, 0.3, 0.6), "words": (0.15, 0.3)}
 #: a step of the search is taken only when it adds this much success@3 (6 of the 600 fitting people): smaller moves are noise
 FEEDBACK_MIN_GAIN = 0.01
 
 
 def fit_feedback_head(agent, catalog: Catalog, vectors: np.ndarray, people: list[Talker], turns: int = 5,
                       taus=FEEDBACK_TAUS, weights=FEEDBACK_WEIGHTS, scaled=FEEDBACK_SCALED, scales=FEEDBACK_SCALES,
-                      min_gain: float = FEEDBACK_MIN_GAIN, progress: bool = True) -> tuple[dict | None, float, list[dict]]:
+                      values=FEEDBACK_SET, min_gain: float = FEEDBACK_MIN_GAIN, progress: bool = True) -> tuple[dict | None, float, list[dict]]:
     """The ``feedback`` head: the request head's weights plus the ``feedback`` signal, fitted on simulated talkers
     who give 👍/👎 (``people``; replayed dialogues carry no feedback). First the signal's threshold and weight
-    on a grid, then one pass rescaling each of ``scaled``; a step must add ``min_gain`` success@3.
+    on a grid, then one pass rescaling each of ``scaled`` and setting each of ``values``; a step must add
+    ``min_gain`` success@3.
 
     The baseline is the request head as it is (feedback reaching it through ``user``). Returns
     ``(head, tau, log)``; ``head`` is None when no candidate beat the baseline by ``min_gain`` (then it is
@@ -326,16 +330,16 @@ def fit_feedback_head(agent, catalog: Catalog, vectors: np.ndarray, people: list
                 got = score({**start, "feedback": w}, tau, f"feedback {w:g}, tau {tau:g}")
                 if got > best_score:
                     best, best_tau, best_score = {**start, "feedback": w}, tau, got
-        if best is None or best_score[0] < base[0] + min_gain:
+        if best is None or best_score[0] < base[0] + min_gain - 1e-9:
             return None, 0.4, log
-        for name in scaled:
-            if not best.get(name):
-                continue
+        moves = [(name, [(f"x{f:g}", round(best[name] * f, 4)) for f in scales]) for name in scaled if best.get(name)]
+        moves += [(name, [(f"= {v:g}", float(v)) for v in vals]) for name, vals in values.items()]
+        for name, tries in moves:
             step = None
-            for factor in scales:
-                trial = {**best, name: round(best[name] * factor, 4)}
-                got = score({k: v for k, v in trial.items() if v}, best_tau, f"{name} x{factor:g}")
-                if got[0] >= best_score[0] + min_gain and (step is None or got > step[1]):
+            for label, value in tries:
+                trial = {**best, name: value}
+                got = score({k: v for k, v in trial.items() if v}, best_tau, f"{name} {label}")
+                if got[0] >= best_score[0] + min_gain - 1e-9 and (step is None or got > step[1]):
                     step = (trial, got)
             if step is not None:
                 best, best_score = {k: v for k, v in step[0].items() if v}, step[1]

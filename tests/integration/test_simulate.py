@@ -94,7 +94,7 @@ def test_the_feedback_head_is_fitted_against_its_baseline_and_the_fusion_is_left
               for uid, row in choose_targets(ml_parts["interactions"], 8, 1)]
     heads, meta = {h: dict(w) for h, w in fusion.heads.items()}, dict(fusion.meta)
     head, tau, log = fit_feedback_head(agent, rec.catalog, rec.vectors, people, turns=2, taus=(0.4,), weights=(0.6,),
-                                       scaled=("pop",), scales=(0.5,), progress=False)
+                                       scaled=("pop",), scales=(0.5,), values={}, progress=False)
     assert log[0]["try"].startswith("request head") and len(log) in (2, 3)      # the baseline is always run
     assert (head is None) == (len(log) == 2) and tau == 0.4
     if head is not None:
