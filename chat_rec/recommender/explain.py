@@ -40,7 +40,9 @@ def facts_for(rec: Recommender, scored: Scored, intent: Intent, state: UserState
     if (intent.year_min or intent.year_max) and item.year:
         facts.append(Fact("era", f"it is from {item.year} (you asked for {decade_label(intent.year_min, intent.year_max)})", (item.year,)))
     refs = [rec.catalog.row(i) for i in intent.reference_items + intent.liked_items if i in rec.catalog]
-    liked = list(dict.fromkeys(refs + list(state.liked_rows)))
+    key = rec.catalog.film_key
+    # never the item itself (a 👍'd card re-scored on screen is not "close to" itself), nor its twin
+    liked = [r for r in dict.fromkeys(refs + list(state.liked_rows)) if key[r] != key[scored.row]]
     if liked:
         sims = rec.vectors[liked] @ rec.vectors[scored.row]
         best = int(np.argmax(sims))

@@ -130,7 +130,7 @@ def test_script_runner_and_feedback_by_rank(agent):
     assert records[3]["kind"] == "explain" and records[3]["items"]
 
 
-def test_a_liked_pick_is_which_you_liked_not_which_you_mentioned(agent):
+def test_a_liked_pick_is_which_you_liked_not_which_you_mentioned(agent, monkeypatch):
     """A 👍'd item (never named) is "which you liked"; a title the person named is "which you mentioned";
     one they pointed at on screen ("the second one") is "which you picked out"."""
     from chat_rec.recommender.explain import facts_for
@@ -139,14 +139,21 @@ def test_a_liked_pick_is_which_you_liked_not_which_you_mentioned(agent):
 
     rec = agent.rec
     row = 0
-    liked = " ".join(f.text for f in facts_for(rec, Scored(row, 1.0, {}), Intent(), UserState(liked_rows=[row])))
+    pick = next(r for r in range(len(rec.catalog)) if rec.catalog.film_key[r] != rec.catalog.film_key[row])
+    vectors = rec.vectors.copy()                              # the hash encoder's films are far apart: move one
+    vectors[pick] = vectors[row] + 0.3 * vectors[pick]        # close to the film talked about
+    vectors[pick] /= np.linalg.norm(vectors[pick])
+    monkeypatch.setattr(rec, "vectors", vectors)
+    liked = " ".join(f.text for f in facts_for(rec, Scored(pick, 1.0, {}), Intent(), UserState(liked_rows=[row])))
     assert "which you liked" in liked and "which you mentioned" not in liked
+    itself = " ".join(f.text for f in facts_for(rec, Scored(row, 1.0, {}), Intent(), UserState(liked_rows=[row])))
+    assert "close to" not in itself                           # a 👍'd card re-scored on screen: not close to itself
     named = Intent(reference_items=[rec.catalog.items[row].id])
-    said = " ".join(f.text for f in facts_for(rec, Scored(row, 1.0, {}), named, UserState(request="something lik alein")))
+    said = " ".join(f.text for f in facts_for(rec, Scored(pick, 1.0, {}), named, UserState(request="something lik alein")))
     assert "which you mentioned" in said                      # named in the person's words, typo and all
-    pointed = " ".join(f.text for f in facts_for(rec, Scored(row, 1.0, {}), named,
+    pointed = " ".join(f.text for f in facts_for(rec, Scored(pick, 1.0, {}), named,
                                                  UserState(request="more like the second one")))
     assert "which you picked out" in pointed and "mentioned" not in pointed
     loved = Intent(liked_items=[rec.catalog.items[row].id])
-    said_liked = " ".join(f.text for f in facts_for(rec, Scored(row, 1.0, {}), loved, UserState(request="I loved alein")))
+    said_liked = " ".join(f.text for f in facts_for(rec, Scored(pick, 1.0, {}), loved, UserState(request="I loved alein")))
     assert "which you said you liked" in said_liked and "mentioned" not in said_liked
