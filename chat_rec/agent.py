@@ -358,15 +358,14 @@ class Agent:
 
     # --------------------------------------------------------------------------------- replies
     def user_state(self, session: Session) -> UserState:
+        judged = [(self.catalog.row(i), v) for i, v in effective(session.feedback) if i in self.catalog]
         state = UserState(liked_rows=list(self.catalog.rows(session.liked, skip_unknown=True)),
                           disliked_rows=list(self.catalog.rows(session.disliked, skip_unknown=True)),
                           shown_rows=list(self.catalog.rows(session.shown, skip_unknown=True)),
                           mentioned_rows=list(self.catalog.rows(session.mentioned, skip_unknown=True)),
                           user_vector=session.user_vector, request=" ".join(session.messages[-WORDS_MESSAGES:]),
-                          feedback_up_rows=[self.catalog.row(i) for i, v in effective(session.feedback)
-                                            if v == "up" and i in self.catalog],
-                          feedback_down_rows=[self.catalog.row(i) for i, v in effective(session.feedback)
-                                              if v == "down" and i in self.catalog],
+                          feedback_up_rows=[r for r, v in judged if v == "up"],
+                          feedback_down_rows=[r for r, v in judged if v == "down"],
                           dialogue=" ".join(t for _, t in session.transcript[-DIALOGUE_MESSAGES:]))
         if session.user_id is not None and self.interactions is not None:
             try:

@@ -122,7 +122,7 @@ class Recommender:
     def feedback_tau(self) -> float:
         """The ``feedback`` signal's threshold fitted with its head (``chat-rec train feedback``), else 0.4."""
         fitted = ((self.fusion.meta.get("fitting") or {}).get("feedback") or {}).get("tau")
-        return float(fitted) if isinstance(fitted, (int, float)) else 0.4
+        return float(fitted) if isinstance(fitted, (int, float)) else sig.FEEDBACK_TAU
 
     # ------------------------------------------------------------------------------------ filters
     def filters(self, intent: Intent, state: UserState, *, genres: bool = True, era: bool = True) -> SearchFilter:

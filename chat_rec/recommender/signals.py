@@ -118,6 +118,8 @@ class Request:
 
 #: How sharply the ``feedback`` signal's likelihood turns around ``Request.feedback_tau`` (cosine units).
 FEEDBACK_SLOPE = 10.0
+#: ``Request.feedback_tau`` when no fitted threshold is at hand.
+FEEDBACK_TAU = Request.feedback_tau
 
 
 Signal = Callable[[CatalogFeatures, Request, np.ndarray], "np.ndarray | None"]
