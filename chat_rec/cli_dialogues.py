@@ -210,7 +210,7 @@ def cmd_train_ranker(args) -> int:
 
 
 def cmd_train_feedback(args) -> int:
-    """Fit the ``feedback`` head (the request weights plus the 👍/👎 ``feedback`` signal and its threshold) on
+    """Fit the ``feedback`` head (the request weights plus the 👍/👎 ``feedback`` signal and its likelihood) on
     simulated talkers who give feedback (replayed dialogues carry none) and write it into the fusion artifact.
     It is written only when it beats the request head with the ``user`` signal on those people."""
     from dataclasses import replace
@@ -241,7 +241,7 @@ def cmd_train_feedback(args) -> int:
     people = [make_talker(catalog, agent.rec.vectors, train, uid, row, words, df, rng) for uid, row in targets]
     print(f"fitting the feedback head on {len(people)} simulated talkers (seed {args.seed}, 5 picks a turn) ...",
           flush=True)
-    head, tau, log = fit_feedback_head(agent, catalog, agent.rec.vectors, people)
+    head, likelihood, log = fit_feedback_head(agent, catalog, agent.rec.vectors, people)
     for row in log:
         print(f"{row['try']}: success@3 {row['success@3turns']:.3f} success@5 {row['success@5turns']:.3f}")
     heads = {h: dict(w) for h, w in fusion.heads.items() if h != "feedback"}
@@ -249,7 +249,7 @@ def cmd_train_feedback(args) -> int:
         heads["feedback"] = head
     meta = dict(fusion.meta)
     meta["fitting"] = dict(meta.get("fitting") or {})
-    meta["fitting"]["feedback"] = {"kept": head is not None, "tau": tau, "log": log, "seed": args.seed,
+    meta["fitting"]["feedback"] = {"kept": head is not None, **likelihood, "log": log, "seed": args.seed,
                                    "users": len(people), "min_gain": FEEDBACK_MIN_GAIN,
                                    "simulator": "talker, 5 picks a turn, 5 turns",
                                    "command": " ".join(["chat-rec", *getattr(args, "argv", [])])}
@@ -259,7 +259,8 @@ def cmd_train_feedback(args) -> int:
         print(f"no feedback head beat the request head by {FEEDBACK_MIN_GAIN} success@3: not written; wrote {out}")
     else:
         shown = ", ".join(f"{k} {v:+.3f}" for k, v in sorted(head.items(), key=lambda kv: -abs(kv[1])))
-        print(f"feedback head (tau {tau:g}): {shown}; wrote {out}")
+        how = "learned judgement table" if likelihood["judgements"] else f"cosine threshold {likelihood['tau']:g}"
+        print(f"feedback head ({how}): {shown}; wrote {out}")
     return 0
 
 

@@ -278,9 +278,9 @@ def simulate_talkers(agent, session_factory, catalog: Catalog, vectors: np.ndarr
 #: the simulated people the head is fitted on are talkers whose targets come from another seed than the
 #: reported runs (seed 0), so the reported numbers are not in-sample
 FEEDBACK_FIT_SEED = 1
-#: the ``feedback`` signal's threshold and weight, tried on a grid
+#: the ``feedback`` signal's threshold (when its likelihood is the logistic in the cosine) and weight, tried on a grid
 FEEDBACK_TAUS = (0.3, 0.35, 0.4)
-FEEDBACK_WEIGHTS = (0.3, 0.6, 1.0)
+FEEDBACK_WEIGHTS = (0.3, 0.6, 1.0, 1.5)
 #: request-head weights the fit may rescale in the feedback head (once, in this order), and the factors tried
 FEEDBACK_SCALED = ("genre_profile", "ref_max", "ref_mean", "pop", "year", "dialogue", "genre")
 FEEDBACK_SCALES = (0.0, 0.5, 1.5)
@@ -291,58 +291,96 @@ FEEDBACK_SET = {"sem": (0.15, 0.3, 0.6), "words": (0.15, 0.3)}
 FEEDBACK_MIN_GAIN = 0.01
 
 
+def judgements(catalog_features, sessions: list[tuple[Talker, object]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 👍/👎 the people gave, as ``(cosine, genre overlap, 👍)`` of each judged item with the film they
+    were after: what ``JudgementModel.fit`` learns from. ``sessions``: ``(person, agent session)``."""
+    from ..recommender.feedback import effective
+
+    f, cos, jac, up = catalog_features, [], [], []
+    for person, session in sessions:
+        rows = [(f.catalog.row(item), value) for item, value in effective(session.feedback) if item in f.catalog]
+        if not rows:
+            continue
+        judged = np.array([r for r, _ in rows], dtype=np.int64)
+        cos += (f.vectors[judged] @ f.vectors[person.target_row]).astype(np.float64).tolist()
+        jac += f.genre_jaccard(judged, [person.target_row])[:, 0].tolist()
+        up += [value == "up" for _, value in rows]
+    return np.asarray(cos), np.asarray(jac), np.asarray(up, dtype=bool)
+
+
 def fit_feedback_head(agent, catalog: Catalog, vectors: np.ndarray, people: list[Talker], turns: int = 5,
                       taus=FEEDBACK_TAUS, weights=FEEDBACK_WEIGHTS, scaled=FEEDBACK_SCALED, scales=FEEDBACK_SCALES,
-                      values=FEEDBACK_SET, min_gain: float = FEEDBACK_MIN_GAIN, progress: bool = True) -> tuple[dict | None, float, list[dict]]:
+                      values=FEEDBACK_SET, min_gain: float = FEEDBACK_MIN_GAIN, progress: bool = True
+                      ) -> tuple[dict | None, dict, list[dict]]:
     """The ``feedback`` head: the request head's weights plus the ``feedback`` signal, fitted on simulated talkers
-    who give 👍/👎 (``people``; replayed dialogues carry no feedback). First the signal's threshold and weight
-    on a grid, then one pass rescaling each of ``scaled`` and setting each of ``values``; a step must add
-    ``min_gain`` success@3.
+    who give 👍/👎 (``people``; replayed dialogues carry no feedback).
 
-    The baseline is the request head as it is (feedback reaching it through ``user``). Returns
-    ``(head, tau, log)``; ``head`` is None when no candidate beat the baseline by ``min_gain`` (then it is
-    not served). The agent's fusion is left as it was."""
+    1. The baseline: the request head as it is (feedback reaching it through ``user``). The 👍/👎 the people
+       give in that run are the judgements the learned likelihood (``JudgementModel``) is fitted on.
+    2. The signal's likelihood and weight on a grid: the learned table, or the logistic in the cosine with
+       each threshold of ``taus``; each with each weight of ``weights``.
+    3. One pass rescaling each of ``scaled`` and setting each of ``values``; a step must add ``min_gain``
+       success@3.
+
+    Returns ``(head, likelihood, log)``: ``likelihood`` is ``{"tau", "judgements"}`` (the table as JSON, or
+    None for the logistic) as the fusion's ``meta.fitting.feedback`` holds it; ``head`` is None when no
+    candidate beat the baseline by ``min_gain`` (then it is not served). The agent's fusion is left as it was."""
     from ..agent import Session
     from ..recommender.feedback import MemoryStore
+    from ..recommender.signals import JudgementModel
 
     fusion = agent.rec.fusion
     heads, meta = fusion.heads, fusion.meta
     others = {h: w for h, w in heads.items() if h != "feedback"}
     request = dict(heads.get("request") or {})
     log: list[dict] = []
+    logistic = {"tau": 0.4, "judgements": None}
 
-    def score(head: dict | None, tau: float, label: str) -> tuple[float, float]:
+    def score(head: dict | None, likelihood: dict, label: str, keep: list | None = None) -> tuple[float, float]:
         fusion.heads = {**others, **({"feedback": head} if head is not None else {})}
-        fusion.meta = {**meta, "fitting": {**(meta.get("fitting") or {}), "feedback": {"tau": tau}}}
+        fusion.meta = {**meta, "fitting": {**(meta.get("fitting") or {}), "feedback": dict(likelihood)}}
         agent.store = MemoryStore()
-        ranks = [run_talker(agent, lambda uid: Session(), catalog, vectors, p, turns, True)
+
+        def session_for(person):
+            session = Session()
+            if keep is not None:
+                keep.append((person, session))
+            return lambda uid: session
+
+        ranks = [run_talker(agent, session_for(p), catalog, vectors, p, turns, True)
                  for p in tqdm(people, desc=f"feedback head: {label}", disable=not progress)]
         row = summarise(ranks, turns, True)
         log.append({"try": label, "success@3turns": row["success@3turns"], "success@5turns": row["success@5turns"]})
         return row["success@3turns"], row["success@5turns"]
 
     try:
-        base = score(None, 0.4, "request head (user signal), the baseline")
-        best, best_tau, best_score = None, 0.4, base
+        seen: list = []
+        base = score(None, logistic, "request head (user signal), the baseline", seen)
+        cos, jac, up = judgements(agent.rec.features, seen)
+        likelihoods = [(f"tau {tau:g}", {"tau": float(tau), "judgements": None}) for tau in taus]
+        if len(up) and up.any() and not up.all():
+            table = JudgementModel.fit(cos, jac, up).to_json()
+            likelihoods.insert(0, (f"learned from {len(up)} judgements", {"tau": 0.4, "judgements": table}))
+        best, best_like, best_score = None, logistic, base
         start = {k: v for k, v in request.items() if k != "user"}
-        for tau in taus:
+        for name, likelihood in likelihoods:
             for w in weights:
-                got = score({**start, "feedback": w}, tau, f"feedback {w:g}, tau {tau:g}")
+                got = score({**start, "feedback": w}, likelihood, f"feedback {w:g}, {name}")
                 if got > best_score:
-                    best, best_tau, best_score = {**start, "feedback": w}, tau, got
+                    best, best_like, best_score = {**start, "feedback": w}, likelihood, got
         if best is None or best_score[0] < base[0] + min_gain - 1e-9:
-            return None, 0.4, log
+            return None, logistic, log
         moves = [(name, [(f"x{f:g}", round(best[name] * f, 4)) for f in scales]) for name in scaled if best.get(name)]
         moves += [(name, [(f"= {v:g}", float(v)) for v in vals]) for name, vals in values.items()]
         for name, tries in moves:
             step = None
             for label, value in tries:
                 trial = {**best, name: value}
-                got = score({k: v for k, v in trial.items() if v}, best_tau, f"{name} {label}")
+                got = score({k: v for k, v in trial.items() if v}, best_like, f"{name} {label}")
                 if got[0] >= best_score[0] + min_gain - 1e-9 and (step is None or got > step[1]):
                     step = (trial, got)
             if step is not None:
                 best, best_score = {k: v for k, v in step[0].items() if v}, step[1]
     finally:
         fusion.heads, fusion.meta = heads, meta
-    return best, float(best_tau), log
+    return best, dict(best_like), log

@@ -10,6 +10,7 @@ and popularity neighbours (FAISS), so a large catalog is never scored in full.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -24,6 +25,8 @@ from . import signals as sig
 from .context import compose, history_text, profile_text, ui_context
 from .fusion import RERANKER, FusionModel, defaults, stage_scores
 from .intent import Intent
+
+log = logging.getLogger(__name__)
 
 #: How many of the person's latest messages the ``words`` signal reads (and at most how many characters),
 #: and how many latest messages of both sides the ``dialogue`` signal reads.
@@ -117,12 +120,29 @@ class Recommender:
         self.features = sig.CatalogFeatures.build(catalog, vectors, side, self.texts)
         self._lower_texts = self.features.lower_texts
         self._encoded: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._judgements: tuple[dict | None, sig.JudgementModel | None] = (None, None)
 
     @property
     def feedback_tau(self) -> float:
         """The ``feedback`` signal's threshold fitted with its head (``chat-rec train feedback``), else 0.4."""
         fitted = ((self.fusion.meta.get("fitting") or {}).get("feedback") or {}).get("tau")
         return float(fitted) if isinstance(fitted, (int, float)) else sig.FEEDBACK_TAU
+
+    @property
+    def feedback_model(self) -> sig.JudgementModel | None:
+        """The learned P(👍 | item, wanted film) fitted with the feedback head, else None (the logistic in
+        ``feedback_tau``); a malformed table is logged and ignored."""
+        data = ((self.fusion.meta.get("fitting") or {}).get("feedback") or {}).get("judgements")
+        if not isinstance(data, dict):
+            return None
+        if self._judgements[0] is not data:
+            try:
+                model = sig.JudgementModel.from_json(data)
+            except (KeyError, TypeError, ValueError) as exc:
+                log.warning("the fitted judgement table is malformed (%s): feedback uses the cosine threshold", exc)
+                model = None
+            self._judgements = (data, model)
+        return self._judgements[1]
 
     # ------------------------------------------------------------------------------------ filters
     def filters(self, intent: Intent, state: UserState, *, genres: bool = True, era: bool = True) -> SearchFilter:
@@ -218,7 +238,8 @@ class Recommender:
         return sig.Request(intent, vec.get(query), vec.get(words), list(dict.fromkeys(refs)), liked, disliked,
                            list(state.history_rows), list(state.history_ratings), state.user_vector,
                            vec.get(dialogue) if dialogue != words else None,
-                           list(state.feedback_up_rows), list(state.feedback_down_rows), self.feedback_tau)
+                           list(state.feedback_up_rows), list(state.feedback_down_rows), self.feedback_tau,
+                           self.feedback_model if state.feedback_up_rows or state.feedback_down_rows else None)
 
     def encode_all(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Vectors of the non-empty ``texts``: the remembered ones, the rest encoded in one batch."""

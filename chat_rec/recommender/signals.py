@@ -31,7 +31,7 @@ missing signal is left out (it reads as 0 after standardisation), never faked. S
 | ``era``       | 1 inside the requested era                                                                | an era in the intent       |
 | ``mood``      | +1 / -1 when the item's genres lean towards / away from the requested mood                | a mood                     |
 | ``unwanted_keyword`` | 1 when the item text contains a word the person does not want                      | unwanted keywords          |
-| ``feedback``  | how well the item, taken as the film the person is after, explains their 👍/👎: the log-likelihood of each 👍'd item being similar to it and each 👎'd item not (logistic in the item-item cosine, threshold ``Request.feedback_tau``, slope ``FEEDBACK_SLOPE``) | 👍/👎 in the session |
+| ``feedback``  | how well the item, taken as the film the person is after, explains their 👍/👎: the log-likelihood of each 👍 and 👎 given it, from the learned ``JudgementModel`` (a table over the item-item cosine and the genre overlap, fitted on judgements by ``chat-rec train feedback``), else logistic in the cosine (threshold ``Request.feedback_tau``, slope ``FEEDBACK_SLOPE``) | 👍/👎 in the session |
 """
 
 from __future__ import annotations
@@ -91,10 +91,82 @@ class CatalogFeatures:
         return cls(catalog, np.asarray(vectors, dtype=np.float32), side, [t.lower() for t in texts], years, unit, names)
 
     @cached_property
+    def genre_sets(self) -> np.ndarray:
+        """Rows: 0/1 genre indicator vectors (float32)."""
+        return (self.genre_unit > 0).astype(np.float32)
+
+    @cached_property
+    def genre_counts(self) -> np.ndarray:
+        """How many genres each item has (float32)."""
+        return self.genre_sets.sum(axis=1)
+
+    def genre_jaccard(self, a: np.ndarray, b) -> np.ndarray:
+        """``(len(a), len(b))``: the Jaccard overlap of the rows' genre sets (0 where either has none)."""
+        G = self.genre_sets
+        inter = G[a] @ G[b].T
+        union = self.genre_counts[a][:, None] + self.genre_counts[b][None, :] - inter
+        return np.where(union > 0, inter / np.maximum(union, 1.0), 0.0)
+
+    @cached_property
     def filled_years(self) -> np.ndarray | None:
         """Release years, the catalog's median where unknown (None when no year is known); computed once."""
         known = self.years > 0
         return np.where(known, self.years, np.median(self.years[known])) if known.any() else None
+
+
+@dataclass(frozen=True)
+class JudgementModel:
+    """P(👍 | a judged item, the film the person is after), learned from judgements: a table over the two
+    items' MiniLM cosine (bins of ``COS_STEP``) and the Jaccard overlap of their genres (tenths), each cell
+    smoothed towards its cosine bin's rate. A catalog without genres has overlap 0 throughout: the table is
+    then a function of the cosine alone."""
+
+    p_up: np.ndarray          # (len(cos_edges) + 1, JACCARD_BINS)
+    cos_edges: np.ndarray
+
+    COS_STEP = 0.05
+    JACCARD_BINS = 11
+    #: pseudo-judgements pulling a cell towards its cosine bin's rate (and a bin towards the overall rate)
+    PRIOR = 5.0
+    #: no judgement is certain: the probabilities stay within [CLIP, 1 - CLIP]
+    CLIP = 0.02
+
+    def prob(self, cos: np.ndarray, jaccard: np.ndarray) -> np.ndarray:
+        i = np.digitize(cos, self.cos_edges)
+        j = np.clip(np.rint(np.asarray(jaccard) * (self.JACCARD_BINS - 1)).astype(np.int64), 0, self.JACCARD_BINS - 1)
+        return self.p_up[i, j]
+
+    @classmethod
+    def fit(cls, cos: np.ndarray, jaccard: np.ndarray, up: np.ndarray) -> "JudgementModel":
+        """From judgements: the pair's cosine and genre overlap, and whether it got a 👍."""
+        edges = np.round(np.arange(-0.2, 1.0 + 1e-9, cls.COS_STEP), 4)
+        up = np.asarray(up, dtype=np.float64)
+        if not len(up):
+            raise ValueError("no judgements to fit a judgement model on")
+        i = np.digitize(cos, edges)
+        j = np.clip(np.rint(np.asarray(jaccard) * (cls.JACCARD_BINS - 1)).astype(np.int64), 0, cls.JACCARD_BINS - 1)
+        shape = (len(edges) + 1, cls.JACCARD_BINS)
+        n, k = np.zeros(shape), np.zeros(shape)
+        np.add.at(n, (i, j), 1.0)
+        np.add.at(k, (i, j), up)
+        overall = up.mean()
+        row_rate = (k.sum(1) + cls.PRIOR * overall) / (n.sum(1) + cls.PRIOR)
+        p = (k + cls.PRIOR * row_rate[:, None]) / (n + cls.PRIOR)
+        return cls(np.clip(p, cls.CLIP, 1 - cls.CLIP), edges)
+
+    def to_json(self) -> dict:
+        return {"cos_edges": [float(x) for x in self.cos_edges],
+                "p_up": [[round(float(x), 4) for x in row] for row in self.p_up]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "JudgementModel":
+        """Raises ValueError on a malformed table."""
+        edges = np.asarray(data["cos_edges"], dtype=np.float64)
+        p = np.asarray(data["p_up"], dtype=np.float64)
+        if p.shape != (len(edges) + 1, cls.JACCARD_BINS) or not np.all((p > 0) & (p < 1)):
+            raise ValueError(f"judgement table of shape {p.shape}, expected ({len(edges) + 1}, {cls.JACCARD_BINS}) "
+                             f"with probabilities in (0, 1)")
+        return cls(p, edges)
 
 
 @dataclass
@@ -114,6 +186,7 @@ class Request:
     feedback_up: list[int] = field(default_factory=list)     # rows given 👍 in this session (effective value)
     feedback_down: list[int] = field(default_factory=list)   # rows given 👎
     feedback_tau: float = 0.4                    # the cosine at which a 👍 and a 👎 are equally likely (fitted)
+    feedback_model: JudgementModel | None = None  # the learned P(👍 | item, wanted film); None: logistic in tau
 
 
 #: How sharply the ``feedback`` signal's likelihood turns around ``Request.feedback_tau`` (cosine units).
@@ -233,13 +306,20 @@ def user(f, r, cand):
 
 def feedback(f, r, cand):
     """Sum over the session's 👍 rows of log P(👍 | the item is what they want), and likewise for the 👎 rows,
-    with P(👍) = sigmoid(FEEDBACK_SLOPE * (cosine - feedback_tau)): a film close to every 👍'd one and far from
-    every 👎'd one explains the person's judgements best."""
+    with P(👍) from the learned ``Request.feedback_model`` (cosine and genre overlap), else
+    sigmoid(FEEDBACK_SLOPE * (cosine - feedback_tau)): a film close to every 👍'd one and far from every 👎'd
+    one explains the person's judgements best."""
     up, down = r.feedback_up, r.feedback_down
     if not up and not down:
         return None
     items = f.vectors[cand].astype(np.float64)
     out = np.zeros(len(cand))
+    if r.feedback_model is not None:
+        for rows, liked in ((up, True), (down, False)):
+            if rows:
+                p = r.feedback_model.prob(items @ f.vectors[rows].T.astype(np.float64), f.genre_jaccard(cand, rows))
+                out += np.log(p if liked else 1.0 - p).sum(axis=1)
+        return out
     if up:
         out -= np.logaddexp(0.0, -FEEDBACK_SLOPE * (items @ f.vectors[up].T.astype(np.float64) - r.feedback_tau)).sum(axis=1)
     if down:

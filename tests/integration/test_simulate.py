@@ -93,11 +93,14 @@ def test_the_feedback_head_is_fitted_against_its_baseline_and_the_fusion_is_left
     people = [make_talker(rec.catalog, rec.vectors, ml_parts["interactions"], uid, row, words, df, rng)
               for uid, row in choose_targets(ml_parts["interactions"], 8, 1)]
     heads, meta = {h: dict(w) for h, w in fusion.heads.items()}, dict(fusion.meta)
-    head, tau, log = fit_feedback_head(agent, rec.catalog, rec.vectors, people, turns=2, taus=(0.4,), weights=(0.6,),
-                                       scaled=("pop",), scales=(0.5,), values={}, progress=False)
-    assert log[0]["try"].startswith("request head") and len(log) in (2, 3)      # the baseline is always run
-    assert (head is None) == (len(log) == 2) and tau == 0.4
+    head, likelihood, log = fit_feedback_head(agent, rec.catalog, rec.vectors, people, turns=2, taus=(0.4,),
+                                              weights=(0.6,), scaled=("pop",), scales=(0.5,), values={}, progress=False)
+    assert log[0]["try"].startswith("request head")                              # the baseline is always run
+    learned = any("learned from" in row["try"] for row in log)                   # when the people gave both 👍 and 👎
+    assert len(log) - 1 - (head is not None) == 1 + learned
+    assert likelihood["tau"] == 0.4 and (likelihood["judgements"] is None or learned)
     if head is not None:
         assert head["feedback"] == 0.6 and "user" not in head
-        assert log[1]["success@3turns"] >= log[0]["success@3turns"] + 0.01    # kept only when it beats the baseline
+        grid = log[1:2 + learned]
+        assert max(r["success@3turns"] for r in grid) >= log[0]["success@3turns"] + 0.01   # kept only when it beats the baseline
     assert fusion.heads == heads and fusion.meta == meta

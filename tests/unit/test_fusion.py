@@ -22,6 +22,7 @@ def test_the_packaged_artifact_is_fitted_and_versioned():
     assert set(fusion.heads) == {"request", "history", "feedback"}
     fb = meta_fb = fusion.meta["fitting"]["feedback"]
     assert fb["kept"] and fb["tau"] in (0.3, 0.35, 0.4) and fusion.heads["feedback"]["feedback"] > 0
+    assert sig.JudgementModel.from_json(fb["judgements"]).p_up.shape[1] == sig.JudgementModel.JACCARD_BINS
     assert meta_fb["seed"] != 0 and "chat-rec train feedback" in meta_fb["command"]   # not the reported seed
     meta = fusion.meta
     assert meta["version"] == 1 and "chat-rec train ranker" in meta["command"] and meta["files"]
@@ -73,6 +74,47 @@ def test_the_feedback_signal_favours_what_explains_the_thumbs():
     cost = both - up                                                                 # what the 👎 on item 1 costs
     assert cost[1] < cost[0] < cost[3] < 0 and cost[2] > -1e-3                      # most near item 1, ~0 far away
     assert np.all(both <= 0)                                                         # a log-likelihood
+
+
+def test_the_judgement_model_learns_p_up_from_judgements_and_round_trips():
+    rng = np.random.default_rng(0)
+    cos, jac = rng.uniform(-0.2, 1.0, 4000), rng.choice([0.0, 0.25, 0.5, 1.0], 4000)
+    up = (cos >= 0.6) | ((jac >= 0.5) & (cos >= 0.35))                  # a rule the table must recover
+    model = sig.JudgementModel.fit(cos, jac, up)
+    p = model.prob(np.array([0.8, 0.45, 0.45, 0.1]), np.array([0.0, 1.0, 0.0, 1.0]))
+    assert p[0] > 0.9 and p[1] > 0.9 and p[2] < 0.1 and p[3] < 0.1
+    assert np.all((model.p_up >= model.CLIP) & (model.p_up <= 1 - model.CLIP))     # never certain
+    back = sig.JudgementModel.from_json(json.loads(json.dumps(model.to_json())))
+    assert np.allclose(back.prob(np.array([0.8, 0.45]), np.array([0.0, 1.0])), p[:2], atol=1e-4)
+    with pytest.raises(ValueError):
+        sig.JudgementModel.fit(cos[:0], jac[:0], up[:0])
+    for broken in ({"cos_edges": [0.0, 0.5], "p_up": [[0.5] * 11] * 2}, {"cos_edges": [0.0], "p_up": [[1.0] * 11] * 2}):
+        with pytest.raises(ValueError):
+            sig.JudgementModel.from_json(broken)
+
+
+def test_the_learned_likelihood_reads_genres_as_well_as_the_cosine():
+    # 0 is the 👍'd item; 1 and 2 are equally close to it, but only 1 shares its genres
+    V = np.array([[1, 0, 0], [0.8, 0.6, 0], [0.8, 0, 0.6], [0, 0, 1]], dtype=np.float32)
+    items = [Item(0, "a", genres=("Horror", "Sci-Fi")), Item(1, "b", genres=("Horror", "Sci-Fi")),
+             Item(2, "c", genres=("Comedy",)), Item(3, "d", genres=("Comedy",))]
+    f = sig.CatalogFeatures.build(Catalog("c", items), V, sig.SideData(), list("abcd"))
+    assert np.allclose(f.genre_jaccard(np.arange(4), [0])[:, 0], [1, 1, 0, 0])
+    cos = np.array([0.8, 0.8, 0.1, 0.1, 0.5, 0.5] * 50)
+    jac = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0] * 50)
+    model = sig.JudgementModel.fit(cos, jac, (jac > 0) & (cos > 0.3))
+    cand = np.arange(4)
+    learned = sig.feedback(f, sig.Request(Intent(), feedback_up=[0], feedback_model=model), cand)
+    assert learned[1] > learned[2] and learned[1] > learned[3]
+    cosine_only = sig.feedback(f, sig.Request(Intent(), feedback_up=[0]), cand)
+    assert abs(cosine_only[1] - cosine_only[2]) < 1e-6                              # the logistic cannot tell them apart
+
+
+def test_a_malformed_judgement_table_falls_back_to_the_cosine_threshold(tiny_recommender, caplog):
+    rec = tiny_recommender
+    rec.fusion = FusionModel({"request": {"pop": 1.0}}, {"fitted": True, "fitting": {"feedback": {
+        "tau": 0.35, "judgements": {"cos_edges": [0.1], "p_up": "high"}}}})
+    assert rec.feedback_model is None and rec.feedback_tau == 0.35 and "malformed" in caplog.text
 
 
 def test_a_thumb_switches_the_agent_to_the_feedback_head(tiny_recommender):
