@@ -138,7 +138,9 @@ class JudgementModel:
 
     @classmethod
     def fit(cls, cos: np.ndarray, jaccard: np.ndarray, up: np.ndarray) -> "JudgementModel":
-        """From judgements: the pair's cosine and genre overlap, and whether it got a 👍."""
+        """From judgements: the pair's cosine and genre overlap, and whether it got a 👍. The rate never falls
+        as the cosine rises (isotonic in each overlap column): a closer film is never a less likely 👍, and a
+        cosine bin without judgements takes the rate of the nearest one below it."""
         edges = np.round(np.arange(-0.2, 1.0 + 1e-9, cls.COS_STEP), 4)
         up = np.asarray(up, dtype=np.float64)
         if not len(up):
@@ -149,9 +151,10 @@ class JudgementModel:
         n, k = np.zeros(shape), np.zeros(shape)
         np.add.at(n, (i, j), 1.0)
         np.add.at(k, (i, j), up)
-        overall = up.mean()
-        row_rate = (k.sum(1) + cls.PRIOR * overall) / (n.sum(1) + cls.PRIOR)
+        rows = n.sum(1)
+        row_rate = _increasing(_carried(np.divide(k.sum(1), rows, out=np.zeros(len(rows)), where=rows > 0), rows), rows)
         p = (k + cls.PRIOR * row_rate[:, None]) / (n + cls.PRIOR)
+        p = np.column_stack([_increasing(p[:, c], n[:, c] + cls.PRIOR) for c in range(shape[1])])
         return cls(np.clip(p, cls.CLIP, 1 - cls.CLIP), edges)
 
     def to_json(self) -> dict:
@@ -167,6 +170,28 @@ class JudgementModel:
             raise ValueError(f"judgement table of shape {p.shape}, expected ({len(edges) + 1}, {cls.JACCARD_BINS}) "
                              f"with probabilities in (0, 1)")
         return cls(p, edges)
+
+
+def _carried(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Entries of weight 0 take the value of the nearest weighted entry before them (after them at the start)."""
+    out, have = np.array(values, dtype=np.float64), np.flatnonzero(weights > 0)
+    if not len(have):
+        return out
+    for x in range(len(out)):
+        before = have[have <= x]
+        out[x] = out[before[-1]] if len(before) else out[have[0]]
+    return out
+
+
+def _increasing(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The weighted least-squares non-decreasing fit (pool adjacent violators); weight-0 entries count as tiny."""
+    blocks: list[list[float]] = []          # [mean, weight, length]
+    for v, w in zip(np.asarray(values, dtype=np.float64), np.maximum(np.asarray(weights, dtype=np.float64), 1e-9)):
+        blocks.append([v, w, 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            (m2, w2, l2), (m1, w1, l1) = blocks.pop(), blocks.pop()
+            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, l1 + l2])
+    return np.concatenate([np.full(length, mean) for mean, _, length in blocks])
 
 
 @dataclass

@@ -86,6 +86,10 @@ def test_the_judgement_model_learns_p_up_from_judgements_and_round_trips():
     assert np.all((model.p_up >= model.CLIP) & (model.p_up <= 1 - model.CLIP))     # never certain
     back = sig.JudgementModel.from_json(json.loads(json.dumps(model.to_json())))
     assert np.allclose(back.prob(np.array([0.8, 0.45]), np.array([0.0, 1.0])), p[:2], atol=1e-4)
+    assert np.all(np.diff(model.p_up, axis=0) >= -1e-12)                         # closer is never less likely
+    few = cos < 0.7                                                                 # no judgement above 0.7
+    sparse = sig.JudgementModel.fit(cos[few], jac[few], up[few])
+    assert sparse.prob(np.array([0.95]), np.array([0.0]))[0] > 0.9                # carried up, not the mean rate
     with pytest.raises(ValueError):
         sig.JudgementModel.fit(cos[:0], jac[:0], up[:0])
     for broken in ({"cos_edges": [0.0, 0.5], "p_up": [[0.5] * 11] * 2}, {"cos_edges": [0.0], "p_up": [[1.0] * 11] * 2}):
