@@ -297,13 +297,8 @@ class Agent:
         """Later turns refine earlier ones: a refinement adds to the session intent, a new request
         replaces the soft aspects but keeps the hard 'no X' constraints."""
         old = session.intent
-        # "newer" / "something older" compare with the films on the table: the last list shown, else the films
-        # this message names ("I liked RoboCop, something newer?"); with neither it stays "recent" / "older"
-        # outright (comparing with the films a replayed ReDial recommender had mentioned lowered R@10 there)
-        named = [i for i in new.reference_items + new.liked_items if i in self.catalog]
-        base = session.last_items or named
-        if new.era_shift and base:
-            new = new.model_copy(update=self._shifted_era(new.era_shift, base, old))
+        if new.era_shift and session.last_items:
+            new = new.model_copy(update=self._shifted_era(new.era_shift, session.last_items, old))
         if old is None:
             session.intent = new
             return new
