@@ -138,7 +138,7 @@ class Recommender:
         if self._judgements[0] is not data:
             try:
                 model = sig.JudgementModel.from_json(data)
-            except (KeyError, TypeError, ValueError) as exc:
+            except ValueError as exc:
                 log.warning("the fitted judgement table is malformed (%s): feedback uses the cosine threshold", exc)
                 model = None
             self._judgements = (data, model)

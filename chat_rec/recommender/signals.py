@@ -163,12 +163,18 @@ class JudgementModel:
 
     @classmethod
     def from_json(cls, data: dict) -> "JudgementModel":
-        """Raises ValueError on a malformed table."""
-        edges = np.asarray(data["cos_edges"], dtype=np.float64)
-        p = np.asarray(data["p_up"], dtype=np.float64)
-        if p.shape != (len(edges) + 1, cls.JACCARD_BINS) or not np.all((p > 0) & (p < 1)):
+        """Raises ValueError on a malformed table (edges not a finite increasing list, a table not of
+        their shape, probabilities outside [CLIP, 1 - CLIP])."""
+        try:
+            edges = np.asarray(data["cos_edges"], dtype=np.float64)
+            p = np.asarray(data["p_up"], dtype=np.float64)
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"judgement table unreadable: {exc}") from None
+        if edges.ndim != 1 or not len(edges) or not np.all(np.isfinite(edges)) or np.any(np.diff(edges) <= 0):
+            raise ValueError("judgement table: cos_edges must be a finite, strictly increasing list")
+        if p.shape != (len(edges) + 1, cls.JACCARD_BINS) or not np.all((p >= cls.CLIP - 1e-9) & (p <= 1 - cls.CLIP + 1e-9)):
             raise ValueError(f"judgement table of shape {p.shape}, expected ({len(edges) + 1}, {cls.JACCARD_BINS}) "
-                             f"with probabilities in (0, 1)")
+                             f"with probabilities in [{cls.CLIP}, {1 - cls.CLIP}]")
         return cls(p, edges)
 
 

@@ -99,6 +99,10 @@ def test_the_feedback_head_is_fitted_against_its_baseline_and_the_fusion_is_left
     learned = any("learned from" in row["try"] for row in log)                   # when the people gave both 👍 and 👎
     assert len(log) - 1 - (head is not None) == 1 + learned
     assert likelihood["tau"] == 0.4 and (likelihood["judgements"] is None or learned)
+    if head is not None:                                     # the likelihood served is the one that won the grid
+        grid = log[1:2 + learned]
+        winner = max(range(len(grid)), key=lambda g: (grid[g]["success@3turns"], grid[g]["success@5turns"]))
+        assert (likelihood["judgements"] is not None) == ("learned from" in grid[winner]["try"])
     if head is not None:
         assert head["feedback"] == 0.6 and "user" not in head
         grid = log[1:2 + learned]

@@ -22,7 +22,9 @@ def test_the_packaged_artifact_is_fitted_and_versioned():
     assert set(fusion.heads) == {"request", "history", "feedback"}
     fb = meta_fb = fusion.meta["fitting"]["feedback"]
     assert fb["kept"] and fb["tau"] in (0.3, 0.35, 0.4) and fusion.heads["feedback"]["feedback"] > 0
-    assert sig.JudgementModel.from_json(fb["judgements"]).p_up.shape[1] == sig.JudgementModel.JACCARD_BINS
+    table = sig.JudgementModel.from_json(fb["judgements"])
+    assert table.p_up.shape[1] == sig.JudgementModel.JACCARD_BINS and np.all(np.diff(table.p_up, axis=0) >= 0)
+    assert table.prob(np.array([0.9]), np.array([0.0]))[0] > table.prob(np.array([0.1]), np.array([0.0]))[0]
     assert meta_fb["seed"] != 0 and "chat-rec train feedback" in meta_fb["command"]   # not the reported seed
     meta = fusion.meta
     assert meta["version"] == 1 and "chat-rec train ranker" in meta["command"] and meta["files"]
@@ -92,9 +94,21 @@ def test_the_judgement_model_learns_p_up_from_judgements_and_round_trips():
     assert sparse.prob(np.array([0.95]), np.array([0.0]))[0] > 0.9                # carried up, not the mean rate
     with pytest.raises(ValueError):
         sig.JudgementModel.fit(cos[:0], jac[:0], up[:0])
-    for broken in ({"cos_edges": [0.0, 0.5], "p_up": [[0.5] * 11] * 2}, {"cos_edges": [0.0], "p_up": [[1.0] * 11] * 2}):
-        with pytest.raises(ValueError):
-            sig.JudgementModel.from_json(broken)
+    assert np.allclose(model.prob(np.array([-0.9, 1.0, 1.3]), np.zeros(3)), model.p_up[[0, -1, -1], 0])  # off the edges
+
+
+@pytest.mark.parametrize("broken", [
+    {"cos_edges": [0.0, 0.5], "p_up": [[0.5] * 11] * 2},             # a row short
+    {"cos_edges": [0.0], "p_up": [[1.0] * 11] * 2},                  # certain
+    {"cos_edges": [0.0], "p_up": [[1e-300] * 11] * 2},               # would swamp the ranking
+    {"cos_edges": [0.5, 0.1, 0.9], "p_up": [[0.5] * 11] * 4},        # not increasing: digitize would raise mid-turn
+    {"cos_edges": [[0.1, 0.2]], "p_up": [[0.5] * 11] * 2},
+    {"cos_edges": [10 ** 400], "p_up": [[0.5] * 11] * 2},
+    {"cos_edges": [float("nan")], "p_up": [[0.5] * 11] * 2},
+    {"cos_edges": "x", "p_up": 1}, {"p_up": []}])
+def test_a_hostile_judgement_table_is_refused(broken):
+    with pytest.raises(ValueError):
+        sig.JudgementModel.from_json(broken)
 
 
 def test_the_learned_likelihood_reads_genres_as_well_as_the_cosine():
@@ -116,9 +130,19 @@ def test_the_learned_likelihood_reads_genres_as_well_as_the_cosine():
 
 def test_a_malformed_judgement_table_falls_back_to_the_cosine_threshold(tiny_recommender, caplog):
     rec = tiny_recommender
-    rec.fusion = FusionModel({"request": {"pop": 1.0}}, {"fitted": True, "fitting": {"feedback": {
-        "tau": 0.35, "judgements": {"cos_edges": [0.1], "p_up": "high"}}}})
+    rec.fusion = FusionModel({"request": {"pop": 1.0}, "feedback": {"pop": 1.0, "feedback": 1.0}},
+                             {"fitted": True, "fitting": {"feedback": {
+                                 "tau": 0.35, "judgements": {"cos_edges": [0.5, 0.1], "p_up": "high"}}}})
     assert rec.feedback_model is None and rec.feedback_tau == 0.35 and "malformed" in caplog.text
+    agent = Agent(rec, config=AgentConfig(k=3))
+    session = Session()
+    first = agent.turn("recommend me something", session)
+    agent.record_feedback(session, first.items[0].item_id, "down")
+    ranking = agent.rank(session)                                                    # the logistic stands in
+    assert ranking.items and ranking.head == "feedback" and all("feedback" in x.parts for x in ranking.items)
+    fitted = sig.JudgementModel.fit(np.linspace(-0.2, 1, 50), np.zeros(50), np.linspace(-0.2, 1, 50) > 0.5)
+    rec.fusion = FusionModel(rec.fusion.heads, {"fitted": True, "fitting": {"feedback": {"judgements": fitted.to_json()}}})
+    assert rec.feedback_model is not None                                            # a swapped artifact is read anew
 
 
 def test_a_thumb_switches_the_agent_to_the_feedback_head(tiny_recommender):
