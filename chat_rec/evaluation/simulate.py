@@ -291,20 +291,19 @@ FEEDBACK_SET = {"sem": (0.15, 0.3, 0.6), "words": (0.15, 0.3)}
 FEEDBACK_MIN_GAIN = 0.01
 
 
-def judgements(catalog_features, sessions: list[tuple[Talker, object]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def judgements(agent, sessions: list[tuple[Talker, object]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The 👍/👎 the people gave, as ``(cosine, genre overlap, 👍)`` of each judged item with the film they
-    were after: what ``JudgementModel.fit`` learns from. ``sessions``: ``(person, agent session)``."""
-    from ..recommender.feedback import effective
-
-    f, cos, jac, up = catalog_features, [], [], []
+    were after: what ``JudgementModel.fit`` learns from. ``sessions``: ``(person, agent session)``; the
+    judged rows are the session's effective 👍/👎 as the agent reads them (``Agent.user_state``)."""
+    f, cos, jac, up = agent.rec.features, [], [], []
     for person, session in sessions:
-        rows = [(f.catalog.row(item), value) for item, value in effective(session.feedback) if item in f.catalog]
-        if not rows:
+        state = agent.user_state(session)
+        judged = np.array(state.feedback_up_rows + state.feedback_down_rows, dtype=np.int64)
+        if not len(judged):
             continue
-        judged = np.array([r for r, _ in rows], dtype=np.int64)
         cos += (f.vectors[judged] @ f.vectors[person.target_row]).astype(np.float64).tolist()
         jac += f.genre_jaccard(judged, [person.target_row])[:, 0].tolist()
-        up += [value == "up" for _, value in rows]
+        up += [True] * len(state.feedback_up_rows) + [False] * len(state.feedback_down_rows)
     return np.asarray(cos), np.asarray(jac), np.asarray(up, dtype=bool)
 
 
@@ -327,14 +326,14 @@ def fit_feedback_head(agent, catalog: Catalog, vectors: np.ndarray, people: list
     candidate beat the baseline by ``min_gain`` (then it is not served). The agent's fusion is left as it was."""
     from ..agent import Session
     from ..recommender.feedback import MemoryStore
-    from ..recommender.signals import JudgementModel
+    from ..recommender.signals import FEEDBACK_TAU, JudgementModel
 
     fusion = agent.rec.fusion
     heads, meta = fusion.heads, fusion.meta
     others = {h: w for h, w in heads.items() if h != "feedback"}
     request = dict(heads.get("request") or {})
     log: list[dict] = []
-    logistic = {"tau": 0.4, "judgements": None}
+    logistic = {"tau": FEEDBACK_TAU, "judgements": None}
 
     def score(head: dict | None, likelihood: dict, label: str, keep: list | None = None) -> tuple[float, float]:
         fusion.heads = {**others, **({"feedback": head} if head is not None else {})}
@@ -356,11 +355,11 @@ def fit_feedback_head(agent, catalog: Catalog, vectors: np.ndarray, people: list
     try:
         seen: list = []
         base = score(None, logistic, "request head (user signal), the baseline", seen)
-        cos, jac, up = judgements(agent.rec.features, seen)
+        cos, jac, up = judgements(agent, seen)
         likelihoods = [(f"tau {tau:g}", {"tau": float(tau), "judgements": None}) for tau in taus]
         if len(up) and up.any() and not up.all():
             table = JudgementModel.fit(cos, jac, up).to_json()
-            likelihoods.insert(0, (f"learned from {len(up)} judgements", {"tau": 0.4, "judgements": table}))
+            likelihoods.insert(0, (f"learned from {len(up)} judgements", {"tau": FEEDBACK_TAU, "judgements": table}))
         best, best_like, best_score = None, logistic, base
         start = {k: v for k, v in request.items() if k != "user"}
         for name, likelihood in likelihoods:

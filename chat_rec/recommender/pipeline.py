@@ -123,16 +123,21 @@ class Recommender:
         self._judgements: tuple[dict | None, sig.JudgementModel | None] = (None, None)
 
     @property
+    def _feedback_fitting(self) -> dict:
+        """What ``chat-rec train feedback`` wrote beside the feedback head (``meta.fitting.feedback``)."""
+        return (self.fusion.meta.get("fitting") or {}).get("feedback") or {}
+
+    @property
     def feedback_tau(self) -> float:
         """The ``feedback`` signal's threshold fitted with its head (``chat-rec train feedback``), else 0.4."""
-        fitted = ((self.fusion.meta.get("fitting") or {}).get("feedback") or {}).get("tau")
+        fitted = self._feedback_fitting.get("tau")
         return float(fitted) if isinstance(fitted, (int, float)) else sig.FEEDBACK_TAU
 
     @property
     def feedback_model(self) -> sig.JudgementModel | None:
         """The learned P(👍 | item, wanted film) fitted with the feedback head, else None (the logistic in
         ``feedback_tau``); a malformed table is logged and ignored."""
-        data = ((self.fusion.meta.get("fitting") or {}).get("feedback") or {}).get("judgements")
+        data = self._feedback_fitting.get("judgements")
         if not isinstance(data, dict):
             return None
         if self._judgements[0] is not data:

@@ -132,9 +132,13 @@ class JudgementModel:
     CLIP = 0.02
 
     def prob(self, cos: np.ndarray, jaccard: np.ndarray) -> np.ndarray:
-        i = np.digitize(cos, self.cos_edges)
-        j = np.clip(np.rint(np.asarray(jaccard) * (self.JACCARD_BINS - 1)).astype(np.int64), 0, self.JACCARD_BINS - 1)
-        return self.p_up[i, j]
+        return self.p_up[self._cells(self.cos_edges, cos, jaccard)]
+
+    @classmethod
+    def _cells(cls, edges: np.ndarray, cos, jaccard) -> tuple[np.ndarray, np.ndarray]:
+        """The table cells (cosine bin, overlap tenth) of pairs: one binning for fitting and reading."""
+        j = np.clip(np.rint(np.asarray(jaccard) * (cls.JACCARD_BINS - 1)).astype(np.int64), 0, cls.JACCARD_BINS - 1)
+        return np.digitize(cos, edges), j
 
     @classmethod
     def fit(cls, cos: np.ndarray, jaccard: np.ndarray, up: np.ndarray) -> "JudgementModel":
@@ -145,12 +149,11 @@ class JudgementModel:
         up = np.asarray(up, dtype=np.float64)
         if not len(up):
             raise ValueError("no judgements to fit a judgement model on")
-        i = np.digitize(cos, edges)
-        j = np.clip(np.rint(np.asarray(jaccard) * (cls.JACCARD_BINS - 1)).astype(np.int64), 0, cls.JACCARD_BINS - 1)
+        cells = cls._cells(edges, cos, jaccard)
         shape = (len(edges) + 1, cls.JACCARD_BINS)
         n, k = np.zeros(shape), np.zeros(shape)
-        np.add.at(n, (i, j), 1.0)
-        np.add.at(k, (i, j), up)
+        np.add.at(n, cells, 1.0)
+        np.add.at(k, cells, up)
         rows = n.sum(1)
         row_rate = _increasing(_carried(np.divide(k.sum(1), rows, out=np.zeros(len(rows)), where=rows > 0), rows), rows)
         p = (k + cls.PRIOR * row_rate[:, None]) / (n + cls.PRIOR)
