@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 # llama-cpp-python builds from source; the native build crashes in the AMX kernel on these CPUs.
 export CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 
-.PHONY: setup run chat test data index llm reranker ranker eval bench clean
+.PHONY: setup run chat test lint data index llm reranker ranker eval bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,9 +35,13 @@ run: setup
 chat: index llm
 	$(BIN)/chat-rec chat
 
-## Set up and pass the tests.
-test: setup llm
+## Set up, lint (ruff, line length 119) and pass the tests.
+test: setup llm lint
 	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## Fit the fusion weights again (replayed ReDial dialogues + the MovieLens train part; needs ../shared/data).
 ## The package ships the team's fitted artifact, so `make run` does not need this.

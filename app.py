@@ -12,12 +12,12 @@ import sys
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from chat_rec.assemble import build_agent  # noqa: E402
-from chat_rec.config import Config  # noqa: E402
-from chat_rec.datasets import fetch_movielens_100k  # noqa: E402
-from chat_rec.errors import ChatRecError  # noqa: E402
-from chat_rec.models.llm import fetch_gguf  # noqa: E402
-from chat_rec.ui.app import build_app  # noqa: E402
+from chat_rec.assemble import build_agent
+from chat_rec.config import Config
+from chat_rec.datasets import fetch_movielens_100k
+from chat_rec.errors import ChatRecError
+from chat_rec.models.llm import fetch_gguf
+from chat_rec.ui.app import build_app
 
 
 def prepare(cfg: Config) -> str:
@@ -33,8 +33,11 @@ def prepare(cfg: Config) -> str:
             fetch_gguf(cfg.llm.models_dir)
         except ChatRecError as exc:
             print(f"  local LLM unavailable ({exc}); the chat uses its built-in rules", flush=True)
-    return {"local": "local (Qwen2.5-Coder 0.5B, llama.cpp)", "openai": f"OpenAI-compatible ({cfg.llm.base_url})",
-            "none": "none (built-in rules)"}.get(cfg.llm.kind, cfg.llm.kind)
+    return {
+        "local": "local (Qwen2.5-Coder 0.5B, llama.cpp)",
+        "openai": f"OpenAI-compatible ({cfg.llm.base_url})",
+        "none": "none (built-in rules)",
+    }.get(cfg.llm.kind, cfg.llm.kind)
 
 
 def main() -> int:

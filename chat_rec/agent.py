@@ -12,20 +12,38 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-
 from .catalog import Interactions, ItemId
 from .config import AgentConfig
 from .errors import ChatRecError
-from .recommender.feedback import VALUES, FeedbackEvent, FeedbackStore, MemoryStore, OnlineConfig, effective, user_vector
 from .recommender.explain import Fact, facts_for, grounded, short_title, template
+from .recommender.feedback import (
+    VALUES,
+    FeedbackEvent,
+    FeedbackStore,
+    MemoryStore,
+    OnlineConfig,
+    effective,
+    user_vector,
+)
 from .recommender.intent import ANSWER_NO, ANSWER_YES, Intent, RuleParser, merge_intents
 from .recommender.llm_intent import LLMFailure, LLMHelper
-from .recommender.pipeline import DIALOGUE_MESSAGES, WORDS_MESSAGES, Ranking, Recommender, Scored, UserState, decade_label
+from .recommender.pipeline import (
+    DIALOGUE_MESSAGES,
+    WORDS_MESSAGES,
+    Ranking,
+    Recommender,
+    Scored,
+    UserState,
+    decade_label,
+)
 from .recommender.titles import TitleMatcher
 
 log = logging.getLogger(__name__)
-INJECTION = re.compile(r"\b(ignore (all |your |the |previous )*(instructions|rules)|system prompt|you are now|"
-                       r"disregard|jailbreak|print your (prompt|instructions))\b", re.I)
+INJECTION = re.compile(
+    r"\b(ignore (all |your |the |previous )*(instructions|rules)|system prompt|you are now|"
+    r"disregard|jailbreak|print your (prompt|instructions))\b",
+    re.I,
+)
 
 
 @dataclass
@@ -40,8 +58,15 @@ class Recommendation:
     parts: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {"id": self.item_id, "title": self.title, "year": self.year, "genres": self.genres,
-                "score": round(self.score, 4), "explanation": self.explanation, "facts": self.facts}
+        return {
+            "id": self.item_id,
+            "title": self.title,
+            "year": self.year,
+            "genres": self.genres,
+            "score": round(self.score, 4),
+            "explanation": self.explanation,
+            "facts": self.facts,
+        }
 
 
 @dataclass
@@ -70,13 +95,13 @@ class Session:
     disliked: list[ItemId] = field(default_factory=list)
     last_items: list[ItemId] = field(default_factory=list)
     feedback: list[FeedbackEvent] = field(default_factory=list)
-    user_vector: Any = None            # numpy vector learned from 👍/👎
+    user_vector: Any = None  # numpy vector learned from 👍/👎
     # titles the conversation brought up besides what the reader found (a replayed dialogue's @mentions by
     # either speaker), in order: references for the ranking, never recommended again
     mentioned: list[ItemId] = field(default_factory=list)
     # both sides' words in order, ("person" | "assistant", text): the dialogue context the ranking reads
     transcript: list[tuple[str, str]] = field(default_factory=list)
-    focus: ItemId | None = None        # the item last explained, for "something like it"
+    focus: ItemId | None = None  # the item last explained, for "something like it"
     turns: int = 0
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     restored: bool = False
@@ -88,15 +113,24 @@ class Session:
 
 class Agent:
     """Args:
-        recommender: the ranking core.
-        interactions: stored histories, so a known user id loads its ratings.
-        llm: an LLMHelper, or None for rules only.
+    recommender: the ranking core.
+    interactions: stored histories, so a known user id loads its ratings.
+    llm: an LLMHelper, or None for rules only.
     """
 
-    def __init__(self, recommender: Recommender, interactions: Interactions | None = None,
-                 llm: LLMHelper | None = None, config: AgentConfig = AgentConfig(), titles: TitleMatcher | None = None,
-                 llm_notice: str | None = None, store: FeedbackStore | None = None, store_notice: str | None = None,
-                 online: OnlineConfig = OnlineConfig(), reranker_notice: str | None = None):
+    def __init__(
+        self,
+        recommender: Recommender,
+        interactions: Interactions | None = None,
+        llm: LLMHelper | None = None,
+        config: AgentConfig = AgentConfig(),
+        titles: TitleMatcher | None = None,
+        llm_notice: str | None = None,
+        store: FeedbackStore | None = None,
+        store_notice: str | None = None,
+        online: OnlineConfig = OnlineConfig(),
+        reranker_notice: str | None = None,
+    ):
         self.rec, self.catalog, self.interactions = recommender, recommender.catalog, interactions
         self.store, self.store_notice, self.online = store or MemoryStore(), store_notice, online
         self.titles = titles or TitleMatcher(self.catalog, recommender.popularity)
@@ -109,8 +143,13 @@ class Agent:
         notices: list[str] = []
         intent = self.read(message, session, notices)
         if intent is None:
-            reply = Reply("Tell me what you are in the mood for: a genre, an era, or a movie you liked.", [],
-                          notices + ["empty message: nothing to do"], session.intent or Intent(), "chat")
+            reply = Reply(
+                "Tell me what you are in the mood for: a genre, an era, or a movie you liked.",
+                [],
+                notices + ["empty message: nothing to do"],
+                session.intent or Intent(),
+                "chat",
+            )
         elif intent.kind == "chat":
             reply = self._chat(session.messages[-1], intent, session, notices)
         elif intent.kind == "explain":
@@ -182,8 +221,14 @@ class Agent:
         session.feedback.append(event)
         self._apply_feedback(session)
         try:
-            self.store.save_state(session.user_key, {"liked": session.liked, "disliked": session.disliked,
-                                                     "u": [round(float(x), 6) for x in session.user_vector]})
+            self.store.save_state(
+                session.user_key,
+                {
+                    "liked": session.liked,
+                    "disliked": session.disliked,
+                    "u": [round(float(x), 6) for x in session.user_vector],
+                },
+            )
         except (sqlite3.Error, ChatRecError) as exc:
             log.warning("could not save user state: %s", exc)
         if item_id not in session.shown:
@@ -233,14 +278,20 @@ class Agent:
 
     # --------------------------------------------------------------------------------- understanding
     def _understand(self, text: str, session: Session, notices: list[str]) -> Intent:
-        focus = session.focus if session.focus is not None else (
-            session.last_items[0] if len(session.last_items) == 1 else None)
+        focus = (
+            session.focus
+            if session.focus is not None
+            else (session.last_items[0] if len(session.last_items) == 1 else None)
+        )
         rules = self.parser.parse(text, last_shown=session.last_items, focus=focus)
         self._answer(text, session, rules)
         if INJECTION.search(text):
             notices.append("I only read what you would like to watch; instructions in messages are ignored")
-            rules.keywords = [k for k in rules.keywords if k not in ("ignore", "instructions", "print", "system",
-                                                                     "prompt", "rules", "previous", "disregard")]
+            rules.keywords = [
+                k
+                for k in rules.keywords
+                if k not in ("ignore", "instructions", "print", "system", "prompt", "rules", "previous", "disregard")
+            ]
             llm_intent = None
         else:
             llm_intent = None
@@ -253,14 +304,21 @@ class Agent:
                 except LLMFailure as exc:
                     notices.append(f"{exc}; I used my built-in rules instead")
         if self.config.reader == "llm" and self.llm is not None:
-            intent = llm_intent if llm_intent is not None else Intent(kind="chat" if rules.kind == "chat" else "recommend")
+            intent = (
+                llm_intent if llm_intent is not None else Intent(kind="chat" if rules.kind == "chat" else "recommend")
+            )
         else:
             intent = merge_intents(rules, llm_intent, text)
         intent.context = dict(session.context)
         # "something like it / that": the item we were just talking about
-        if re.search(r"(?<!not )(?<!n't )\b(like|similar to|more like)\s+(it|that|this|that one|this one)\b", text, re.I) \
-                and session.focus is not None and session.focus not in intent.reference_items \
-                and session.focus not in intent.disliked_items:
+        if (
+            re.search(
+                r"(?<!not )(?<!n't )\b(like|similar to|more like)\s+(it|that|this|that one|this one)\b", text, re.I
+            )
+            and session.focus is not None
+            and session.focus not in intent.reference_items
+            and session.focus not in intent.disliked_items
+        ):
             intent.reference_items.append(session.focus)
             if intent.kind in ("recommend", "chat"):
                 intent.kind = "more_like"
@@ -282,7 +340,7 @@ class Agent:
         question = session.transcript[-1][1]
         if "?" not in question:
             return
-        asked = re.split(r"[.!?]\s", question[:question.rindex("?")])[-1]
+        asked = re.split(r"[.!?]\s", question[: question.rindex("?")])[-1]
         genres = self.parser.parse(asked).wanted_genres
         if not genres:
             return
@@ -302,8 +360,9 @@ class Agent:
         if old is None:
             session.intent = new
             return new
-        refine = new.kind == "refine" or (not new.wanted_genres and not new.reference_items and not new.keywords
-                                          and not new.liked_items)
+        refine = new.kind == "refine" or (
+            not new.wanted_genres and not new.reference_items and not new.keywords and not new.liked_items
+        )
         merged = old.model_copy(deep=True) if refine else new.model_copy(deep=True)
         if new.adds_genres and not new.all_genres and not old.all_genres:
             # "I'm into comedies" ... "or horror": either genre, not horror instead
@@ -323,17 +382,27 @@ class Agent:
             if g not in merged.unwanted_genres and g not in new.wanted_genres:
                 merged.unwanted_genres.append(g)
         merged.wanted_genres = [g for g in merged.wanted_genres if g not in merged.unwanted_genres]
-        merged.reference_items = [i for i in merged.reference_items if i in self.catalog
-                                  and not set(self.catalog.item(i).genres) & set(merged.unwanted_genres)]
+        merged.reference_items = [
+            i
+            for i in merged.reference_items
+            if i in self.catalog and not set(self.catalog.item(i).genres) & set(merged.unwanted_genres)
+        ]
         # Unwanted words are scoped to the topic: a new request for other genres drops the ones the person
         # did not repeat ("not too gory" for horror says nothing about the comedy asked for next).
-        topic_changed = (not refine and not new.adds_genres and new.wanted_genres
-                         and set(new.wanted_genres) != set(old.wanted_genres))
+        topic_changed = (
+            not refine
+            and not new.adds_genres
+            and new.wanted_genres
+            and set(new.wanted_genres) != set(old.wanted_genres)
+        )
         kept_old = [] if topic_changed else old.unwanted_keywords
         dropped = [k for k in old.unwanted_keywords if k not in kept_old and k not in new.unwanted_keywords]
         if dropped and notices is not None:
-            notices.append("new topic, so I dropped what you ruled out before: " + ", ".join(dropped[:2])
-                           + (" …" if len(dropped) > 2 else ""))
+            notices.append(
+                "new topic, so I dropped what you ruled out before: "
+                + ", ".join(dropped[:2])
+                + (" …" if len(dropped) > 2 else "")
+            )
         merged.unwanted_keywords = list(dict.fromkeys(kept_old + new.unwanted_keywords))
         merged.keywords = [k for k in merged.keywords if k not in merged.unwanted_keywords]
         merged.context = new.context
@@ -341,7 +410,7 @@ class Agent:
         return merged
 
     def _shifted_era(self, direction: str, shown: list, old: Intent | None) -> dict:
-        """"something older" / "more recent": an era moved from the films on screen (their median year by
+        """ "something older" / "more recent": an era moved from the films on screen (their median year by
         five years, past the oldest / newest of them), not a fixed cut-off; an earlier bound that still
         leaves a decade is kept."""
         years = sorted(self.catalog.item(i).year for i in shown if i in self.catalog and self.catalog.item(i).year)
@@ -359,14 +428,17 @@ class Agent:
     # --------------------------------------------------------------------------------- replies
     def user_state(self, session: Session) -> UserState:
         judged = [(self.catalog.row(i), v) for i, v in effective(session.feedback) if i in self.catalog]
-        state = UserState(liked_rows=list(self.catalog.rows(session.liked, skip_unknown=True)),
-                          disliked_rows=list(self.catalog.rows(session.disliked, skip_unknown=True)),
-                          shown_rows=list(self.catalog.rows(session.shown, skip_unknown=True)),
-                          mentioned_rows=list(self.catalog.rows(session.mentioned, skip_unknown=True)),
-                          user_vector=session.user_vector, request=" ".join(session.messages[-WORDS_MESSAGES:]),
-                          feedback_up_rows=[r for r, v in judged if v == "up"],
-                          feedback_down_rows=[r for r, v in judged if v == "down"],
-                          dialogue=" ".join(t for _, t in session.transcript[-DIALOGUE_MESSAGES:]))
+        state = UserState(
+            liked_rows=list(self.catalog.rows(session.liked, skip_unknown=True)),
+            disliked_rows=list(self.catalog.rows(session.disliked, skip_unknown=True)),
+            shown_rows=list(self.catalog.rows(session.shown, skip_unknown=True)),
+            mentioned_rows=list(self.catalog.rows(session.mentioned, skip_unknown=True)),
+            user_vector=session.user_vector,
+            request=" ".join(session.messages[-WORDS_MESSAGES:]),
+            feedback_up_rows=[r for r, v in judged if v == "up"],
+            feedback_down_rows=[r for r, v in judged if v == "down"],
+            dialogue=" ".join(t for _, t in session.transcript[-DIALOGUE_MESSAGES:]),
+        )
         if session.user_id is not None and self.interactions is not None:
             try:
                 rows, ratings = self.interactions.history(session.user_id)
@@ -401,21 +473,32 @@ class Agent:
     def _recommend(self, intent: Intent, session: Session, notices: list[str]) -> Reply:
         state = self.user_state(session)
         contradictory = sorted(set(intent.wanted_genres) & set(intent.unwanted_genres))
-        ranking = self.rec.rank(intent, state, self.config.k)   # = self.rank(session), state already built
+        ranking = self.rec.rank(intent, state, self.config.k)  # = self.rank(session), state already built
         for what in ranking.relaxed:
             notices.append(f"nothing left matched every {what} constraint, so I relaxed the {what}")
         items = [self._card(s, intent, state) for s in ranking.items]
         session.last_items = [r.item_id for r in items]
         session.shown += [i for i in session.last_items if i not in session.shown]
         if not items:
-            text = "Nothing in the catalog matches all of that. Could you loosen a constraint (genre, era, or a 'no ...')?"
+            text = (
+                "Nothing in the catalog matches all of that. "
+                "Could you loosen a constraint (genre, era, or a 'no ...')?"
+            )
         elif intent.is_empty() and not state.history_rows and not session.liked:
-            text = ("What are you in the mood for — a genre, an era, or a movie you liked? "
-                    "Meanwhile, here are a few popular picks:")
+            text = (
+                "What are you in the mood for — a genre, an era, or a movie you liked? "
+                "Meanwhile, here are a few popular picks:"
+            )
         elif contradictory:
-            text = f"You asked both for and against {', '.join(contradictory)} — which one do you mean? For now, here are some picks:"
+            text = (
+                f"You asked both for and against {', '.join(contradictory)} — which one do you mean? For now, "
+                "here are some picks:"
+            )
         elif ranking.relaxed:
-            text = f"I ran out of exact matches for the {' and '.join(ranking.relaxed)} you asked for; here are the closest picks:"
+            text = (
+                f"I ran out of exact matches for the {' and '.join(ranking.relaxed)} you asked for; here are the "
+                "closest picks:"
+            )
         else:
             text = self._intro(intent, state, len(items))
         return Reply(text, items, notices, intent, intent.kind)
@@ -423,8 +506,16 @@ class Agent:
     def _card(self, scored: Scored, intent: Intent, state: UserState) -> Recommendation:
         item = self.catalog.items[scored.row]
         facts = facts_for(self.rec, scored, intent, state)
-        return Recommendation(item.id, item.title, item.year, list(item.genres), scored.score,
-                              template(item, facts), [f.text for f in facts], scored.parts)
+        return Recommendation(
+            item.id,
+            item.title,
+            item.year,
+            list(item.genres),
+            scored.score,
+            template(item, facts),
+            [f.text for f in facts],
+            scored.parts,
+        )
 
     def _intro(self, intent: Intent, state: UserState, n: int) -> str:
         bits = []
@@ -441,7 +532,7 @@ class Agent:
         if refs:
             tail.append("like " + " and ".join(refs))
         if intent.unwanted_genres or intent.unwanted_keywords:
-            avoid = intent.unwanted_genres + [k for k in intent.unwanted_keywords[:1]]
+            avoid = intent.unwanted_genres + list(intent.unwanted_keywords[:1])
             tail.append("avoiding " + ", ".join(avoid))
         if state.history_rows and not intent.wanted_genres and not refs:
             tail.append("based on what you rated")
@@ -454,8 +545,10 @@ class Agent:
         elif re.search(r"\b(bye|goodbye)\b", text, re.I):
             reply = "Bye — enjoy the movie!"
         else:
-            reply = ("Hi! Tell me what you'd like to watch: a genre, a mood, an era, or a movie you liked "
-                     "(for example: “something scary from the 80s, but not too gory”).")
+            reply = (
+                "Hi! Tell me what you'd like to watch: a genre, a mood, an era, or a movie you liked "
+                "(for example: “something scary from the 80s, but not too gory”)."
+            )
         return Reply(reply, [], notices, intent, "chat")
 
     def _explain(self, intent: Intent, session: Session, notices: list[str]) -> Reply:
@@ -466,37 +559,52 @@ class Agent:
             if 0 <= idx < len(session.last_items):
                 target = session.last_items[idx]
         if target is None:
-            return Reply("Which one should I explain? Say e.g. “why the second one?” or name the movie.", [],
-                         notices, intent, "explain")
+            return Reply(
+                "Which one should I explain? Say e.g. “why the second one?” or name the movie.",
+                [],
+                notices,
+                intent,
+                "explain",
+            )
         item = self.catalog.item(target)
         row = self.catalog.row(target)
         session.focus = target
         active = session.intent or Intent()
         state = self.user_state(session)
         facts = facts_for(self.rec, Scored(row, 0.0, {}), active, state)
-        record = [f"{short_title(item)} is {'an' if (item.genres or ('x',))[0][0] in 'AEIOU' else 'a'} "
-                  f"{' / '.join(item.genres) or 'catalog'} title" + (f" from {item.year}" if item.year else "") + "."]
+        record = [
+            f"{short_title(item)} is {'an' if (item.genres or ('x',))[0][0] in 'AEIOU' else 'a'} "
+            f"{' / '.join(item.genres) or 'catalog'} title" + (f" from {item.year}" if item.year else "") + "."
+        ]
         if item.description:
             record.append(item.description)
         if item.director:
             record.append("Directed by " + ", ".join(item.director[:2]) + ".")
-        why = ("I picked it because " + "; ".join(f.text for f in facts[:3]) + ".") if target in session.last_items and facts else ""
+        why = (
+            ("I picked it because " + "; ".join(f.text for f in facts[:3]) + ".")
+            if target in session.last_items and facts
+            else ""
+        )
         text = " ".join(record + ([why] if why else []))
         if self.llm is not None and facts and target in session.last_items:
             text = self._llm_explanation(item, facts, session, text, notices)
-        card = Recommendation(item.id, item.title, item.year, list(item.genres), 0.0, template(item, facts),
-                              [f.text for f in facts])
+        card = Recommendation(
+            item.id, item.title, item.year, list(item.genres), 0.0, template(item, facts), [f.text for f in facts]
+        )
         return Reply(text, [card], notices, intent, "explain")
 
     def _llm_explanation(self, item, facts: list[Fact], session: Session, fallback: str, notices: list[str]) -> str:
-        facts_text = f"{short_title(item)} ({item.year}); genres: {', '.join(item.genres)}; " + "; ".join(f.text for f in facts)
+        facts_text = f"{short_title(item)} ({item.year}); genres: {', '.join(item.genres)}; " + "; ".join(
+            f.text for f in facts
+        )
         try:
             prose = self.llm.rewrite(facts_text)
         except LLMFailure as exc:
             notices.append(f"{exc}; here is the plain explanation")
             return fallback
-        allowed = " ".join([facts_text, item.title, item.description, " ".join(item.director), " ".join(item.cast),
-                            *session.messages])
+        allowed = " ".join(
+            [facts_text, item.title, item.description, " ".join(item.director), " ".join(item.cast), *session.messages]
+        )
         ok, reason = grounded(prose, allowed, self.titles, own_title=item.title)
         if not ok:
             log.info("LLM explanation rejected: %s", reason)

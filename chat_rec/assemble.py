@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-import logging
-
 from .agent import Agent
-from .recommender.llm_intent import LLMHelper
 from .recommender.fusion import RERANKER, load_fusion
+from .recommender.llm_intent import LLMHelper
 from .recommender.pipeline import Recommender
 from .recommender.titles import TitleMatcher
 
@@ -17,8 +16,16 @@ log = logging.getLogger(__name__)
 WARM_MAX = 20_000
 
 
-def build_agent(cfg, *, llm_kind: str | None = None, encoder=None, show_progress: bool = False,
-                prepare=None, store=None, dataset=None) -> Agent:
+def build_agent(
+    cfg,
+    *,
+    llm_kind: str | None = None,
+    encoder=None,
+    show_progress: bool = False,
+    prepare=None,
+    store=None,
+    dataset=None,
+) -> Agent:
     """The embedded default agent from a Config: catalog, cached item index, rating-weighted EASE,
     and the chosen LLM (falling back to rules, with a notice, when it cannot load).
 
@@ -26,14 +33,13 @@ def build_agent(cfg, *, llm_kind: str | None = None, encoder=None, show_progress
     """
     from dataclasses import replace
 
+    from .config import READERS
     from .datasets import load_dataset
+    from .errors import ChatRecError
     from .index import build_item_index
     from .models.cf import EASE
     from .models.encoder import make_encoder
     from .models.llm import make_chat_model
-    from .errors import ChatRecError
-
-    from .config import READERS
 
     if cfg.agent.reader not in READERS:
         raise ChatRecError(f"CHATREC_READER={cfg.agent.reader!r}; accepted values are {', '.join(READERS)}")
@@ -49,8 +55,17 @@ def build_agent(cfg, *, llm_kind: str | None = None, encoder=None, show_progress
     reranker, reranker_notice = None, None
     if any(fusion.weight(h, RERANKER) for h in fusion.heads):
         reranker, reranker_notice = load_fusion_reranker(fusion, cfg.reranker)
-    recommender = Recommender(catalog, built.index, built.index.vectors, encoder, cf, interactions,
-                              reranker=reranker, fusion=fusion, rerank_top=cfg.reranker.top)
+    recommender = Recommender(
+        catalog,
+        built.index,
+        built.index.vectors,
+        encoder,
+        cf,
+        interactions,
+        reranker=reranker,
+        fusion=fusion,
+        rerank_top=cfg.reranker.top,
+    )
     if reranker is not None and len(catalog) <= WARM_MAX:
         # the frozen item side of every catalog text, once at start (about 10 s for MovieLens-100K on two
         # cores), so no turn pays for it
@@ -70,8 +85,17 @@ def build_agent(cfg, *, llm_kind: str | None = None, encoder=None, show_progress
 
     store, store_notice = (store, None) if store is not None else open_store(cfg.data.root / "state.db")
     reranker_notice = "; ".join(n for n in (fusion_notice, reranker_notice) if n) or None
-    return Agent(recommender, interactions, helper, cfg.agent, titles, llm_notice=notice, store=store,
-                 store_notice=store_notice, reranker_notice=reranker_notice)
+    return Agent(
+        recommender,
+        interactions,
+        helper,
+        cfg.agent,
+        titles,
+        llm_notice=notice,
+        store=store,
+        store_notice=store_notice,
+        reranker_notice=reranker_notice,
+    )
 
 
 def load_fusion_reranker(fusion, cfg) -> tuple[object | None, str | None]:
@@ -82,7 +106,7 @@ def load_fusion_reranker(fusion, cfg) -> tuple[object | None, str | None]:
 
     from .models.cross_encoder import CrossEncoderReranker, RerankerUnavailable
 
-    info = ((fusion.meta.get("fitting") or {}).get("reranker") or {})
+    info = (fusion.meta.get("fitting") or {}).get("reranker") or {}
     if cfg.path == "none":
         return None, None
     if cfg.path != "auto":
@@ -100,7 +124,7 @@ def load_fusion_reranker(fusion, cfg) -> tuple[object | None, str | None]:
         log.warning("%s", exc)
         return None, f"re-ranker off ({path} cannot be read); {fix}"
     want = info.get("sha256")
-    if want and hashlib.sha256(path.read_bytes()).hexdigest()[:len(want)] != want:
+    if want and hashlib.sha256(path.read_bytes()).hexdigest()[: len(want)] != want:
         return None, f"re-ranker off ({path} is not the checkpoint the fusion weights were fitted with); {fix}"
     return reranker, None
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -189,7 +189,7 @@ class Catalog:
         """Stable hash of the ids and texts: keys caches so a changed catalog never reuses stale vectors."""
         digest = hashlib.sha256()
         for item, text in zip(self.items, self.texts()):
-            digest.update(f"{item.id}\x1f{text}\x1e".encode("utf-8"))
+            digest.update(f"{item.id}\x1f{text}\x1e".encode())
         return digest.hexdigest()[:16]
 
 
@@ -233,14 +233,22 @@ class Interactions:
         mask = self.user_rows == self.user_row(user_id)
         return self.item_rows[mask], self.ratings[mask]
 
-    def subset(self, mask: np.ndarray) -> "Interactions":
+    def subset(self, mask: np.ndarray) -> Interactions:
         """The events where ``mask`` is true (same users and catalog)."""
-        return Interactions(self.catalog, self.user_ids, self.user_rows[mask], self.item_rows[mask],
-                            self.ratings[mask], self.timestamps[mask], self.users)
+        return Interactions(
+            self.catalog,
+            self.user_ids,
+            self.user_rows[mask],
+            self.item_rows[mask],
+            self.ratings[mask],
+            self.timestamps[mask],
+            self.users,
+        )
 
 
-def build_interactions(catalog: Catalog, rows: Iterable[tuple[ItemId, ItemId, float, int]],
-                       users: dict[ItemId, dict] | None = None) -> Interactions:
+def build_interactions(
+    catalog: Catalog, rows: Iterable[tuple[ItemId, ItemId, float, int]], users: dict[ItemId, dict] | None = None
+) -> Interactions:
     """Interactions from (user id, item id, rating, timestamp) tuples; item ids must be in the catalog."""
     user_index: dict[ItemId, int] = {}
     u, i, r, t = [], [], [], []
@@ -249,5 +257,12 @@ def build_interactions(catalog: Catalog, rows: Iterable[tuple[ItemId, ItemId, fl
         i.append(catalog.row(item_id))
         r.append(rating)
         t.append(ts)
-    return Interactions(catalog, list(user_index), np.asarray(u, dtype=np.int64), np.asarray(i, dtype=np.int64),
-                        np.asarray(r, dtype=np.float32), np.asarray(t, dtype=np.int64), users or {})
+    return Interactions(
+        catalog,
+        list(user_index),
+        np.asarray(u, dtype=np.int64),
+        np.asarray(i, dtype=np.int64),
+        np.asarray(r, dtype=np.float32),
+        np.asarray(t, dtype=np.int64),
+        users or {},
+    )

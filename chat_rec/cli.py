@@ -16,17 +16,21 @@ from pathlib import Path
 from .config import MAX_QUERY_CHARS, Config
 from .errors import ChatRecError
 
-WRITTEN_REQUESTS = "tests/data/intents.yaml"       # written alongside the parser: an in-sample check
-REAL_REQUESTS = "tests/data/real_requests.yaml"    # real seekers' words (ReDial, INSPIRED), labelled
+WRITTEN_REQUESTS = "tests/data/intents.yaml"  # written alongside the parser: an in-sample check
+REAL_REQUESTS = "tests/data/real_requests.yaml"  # real seekers' words (ReDial, INSPIRED), labelled
 
 log = logging.getLogger("chat_rec")
 
 
 def _config(args) -> Config:
-    cfg = Config.from_env(data_dir=getattr(args, "data_dir", None), encoder=getattr(args, "encoder", None),
-                          index=getattr(args, "index_kind", None))
+    cfg = Config.from_env(
+        data_dir=getattr(args, "data_dir", None),
+        encoder=getattr(args, "encoder", None),
+        index=getattr(args, "index_kind", None),
+    )
     if getattr(args, "offline", False):
         from dataclasses import replace
+
         cfg = replace(cfg, data=replace(cfg.data, allow_download=False))
     return cfg
 
@@ -36,12 +40,15 @@ def _load(args, cfg: Config, *, with_details: bool = True):
     from .errors import DataNotFoundError
 
     if getattr(args, "data_dir", None) and not Path(args.data_dir).is_dir():
-        raise DataNotFoundError(f"data directory {args.data_dir} does not exist; create it and run "
-                                f"`chat-rec --data-dir {args.data_dir} data fetch movielens-100k`, or drop --data-dir")
+        raise DataNotFoundError(
+            f"data directory {args.data_dir} does not exist; create it and run "
+            f"`chat-rec --data-dir {args.data_dir} data fetch movielens-100k`, or drop --data-dir"
+        )
 
     details = "auto" if with_details and not getattr(args, "no_details", False) else None
-    return load_dataset(cfg.data, items=getattr(args, "items", None),
-                        interactions=getattr(args, "interactions", None), details=details)
+    return load_dataset(
+        cfg.data, items=getattr(args, "items", None), interactions=getattr(args, "interactions", None), details=details
+    )
 
 
 def _build_index(args, cfg: Config, *, quiet: bool = False):
@@ -56,6 +63,7 @@ def _build_index(args, cfg: Config, *, quiet: bool = False):
 
 # ----------------------------------------------------------------------------------------- commands
 
+
 def cmd_data_fetch(args) -> int:
     from .datasets import fetch_movielens_100k
 
@@ -69,10 +77,16 @@ def cmd_index_build(args) -> int:
     cfg = _config(args)
     start = time.perf_counter()
     catalog, built = _build_index(args, cfg)
-    how = "reused cached embeddings" if built.embeddings_cached else \
-        f"embedded {len(catalog)} items in {built.embed_seconds:.1f} s ({len(catalog) / max(built.embed_seconds, 1e-9):.0f} texts/s)"
-    print(f"index ready: {len(catalog)} items of {catalog.name!r}, {built.index.kind} FAISS index at {built.path}; "
-          f"{how}; {time.perf_counter() - start:.1f} s in all")
+    how = (
+        "reused cached embeddings"
+        if built.embeddings_cached
+        else f"embedded {len(catalog)} items in {built.embed_seconds:.1f} s "
+        f"({len(catalog) / max(built.embed_seconds, 1e-9):.0f} texts/s)"
+    )
+    print(
+        f"index ready: {len(catalog)} items of {catalog.name!r}, {built.index.kind} FAISS index at {built.path}; "
+        f"{how}; {time.perf_counter() - start:.1f} s in all"
+    )
     return 0
 
 
@@ -82,8 +96,13 @@ def _filters(args):
     exclude = set()
     for raw in args.exclude or ():
         exclude.add(int(raw) if raw.isdigit() else raw)
-    return SearchFilter(exclude_ids=frozenset(exclude), require_genres=tuple(args.genre or ()),
-                        forbid_genres=tuple(args.not_genre or ()), year_min=args.year_min, year_max=args.year_max)
+    return SearchFilter(
+        exclude_ids=frozenset(exclude),
+        require_genres=tuple(args.genre or ()),
+        forbid_genres=tuple(args.not_genre or ()),
+        year_min=args.year_min,
+        year_max=args.year_max,
+    )
 
 
 def _print_hits(catalog, hits) -> None:
@@ -128,8 +147,10 @@ def cmd_shell(args) -> int:
     cfg = _config(args)
     print("Loading the catalog and the item index ...", flush=True)
     catalog, built = _build_index(args, cfg)
-    print(f"{len(catalog)} items of {catalog.name!r}. Type what you are looking for "
-          "(e.g. 'space survival horror'); an empty line or Ctrl-D quits.")
+    print(
+        f"{len(catalog)} items of {catalog.name!r}. Type what you are looking for "
+        "(e.g. 'space survival horror'); an empty line or Ctrl-D quits."
+    )
     for line in _lines("search> "):
         try:
             query, notices = check_query(line, MAX_QUERY_CHARS)
@@ -167,20 +188,30 @@ def _eval_real_requests(args) -> dict:
             if key not in cache:
                 cache[key] = extract(message, history)
             return cache[key].model_copy(deep=True)
+
         agent.llm.extract = cached
-    result = {"set": "real", "labels": str(args.labels or REAL_REQUESTS), "catalog": agent.catalog.name,
-              "llm": args.llm or "local" if agent.llm is not None else "none", "readers": {}}
+    result = {
+        "set": "real",
+        "labels": str(args.labels or REAL_REQUESTS),
+        "catalog": agent.catalog.name,
+        "llm": args.llm or "local" if agent.llm is not None else "none",
+        "readers": {},
+    }
     for reader in readers:
         agent.config = replace(agent.config, reader=reader)
         result["readers"][reader] = score_real(agent, cases, desc=f"real requests, {reader}")
         if reader == "llm":
-            result["readers"][reader]["turn_ms"]["note"] = "the LLM's readings reused from the merge row: see its times"
+            result["readers"][reader]["turn_ms"]["note"] = (
+                "the LLM's readings reused from the merge row: see its times"
+            )
         print(format_real(reader, result["readers"][reader]), flush=True)
     agent.config = replace(agent.config, reader="rules")
     written = score_intents(load_labelled(Path(WRITTEN_REQUESTS)), agent.parser.parse)
     result["written_in_sample"] = {k: v for k, v in written.items() if k != "misses"}
-    print(f"written requests (in-sample, rules): {written['n_cases']} requests, genre F1 {written['genre_f1']:.3f}, "
-          f"negation recall {written['negation_recall']:.3f}")
+    print(
+        f"written requests (in-sample, rules): {written['n_cases']} requests, genre F1 {written['genre_f1']:.3f}, "
+        f"negation recall {written['negation_recall']:.3f}"
+    )
     return result
 
 
@@ -204,9 +235,11 @@ def _eval_intents(args) -> dict:
 
     result = score_intents(load_labelled(Path(args.labels or WRITTEN_REQUESTS)), parse)
     result.update({"llm": args.llm or "local", "llm_failures": len(failures)})
-    print(f"intents ({result['llm']}): {result['n_cases']} requests, genre F1 {result['genre_f1']:.3f} "
-          f"(P {result['genre_precision']:.3f} R {result['genre_recall']:.3f}), negation recall "
-          f"{result['negation_recall']:.3f} over {result['n_negations']} negations, LLM failures {len(failures)}")
+    print(
+        f"intents ({result['llm']}): {result['n_cases']} requests, genre F1 {result['genre_f1']:.3f} "
+        f"(P {result['genre_precision']:.3f} R {result['genre_recall']:.3f}), negation recall "
+        f"{result['negation_recall']:.3f} over {result['n_negations']} negations, LLM failures {len(failures)}"
+    )
     return result
 
 
@@ -224,26 +257,43 @@ def _eval_simulate(args, cfg) -> dict:
     targets = choose_targets(interactions, args.users, args.seed)
     mask = without_targets(interactions, targets)
     cfg = replace(cfg, agent=replace(cfg.agent, k=10))
-    agent = build_agent(cfg, llm_kind=args.llm or "none", prepare=lambda inter: inter.subset(mask), store=MemoryStore(),
-                        dataset=(catalog, interactions))
+    agent = build_agent(
+        cfg,
+        llm_kind=args.llm or "none",
+        prepare=lambda inter: inter.subset(mask),
+        store=MemoryStore(),
+        dataset=(catalog, interactions),
+    )
     sessions = (lambda uid: Session(user_id=uid)) if args.known_users else (lambda uid: Session())
     result = {"protocol": "simulate", "seed": args.seed, "llm": args.llm or "none", "known_users": args.known_users}
     if args.user_model in ("keywords", "both"):
         result.update(simulate(agent, sessions, agent.catalog, agent.rec.vectors, targets, args.turns))
         for row in result["rows"]:
-            print(f"keywords, 10 picks: feedback={str(row['feedback']):<5} users={row['n_users']} hit@10 by turn "
-                  f"{row['hit@10_by_turn']} success@3 {row['success@3turns']:.3f} success@5 "
-                  f"{row['success@5turns']:.3f} avg turn {row['avg_turn']}")
+            print(
+                f"keywords, 10 picks: feedback={row['feedback']!s:<5} users={row['n_users']} hit@10 by turn "
+                f"{row['hit@10_by_turn']} success@3 {row['success@3turns']:.3f} success@5 "
+                f"{row['success@5turns']:.3f} avg turn {row['avg_turn']}"
+            )
         print(f"keywords: success@3 relative gain from feedback: {result['success@3_relative_gain']}")
     if args.user_model in ("talker", "both"):
         agent.config = replace(agent.config, k=5)
-        talk = simulate_talkers(agent, sessions, agent.catalog, agent.rec.vectors, targets, interactions.subset(mask),
-                                args.turns, seed=args.seed)
+        talk = simulate_talkers(
+            agent,
+            sessions,
+            agent.catalog,
+            agent.rec.vectors,
+            targets,
+            interactions.subset(mask),
+            args.turns,
+            seed=args.seed,
+        )
         result["talker"] = talk
         for row in talk["rows"]:
-            print(f"talker, 5 picks: feedback={str(row['feedback']):<5} users={row['n_users']} success@1 "
-                  f"{row['success@1turn']:.3f} success@3 {row['success@3turns']:.3f} success@5 "
-                  f"{row['success@5turns']:.3f} avg turn {row['avg_turn']}")
+            print(
+                f"talker, 5 picks: feedback={row['feedback']!s:<5} users={row['n_users']} success@1 "
+                f"{row['success@1turn']:.3f} success@3 {row['success@3turns']:.3f} success@5 "
+                f"{row['success@5turns']:.3f} avg turn {row['avg_turn']}"
+            )
         fb, no = talk["rows"]
         ratio = fb["success@3turns"] / no["success@3turns"] if no["success@3turns"] else float("inf")
         print(f"talker: success@3 with feedback / without = {ratio:.3f}; openings e.g. {talk['opening_examples'][:3]}")
@@ -263,35 +313,40 @@ def cmd_eval(args) -> int:
 
         result = cmd_eval_dialogues(args)
     elif args.protocol == chatrec_ml100k.PROTOCOL:
-        from .cli_reranker import eval_reranker
-
         from .assemble import build_agent
+        from .cli_reranker import eval_reranker
         from .recommender.feedback import MemoryStore
-
         from .recommender.fusion import load_fusion
 
         fusion, _ = load_fusion(cfg.ranker.path, cfg.ranker.models_dir)
         fitted_seed = ((fusion.meta.get("fitting") or {}).get("history") or {}).get("seed")
         if fusion.fitted and fitted_seed != args.seed:
-            raise ChatRecError(f"the ranker's history head ({fusion.path}) was fitted on the train part of seed "
-                               f"{fitted_seed}, not {args.seed}: run `chat-rec train ranker --seed {args.seed}`")
-        catalog, interactions = _load(args, cfg)   # the re-ranker and the served agent read item descriptions
+            raise ChatRecError(
+                f"the ranker's history head ({fusion.path}) was fitted on the train part of seed "
+                f"{fitted_seed}, not {args.seed}: run `chat-rec train ranker --seed {args.seed}`"
+            )
+        catalog, interactions = _load(args, cfg)  # the re-ranker and the served agent read item descriptions
         reranker = eval_reranker(cfg, args) if args.reranker != "none" else None
 
         def served(train):
             return build_agent(cfg, llm_kind="none", store=MemoryStore(), dataset=(catalog, train))
+
         chat_model = None
         if args.with_llm:
             from dataclasses import replace
 
             from .models.llm import make_chat_model
+
             chat_model = make_chat_model(replace(cfg.llm, kind=args.llm or "local"))
-        result = chatrec_ml100k.run(interactions, seed=args.seed, reranker=reranker, chat_model=chat_model,
-                                    served=served)
+        result = chatrec_ml100k.run(
+            interactions, seed=args.seed, reranker=reranker, chat_model=chat_model, served=served
+        )
         print(chatrec_ml100k.format_table(result))
     else:
-        raise ChatRecError(f"unknown protocol {args.protocol!r}; accepted values are {chatrec_ml100k.PROTOCOL!r}, "
-                           "'intents', 'simulate', 'redial', 'inspired'")
+        raise ChatRecError(
+            f"unknown protocol {args.protocol!r}; accepted values are {chatrec_ml100k.PROTOCOL!r}, "
+            "'intents', 'simulate', 'redial', 'inspired'"
+        )
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -332,7 +387,11 @@ def cmd_chat(args) -> int:
         if line.strip()[:1] in "+-" and line.strip()[1:].isdigit():
             rank = int(line.strip()[1:])
             if 0 < rank <= len(session.last_items):
-                print(agent.record_feedback(session, session.last_items[rank - 1], "up" if line.strip()[0] == "+" else "down"))
+                print(
+                    agent.record_feedback(
+                        session, session.last_items[rank - 1], "up" if line.strip()[0] == "+" else "down"
+                    )
+                )
             continue
         reply = agent.turn(line, session)
         _print_record({**reply.to_json(), "seconds": round(reply.seconds, 2)})
@@ -354,7 +413,7 @@ def _percentiles(times: list[float]) -> str:
     import statistics
 
     times = sorted(times)
-    p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
     return f"median {statistics.median(times) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {times[-1] * 1000:.0f} ms"
 
 
@@ -405,10 +464,12 @@ def cmd_bench_turn(args) -> int:
 
         agent, dialogues = dialogue_turn_agent(cfg, args)
         for label, variant in _with_reranker_variants(agent, cfg):
-            variant.rec._encoded.clear()     # each variant encodes the words afresh, as the chat does
+            variant.rec._encoded.clear()  # each variant encodes the words afresh, as the chat does
             times = dialogue_turns(variant, dialogues)
-            print(f"bench turn --llm none on {agent.catalog.name} ({len(agent.catalog):,} items), {label}: "
-                  f"{len(times)} seeker messages of {len(dialogues)} dialogues; {_percentiles(times)}")
+            print(
+                f"bench turn --llm none on {agent.catalog.name} ({len(agent.catalog):,} items), {label}: "
+                f"{len(times)} seeker messages of {len(dialogues)} dialogues; {_percentiles(times)}"
+            )
         return 0
     paths = sorted(Path(args.scripts).glob("*.yaml"))
     if not paths:
@@ -416,14 +477,16 @@ def cmd_bench_turn(args) -> int:
     agent = _agent(args)
     agent.turn("warm up: a comedy", Session())
     for label, variant in _with_reranker_variants(agent, cfg):
-        variant.rec._encoded.clear()         # each variant encodes the words afresh, as the chat does
+        variant.rec._encoded.clear()  # each variant encodes the words afresh, as the chat does
         times = []
         for path in paths:
             for record in run_script(variant, load_script(path)):
                 if "seconds" in record:
                     times.append(record["seconds"])
-        print(f"bench turn --llm {args.llm or 'local'} on {agent.catalog.name} ({len(agent.catalog):,} items), {label}: "
-              f"{len(times)} turns over {len(paths)} scripts; {_percentiles(times)}")
+        print(
+            f"bench turn --llm {args.llm or 'local'} on {agent.catalog.name} ({len(agent.catalog):,} items), {label}: "
+            f"{len(times)} turns over {len(paths)} scripts; {_percentiles(times)}"
+        )
     return 0
 
 
@@ -453,8 +516,11 @@ def cmd_bench_feedback(args) -> int:
                 agent.record_feedback(session, items[n % len(items)], ("up", "down", "retract")[n % 3])
                 times.append((time.perf_counter() - start) * 1000)
             results[name] = statistics.median(times)
-    print(f"bench feedback: {args.n} events each; median {results['sqlite']:.2f} ms with SQLite (WAL, synchronous=FULL), "
-          f"{results['memory']:.2f} ms in memory (ratio {results['sqlite'] / max(results['memory'], 1e-9):.1f}x)")
+    print(
+        f"bench feedback: {args.n} events each; median {results['sqlite']:.2f} ms with SQLite (WAL, "
+        "synchronous=FULL), "
+        f"{results['memory']:.2f} ms in memory (ratio {results['sqlite'] / max(results['memory'], 1e-9):.1f}x)"
+    )
     return 0
 
 
@@ -468,6 +534,7 @@ def cmd_llm_fetch(args) -> int:
 
 
 # ------------------------------------------------------------------------------------------- parser
+
 
 def _catalog_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--items", type=Path, help="a generic items CSV/JSONL instead of MovieLens-100K")
@@ -514,8 +581,12 @@ def build_parser() -> argparse.ArgumentParser:
     shell.set_defaults(fn=cmd_shell)
 
     chat = sub.add_parser("chat", help="chat in the terminal, or run a scripted conversation")
-    chat.add_argument("--user", type=lambda v: int(v) if v.isdigit() else v, help="a known user id (history is loaded)")
-    chat.add_argument("--llm", choices=("local", "openai", "none"), help="language model (default CHATREC_LLM or local)")
+    chat.add_argument(
+        "--user", type=lambda v: int(v) if v.isdigit() else v, help="a known user id (history is loaded)"
+    )
+    chat.add_argument(
+        "--llm", choices=("local", "openai", "none"), help="language model (default CHATREC_LLM or local)"
+    )
     chat.add_argument("--script", help="YAML script of turns (see chat_rec/scripting.py)")
     chat.add_argument("--json", action="store_true", help="with --script: one JSON object per turn")
     _catalog_args(chat)
@@ -530,7 +601,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench_turn = bench.add_parser("turn", help="seconds per chat turn over the conversation scripts")
     bench_turn.add_argument("--llm", choices=("local", "openai", "none"))
     bench_turn.add_argument("--scripts", default="tests/conversations")
-    bench_turn.add_argument("--dialogues", help="ReDial JSONL: time real seekers' messages on the ReDial catalog instead")
+    bench_turn.add_argument(
+        "--dialogues", help="ReDial JSONL: time real seekers' messages on the ReDial catalog instead"
+    )
     bench_turn.add_argument("--max-dialogues", type=int, default=60)
     _catalog_args(bench_turn)
     bench_turn.set_defaults(fn=cmd_bench_turn)
@@ -546,27 +619,49 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("protocol", help="chatrec-ml100k | intents | simulate | redial | inspired")
     ev.add_argument("--users", type=int, default=200, help="for simulate: simulated users")
     ev.add_argument("--turns", type=int, default=5, help="for simulate: turns per conversation")
-    ev.add_argument("--user-model", choices=("keywords", "talker", "both"), default="both",
-                    help="for simulate: the keyword-per-turn person (10 picks a turn), the person who talks in "
-                         "everyday words and critiques (5 picks a turn), or both")
-    ev.add_argument("--known-users", action="store_true",
-                    help="for simulate: the agent loads each user's MovieLens history (default: new chat users)")
+    ev.add_argument(
+        "--user-model",
+        choices=("keywords", "talker", "both"),
+        default="both",
+        help="for simulate: the keyword-per-turn person (10 picks a turn), the person who talks in "
+        "everyday words and critiques (5 picks a turn), or both",
+    )
+    ev.add_argument(
+        "--known-users",
+        action="store_true",
+        help="for simulate: the agent loads each user's MovieLens history (default: new chat users)",
+    )
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--llm", choices=("local", "openai", "none"), help="for intents: the LLM merged with the rules")
-    ev.add_argument("--set", choices=("written", "real"), default="written",
-                    help="for intents: the requests written alongside the parser (genre F1, negation recall) or "
-                         "real seekers' words (per-constraint precision/recall and the picks that satisfy them)")
-    ev.add_argument("--on", choices=("configured", "redial"), default="configured",
-                    help="for intents --set real: the configured catalog (default) or the ReDial catalog the "
-                         "seekers talked about (from the team data folder)")
-    ev.add_argument("--labels", help=f"for intents: labelled requests (YAML; default {WRITTEN_REQUESTS} or "
-                                     f"{REAL_REQUESTS})")
-    ev.add_argument("--reranker", help="for chatrec-ml100k: checkpoint for the cf+rerank rows (default: "
-                    "data/models/reranker.pt when present; 'none' skips them). For redial/inspired: a re-ranker "
-                    "trained on the --train dialogues (`chat-rec train ranker --dialogues ...`), its weight refitted "
-                    "on its own held-out dialogues (default: none)")
-    ev.add_argument("--with-llm", action="store_true", help="for chatrec-ml100k: add the slow cf+llm row (200-user sample)")
+    ev.add_argument(
+        "--set",
+        choices=("written", "real"),
+        default="written",
+        help="for intents: the requests written alongside the parser (genre F1, negation recall) or "
+        "real seekers' words (per-constraint precision/recall and the picks that satisfy them)",
+    )
+    ev.add_argument(
+        "--on",
+        choices=("configured", "redial"),
+        default="configured",
+        help="for intents --set real: the configured catalog (default) or the ReDial catalog the "
+        "seekers talked about (from the team data folder)",
+    )
+    ev.add_argument(
+        "--labels", help=f"for intents: labelled requests (YAML; default {WRITTEN_REQUESTS} or {REAL_REQUESTS})"
+    )
+    ev.add_argument(
+        "--reranker",
+        help="for chatrec-ml100k: checkpoint for the cf+rerank rows (default: "
+        "data/models/reranker.pt when present; 'none' skips them). For redial/inspired: a re-ranker "
+        "trained on the --train dialogues (`chat-rec train ranker --dialogues ...`), its weight refitted "
+        "on its own held-out dialogues (default: none)",
+    )
+    ev.add_argument(
+        "--with-llm", action="store_true", help="for chatrec-ml100k: add the slow cf+llm row (200-user sample)"
+    )
     from .cli_dialogues import add_eval_args
+
     add_eval_args(ev)
     ev.add_argument("--out", help="write the result JSON here")
     ev.set_defaults(fn=cmd_eval)
@@ -577,7 +672,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     if getattr(args, "k", 1) is not None and getattr(args, "k", 1) < 1:
         parser.error("-k must be at least 1")
     try:

@@ -52,14 +52,26 @@ def cmd_eval_dialogues(args) -> dict:
             raise ChatRecError(str(exc)) from None
         seen = set(reranker.meta.get("train_ids") or []) | set(reranker.meta.get("heldout_ids") or [])
         if reranker.meta.get("task") != "dialogues" or not seen:
-            raise ChatRecError(f"{args.reranker} was not trained on dialogues: run `chat-rec train ranker --dialogues "
-                               f"TRAIN.jsonl --reranker-out {args.reranker}` with the --train files")
+            raise ChatRecError(
+                f"{args.reranker} was not trained on dialogues: run `chat-rec train ranker --dialogues "
+                f"TRAIN.jsonl --reranker-out {args.reranker}` with the --train files"
+            )
         overlap = seen & {d.id for d in eval_file.dialogues}
         if overlap:
-            raise ChatRecError(f"{args.reranker} was trained on {len(overlap)} of the evaluated dialogues: train it on "
-                               f"the --train files only")
-    result = redial.run(eval_file, train_files, catalog, built.index.vectors, encoder, built.index, external=external,
-                        reranker=reranker)
+            raise ChatRecError(
+                f"{args.reranker} was trained on {len(overlap)} of the evaluated dialogues: train it on "
+                f"the --train files only"
+            )
+    result = redial.run(
+        eval_file,
+        train_files,
+        catalog,
+        built.index.vectors,
+        encoder,
+        built.index,
+        external=external,
+        reranker=reranker,
+    )
     result["protocol"] = args.protocol
     print(redial.format_report(result))
     return result
@@ -84,7 +96,9 @@ def inspired_catalog(catalog, dialogues: Path):
     from .catalog import Catalog, Item
     from .datasets.dialogues import _YEAR, _titles, read_inspired
 
-    known = {it.title.lower() for it in catalog.items} | {_YEAR.sub("", it.title).strip().lower() for it in catalog.items}
+    known = {it.title.lower() for it in catalog.items} | {
+        _YEAR.sub("", it.title).strip().lower() for it in catalog.items
+    }
     extra, next_id = [], max(int(it.id) for it in catalog.items) + 1
     with open(dialogues, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh, delimiter="\t"):
@@ -106,8 +120,10 @@ TEAM_DIALOGUES = (("redial", "kepler_train_subset.jsonl"), ("redial", "kgsf_vali
 def _need(cfg, given, *parts: str) -> Path:
     path = Path(given) if given else _shared(cfg, *parts)
     if path is None or not path.exists():
-        raise ChatRecError(f"{given or '/'.join(parts)} not found: pass it with its flag (see `chat-rec train ranker -h`) "
-                           "or put the team data folder at ../shared/data")
+        raise ChatRecError(
+            f"{given or '/'.join(parts)} not found: pass it with its flag (see `chat-rec train ranker -h`) "
+            "or put the team data folder at ../shared/data"
+        )
     return path
 
 
@@ -119,8 +135,15 @@ def cmd_train_ranker(args) -> int:
     from .datasets.splits import split_per_user
     from .index import build_item_index
     from .models.encoder import make_encoder
-    from .ranker_training import (CORPUS_ONLY, artifact, file_digest, fit_history_head, fit_tree, fit_weights,
-                                   request_cases)
+    from .ranker_training import (
+        CORPUS_ONLY,
+        artifact,
+        file_digest,
+        fit_history_head,
+        fit_tree,
+        fit_weights,
+        request_cases,
+    )
     from .recommender.pipeline import Recommender
     from .recommender.signals import NAMES
     from .replay import Replayer
@@ -151,9 +174,12 @@ def cmd_train_ranker(args) -> int:
     trees = {}
     if not args.no_tree:
         tree, fitting["tree"] = fit_tree(cases, heads["request"], seed=args.seed, catalog=dcatalog.name)
-        print(f"tree stage {'kept' if tree else 'not kept (no better than the linear order)'}: held-out R@10 "
-              f"{fitting['tree']['heldout']['tree'].get('recall@10', 0):.4f} vs linear "
-              f"{fitting['tree']['heldout']['linear'].get('recall@10', 0):.4f}", flush=True)
+        print(
+            f"tree stage {'kept' if tree else 'not kept (no better than the linear order)'}: held-out R@10 "
+            f"{fitting['tree']['heldout']['tree'].get('recall@10', 0):.4f} vs linear "
+            f"{fitting['tree']['heldout']['linear'].get('recall@10', 0):.4f}",
+            flush=True,
+        )
         trees = {"request": tree} if tree is not None else {}
     del cases
     if not args.no_reranker:
@@ -176,19 +202,28 @@ def cmd_train_ranker(args) -> int:
             weight, heldout = refit_weight(make, dialogues, reranker)
             meta, rr_out = reranker.meta, Path(args.reranker)
         else:
-            rr_out = Path(args.reranker_out) if args.reranker_out else cfg.reranker.models_dir / "reranker-dialogues.pt"
+            rr_out = (
+                Path(args.reranker_out) if args.reranker_out else cfg.reranker.models_dir / "reranker-dialogues.pt"
+            )
             rcfg = DialogueTrainConfig(seed=args.seed, epochs=args.reranker_epochs, max_minutes=args.reranker_minutes)
             print(f"re-ranker: training on the dialogues, writing {rr_out} ...", flush=True)
             _, weight, meta = DialogueRerankerTrainer(make, dialogues, rr_out, rcfg).run()
             heldout = meta["fusion"]
         if weight:
             heads["request"][RERANKER] = float(weight)
-        fitting["reranker"] = {"checkpoint": rr_out.name, "sha256": file_digest(rr_out)["sha256"],
-                               "weight": float(weight), "best_step": meta.get("best_step"),
-                               "heldout": heldout, "cases": {"train": meta.get("n_train_cases"),
-                                                             "heldout": meta.get("n_heldout_cases")}}
-        print(f"re-ranker weight {weight:g}: held-out R@10 {heldout['fused']['recall@10']:.4f} "
-              f"(linear alone {heldout['linear_alone']['recall@10']:.4f})", flush=True)
+        fitting["reranker"] = {
+            "checkpoint": rr_out.name,
+            "sha256": file_digest(rr_out)["sha256"],
+            "weight": float(weight),
+            "best_step": meta.get("best_step"),
+            "heldout": heldout,
+            "cases": {"train": meta.get("n_train_cases"), "heldout": meta.get("n_heldout_cases")},
+        }
+        print(
+            f"re-ranker weight {weight:g}: held-out R@10 {heldout['fused']['recall@10']:.4f} "
+            f"(linear alone {heldout['linear_alone']['recall@10']:.4f})",
+            flush=True,
+        )
 
     if interactions is not None:
         sbuilt = build_item_index(serving, encoder, cfg.data, cfg.index, show_progress=True)
@@ -199,8 +234,14 @@ def cmd_train_ranker(args) -> int:
             return Recommender(serving, sbuilt.index, sbuilt.index.vectors, encoder, ease, fit)
 
         heads["history"], fitting["history"] = fit_history_head(serving, train, make, seed=args.seed)
-    model = artifact(heads, fitting, files + [movies, plots, ml_movies, Path(args.ml_ratings)], args.seed,
-                     command=" ".join(["chat-rec", *getattr(args, "argv", [])]), trees=trees)
+    model = artifact(
+        heads,
+        fitting,
+        files + [movies, plots, ml_movies, Path(args.ml_ratings)],
+        args.seed,
+        command=" ".join(["chat-rec", *getattr(args, "argv", [])]),
+        trees=trees,
+    )
     model.save(out)
     for head, w in heads.items():
         shown = ", ".join(f"{k} {v:+.3f}" for k, v in sorted(w.items(), key=lambda kv: -abs(kv[1])) if v)
@@ -219,8 +260,14 @@ def cmd_train_feedback(args) -> int:
 
     from .assemble import build_agent
     from .cli import _config, _load
-    from .evaluation.simulate import (FEEDBACK_MIN_GAIN, choose_targets, description_words, fit_feedback_head,
-                                      make_talker, without_targets)
+    from .evaluation.simulate import (
+        FEEDBACK_MIN_GAIN,
+        choose_targets,
+        description_words,
+        fit_feedback_head,
+        make_talker,
+        without_targets,
+    )
     from .recommender.feedback import MemoryStore
     from .recommender.fusion import load_fusion
 
@@ -234,13 +281,20 @@ def cmd_train_feedback(args) -> int:
     targets = choose_targets(interactions, args.users, args.seed)
     mask = without_targets(interactions, targets)
     train = interactions.subset(mask)
-    agent = build_agent(replace(cfg, agent=replace(cfg.agent, k=5)), llm_kind="none",
-                        prepare=lambda inter: inter.subset(mask), store=MemoryStore(), dataset=(catalog, interactions))
+    agent = build_agent(
+        replace(cfg, agent=replace(cfg.agent, k=5)),
+        llm_kind="none",
+        prepare=lambda inter: inter.subset(mask),
+        store=MemoryStore(),
+        dataset=(catalog, interactions),
+    )
     words, df = description_words(catalog)
     rng = np.random.default_rng(args.seed)
     people = [make_talker(catalog, agent.rec.vectors, train, uid, row, words, df, rng) for uid, row in targets]
-    print(f"fitting the feedback head on {len(people)} simulated talkers (seed {args.seed}, 5 picks a turn) ...",
-          flush=True)
+    print(
+        f"fitting the feedback head on {len(people)} simulated talkers (seed {args.seed}, 5 picks a turn) ...",
+        flush=True,
+    )
     head, likelihood, log = fit_feedback_head(agent, catalog, agent.rec.vectors, people)
     for row in log:
         print(f"{row['try']}: success@3 {row['success@3turns']:.3f} success@5 {row['success@5turns']:.3f}")
@@ -249,10 +303,16 @@ def cmd_train_feedback(args) -> int:
         heads["feedback"] = head
     meta = dict(fusion.meta)
     meta["fitting"] = dict(meta.get("fitting") or {})
-    meta["fitting"]["feedback"] = {"kept": head is not None, **likelihood, "log": log, "seed": args.seed,
-                                   "users": len(people), "min_gain": FEEDBACK_MIN_GAIN,
-                                   "simulator": "talker, 5 picks a turn, 5 turns",
-                                   "command": " ".join(["chat-rec", *getattr(args, "argv", [])])}
+    meta["fitting"]["feedback"] = {
+        "kept": head is not None,
+        **likelihood,
+        "log": log,
+        "seed": args.seed,
+        "users": len(people),
+        "min_gain": FEEDBACK_MIN_GAIN,
+        "simulator": "talker, 5 picks a turn, 5 turns",
+        "command": " ".join(["chat-rec", *getattr(args, "argv", [])]),
+    }
     out = Path(args.out) if args.out else cfg.ranker.models_dir / "ranker.json"
     type(fusion)(heads, meta, "", dict(fusion.trees)).save(out)
     if head is None:
@@ -277,16 +337,19 @@ def redial_catalog_agent(cfg, args, dialogue_files=("kgsf_valid_data.jsonl", "ke
     from .recommender.llm_intent import LLMHelper
     from .replay import Replayer
 
-    catalog = load_redial_catalog(_need(cfg, None, "redial", "movies_with_mentions.csv"),
-                                  _need(cfg, None, "redial_movielens_map", "movie_plot.csv"),
-                                  _need(cfg, None, "ml-latest-small", "movies.csv"))
+    catalog = load_redial_catalog(
+        _need(cfg, None, "redial", "movies_with_mentions.csv"),
+        _need(cfg, None, "redial_movielens_map", "movie_plot.csv"),
+        _need(cfg, None, "ml-latest-small", "movies.csv"),
+    )
     args.ml_ratings, args.ml_map = str(_need(cfg, None, "ml-latest-small", "ratings.csv")), None
     encoder = make_encoder(cfg.encoder)
     built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=True)
     dialogues = [d for name in dialogue_files for d in read_redial(_need(cfg, None, "redial", name)).dialogues]
     fusion, _ = load_fusion(cfg.ranker.path, cfg.ranker.models_dir)
     agent = Replayer(catalog, built.index, built.index.vectors, encoder, external_side(cfg, args, catalog)).agent(
-        dialogues, fusion)
+        dialogues, fusion
+    )
     agent.config = cfg.agent
     kind = getattr(args, "llm", None) or cfg.llm.kind
     model = make_chat_model(replace(cfg.llm, kind=kind)) if kind != "none" else None
@@ -300,24 +363,31 @@ def redial_catalog_agent(cfg, args, dialogue_files=("kgsf_valid_data.jsonl", "ke
 def dialogue_turn_agent(cfg, args):
     """The served agent (rules only) on the ReDial catalog, its dialogue statistics from ``--dialogues``
     itself (a benchmark, not an evaluation), and the first ``--max-dialogues`` dialogues."""
+    from .assemble import load_fusion_reranker
     from .datasets.dialogues import load_redial_catalog, read_redial
     from .index import build_item_index
     from .models.encoder import make_encoder
-    from .assemble import load_fusion_reranker
     from .recommender.fusion import RERANKER, load_fusion
     from .replay import Replayer
 
     movies = _need(cfg, None, "redial", "movies_with_mentions.csv")
-    catalog = load_redial_catalog(movies, _need(cfg, None, "redial_movielens_map", "movie_plot.csv"),
-                                  _need(cfg, None, "ml-latest-small", "movies.csv"))
+    catalog = load_redial_catalog(
+        movies,
+        _need(cfg, None, "redial_movielens_map", "movie_plot.csv"),
+        _need(cfg, None, "ml-latest-small", "movies.csv"),
+    )
     args.ml_ratings, args.ml_map = str(_need(cfg, None, "ml-latest-small", "ratings.csv")), None
     encoder = make_encoder(cfg.encoder)
     built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=True)
     dialogues = read_redial(Path(args.dialogues)).dialogues
     fusion, _ = load_fusion(cfg.ranker.path, cfg.ranker.models_dir)
     replayer = Replayer(catalog, built.index, built.index.vectors, encoder, external_side(cfg, args, catalog))
-    reranker = load_fusion_reranker(fusion, cfg.reranker)[0] if any(fusion.weight(h, RERANKER) for h in fusion.heads) else None
-    return replayer.agent(dialogues, fusion, reranker=reranker), dialogues[:args.max_dialogues]
+    reranker = (
+        load_fusion_reranker(fusion, cfg.reranker)[0]
+        if any(fusion.weight(h, RERANKER) for h in fusion.heads)
+        else None
+    )
+    return replayer.agent(dialogues, fusion, reranker=reranker), dialogues[: args.max_dialogues]
 
 
 def dialogue_turns(agent, dialogues) -> list[float]:
@@ -336,8 +406,12 @@ def dialogue_turns(agent, dialogues) -> list[float]:
 
 
 def add_train_args(tr) -> None:
-    tr.add_argument("--dialogues", action="append", help="training dialogues, ReDial JSONL (repeatable; default: the "
-                    "team's kepler_train_subset and kgsf_valid_data)")
+    tr.add_argument(
+        "--dialogues",
+        action="append",
+        help="training dialogues, ReDial JSONL (repeatable; default: the "
+        "team's kepler_train_subset and kgsf_valid_data)",
+    )
     tr.add_argument("--movies", help="movies_with_mentions.csv (default: the team data folder)")
     tr.add_argument("--plots", help="movie_plot.csv (default: the team data folder)")
     tr.add_argument("--ml-ratings", help="ML-latest-small ratings.csv, the dialogues' CF source (default: team data)")

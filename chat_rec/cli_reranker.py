@@ -41,11 +41,15 @@ def eval_reranker(cfg, args):
         return None
     reranker = resolve_reranker(cfg, args.reranker)
     if reranker.meta.get("seed") != args.seed:
-        raise ChatRecError(f"the re-ranker was trained on the split of seed {reranker.meta.get('seed')}, not {args.seed}: "
-                           f"run `chat-rec train reranker --seed {args.seed}`")
+        raise ChatRecError(
+            f"the re-ranker was trained on the split of seed {reranker.meta.get('seed')}, not {args.seed}: "
+            f"run `chat-rec train reranker --seed {args.seed}`"
+        )
     if not reranker.meta.get("complete", True):
-        print(f"note: the re-ranker's training stopped early at step {reranker.meta.get('steps')}/"
-              f"{reranker.meta.get('total_steps')}; run `chat-rec train reranker` again to finish it")
+        print(
+            f"note: the re-ranker's training stopped early at step {reranker.meta.get('steps')}/"
+            f"{reranker.meta.get('total_steps')}; run `chat-rec train reranker` again to finish it"
+        )
     return reranker
 
 
@@ -72,7 +76,7 @@ def cmd_explain(args) -> int:
     cfg = _config(args)
     catalog, interactions = _load(args, cfg)
     if not args.say.strip():
-        raise ChatRecError("--say is empty: give the request words to explain, e.g. --say \"scary 80s movie\"")
+        raise ChatRecError('--say is empty: give the request words to explain, e.g. --say "scary 80s movie"')
     if args.item not in catalog:
         raise ChatRecError(f"item id {args.item!r} is not in the catalog {catalog.name!r}")
     reranker = resolve_reranker(cfg, args.reranker)
@@ -86,14 +90,16 @@ def cmd_explain(args) -> int:
     def score(requests):
         return reranker.score_queries([compose(profile, "", r, history) for r in requests], [text])[:, 0]
 
-    explain_lime(score, args.say.strip(), num_samples=10, seed=args.seed)   # warm-up: item states, first calls
+    explain_lime(score, args.say.strip(), num_samples=10, seed=args.seed)  # warm-up: item states, first calls
     started = time.perf_counter()
     weights = explain_lime(score, args.say.strip(), num_samples=args.samples, seed=args.seed)
     seconds = time.perf_counter() - started
-    print(f"{display_title(catalog.item(args.item).title)}: re-ranker score {weights.score:+.3f} "
-          f"(LIME, {weights.samples} samples, {seconds:.2f} s after a warm-up)")
+    print(
+        f"{display_title(catalog.item(args.item).title)}: re-ranker score {weights.score:+.3f} "
+        f"(LIME, {weights.samples} samples, {seconds:.2f} s after a warm-up)"
+    )
     for word, value in weights.weights:
-        bar = ("+" if value > 0 else "-") * min(30, int(round(abs(value) * 60)))
+        bar = ("+" if value > 0 else "-") * min(30, round(abs(value) * 60))
         print(f"  {word:<16}{value:+.4f}  {bar}")
     return 0
 
@@ -113,8 +119,15 @@ def cmd_bench_rerank(args) -> int:
     rng = np.random.default_rng(0)
     rows = rng.choice(len(catalog), size=min(args.n, len(catalog)), replace=False)
     texts = [item_text(catalog.items[r]) for r in rows]
-    users = rng.choice(interactions.n_users, size=args.repeats, replace=True) if interactions is not None else [None] * args.repeats
-    queries = [offline_query(catalog, interactions, int(u)) if u is not None else f"something good {j}" for j, u in enumerate(users)]
+    users = (
+        rng.choice(interactions.n_users, size=args.repeats, replace=True)
+        if interactions is not None
+        else [None] * args.repeats
+    )
+    queries = [
+        offline_query(catalog, interactions, int(u)) if u is not None else f"something good {j}"
+        for j, u in enumerate(users)
+    ]
     reranker.warm(texts)  # the chat warms the item side once per catalog
     reranker.score(queries[0] + " warm-up", texts)
     ours = []
@@ -126,10 +139,16 @@ def cmd_bench_rerank(args) -> int:
     model = reranker.model
     full = []
     with torch.inference_mode():
-        for q in queries[:max(3, args.repeats // 3)]:
+        for q in queries[: max(3, args.repeats // 3)]:
             started = time.perf_counter()
-            enc = model.tokenizer([q] * len(texts), texts, truncation=True, padding=True, return_tensors="pt",
-                                  max_length=model.spec.max_query_tokens + model.spec.max_item_tokens)
+            enc = model.tokenizer(
+                [q] * len(texts),
+                texts,
+                truncation=True,
+                padding=True,
+                return_tensors="pt",
+                max_length=model.spec.max_query_tokens + model.spec.max_item_tokens,
+            )
             x = model.embeddings(input_ids=enc["input_ids"], token_type_ids=enc["token_type_ids"])
             keep = enc["attention_mask"].bool()
             for layer in list(model.lower) + list(model.joint):
@@ -137,17 +156,25 @@ def cmd_bench_rerank(args) -> int:
             model.head(x[:, 0])
             full.append(time.perf_counter() - started)
     med, base = statistics.median(ours) * 1000, statistics.median(full) * 1000
-    print(f"re-ranker: median {med:.0f} ms to score {len(texts)} candidates over {len(ours)} queries "
-          f"(p90 {np.percentile(ours, 90) * 1000:.0f} ms; {torch.get_num_threads()} threads)")
-    print(f"baseline in the same run, a full 6-layer cross-encoder on the same pairs: median {base:.0f} ms "
-          f"({base / med:.1f}x slower)")
+    print(
+        f"re-ranker: median {med:.0f} ms to score {len(texts)} candidates over {len(ours)} queries "
+        f"(p90 {np.percentile(ours, 90) * 1000:.0f} ms; {torch.get_num_threads()} threads)"
+    )
+    print(
+        f"baseline in the same run, a full 6-layer cross-encoder on the same pairs: median {base:.0f} ms "
+        f"({base / med:.1f}x slower)"
+    )
     return 0
 
 
 def add_commands(sub, catalog_args) -> None:
     train = sub.add_parser("train", help="train models").add_subparsers(dest="action", required=True)
-    tr = train.add_parser("reranker", help="train the BERT context re-ranker on the train part of the evaluation split")
-    tr.add_argument("--quick", action="store_true", help="about a minute: up to 200 users, one epoch (tests, first run)")
+    tr = train.add_parser(
+        "reranker", help="train the BERT context re-ranker on the train part of the evaluation split"
+    )
+    tr.add_argument(
+        "--quick", action="store_true", help="about a minute: up to 200 users, one epoch (tests, first run)"
+    )
     tr.add_argument("--seed", type=int, default=0, help="the evaluation split's seed (default 0)")
     tr.add_argument("--out", help="checkpoint path (default data/models/reranker.pt, or reranker-quick.pt)")
     tr.add_argument("--minutes", type=float, help="time budget; an unfinished run resumes when run again")
@@ -155,15 +182,23 @@ def add_commands(sub, catalog_args) -> None:
     tr.set_defaults(fn=cmd_train_reranker)
 
     from .cli_dialogues import add_train_args, cmd_train_ranker
-    rk = train.add_parser("ranker", help="fit the fusion weights of the ranking signals (replayed dialogues + "
-                          "the MovieLens train part) into data/models/ranker.json")
+
+    rk = train.add_parser(
+        "ranker",
+        help="fit the fusion weights of the ranking signals (replayed dialogues + "
+        "the MovieLens train part) into data/models/ranker.json",
+    )
     add_train_args(rk)
     catalog_args(rk)
     rk.set_defaults(fn=cmd_train_ranker)
 
     from .cli_dialogues import cmd_train_feedback
-    fb = train.add_parser("feedback", help="fit the feedback head (the 👍/👎 signal, its threshold and weights) on "
-                          "simulated talkers who give feedback, into the fusion artifact (data/models/ranker.json)")
+
+    fb = train.add_parser(
+        "feedback",
+        help="fit the feedback head (the 👍/👎 signal, its threshold and weights) on "
+        "simulated talkers who give feedback, into the fusion artifact (data/models/ranker.json)",
+    )
     fb.add_argument("--users", type=int, default=600, help="simulated talkers (default 600)")
     fb.add_argument("--seed", type=int, default=1, help="their targets' seed (default 1; reported runs use 0)")
     fb.add_argument("--out", help="where to write the artifact (default data/models/ranker.json)")
@@ -171,7 +206,7 @@ def add_commands(sub, catalog_args) -> None:
     fb.set_defaults(fn=cmd_train_feedback)
 
     ex = sub.add_parser("explain", help="LIME word weights of a request for one item's re-ranker score")
-    ex.add_argument("--say", required=True, help="the request words, e.g. \"something scary from the 80s\"")
+    ex.add_argument("--say", required=True, help='the request words, e.g. "something scary from the 80s"')
     ex.add_argument("--item", required=True, type=_user_id, help="the item id")
     ex.add_argument("--user", type=_user_id, help="a known user id (their profile and history join the query)")
     ex.add_argument("--samples", type=int, default=200, help="LIME samples (at most 500)")
@@ -188,4 +223,3 @@ def add_bench(bench, catalog_args) -> None:
     b.add_argument("--reranker", help="checkpoint path")
     catalog_args(b)
     b.set_defaults(fn=cmd_bench_rerank)
-

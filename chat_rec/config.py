@@ -67,11 +67,11 @@ class LLMConfig:
     OpenAI-compatible endpoint at ``base_url``), ``none`` (rules only)."""
 
     kind: str = "local"
-    gguf: str | None = None            # CHATREC_LLM_GGUF: any other GGUF file
-    base_url: str | None = None        # CHATREC_LLM_BASE_URL
-    model: str | None = None           # CHATREC_LLM_MODEL
-    api_key: str | None = None         # CHATREC_LLM_API_KEY (or OPENAI_API_KEY)
-    timeout: float = 20.0              # CHATREC_LLM_TIMEOUT, seconds per call
+    gguf: str | None = None  # CHATREC_LLM_GGUF: any other GGUF file
+    base_url: str | None = None  # CHATREC_LLM_BASE_URL
+    model: str | None = None  # CHATREC_LLM_MODEL
+    api_key: str | None = None  # CHATREC_LLM_API_KEY (or OPENAI_API_KEY)
+    timeout: float = 20.0  # CHATREC_LLM_TIMEOUT, seconds per call
     threads: int = 2
     models_dir: Path = Path("data") / "models"
 
@@ -83,7 +83,7 @@ class RerankerConfig:
 
     path: str = "auto"
     models_dir: Path = Path("data") / "models"
-    top: int = 50                      # how many of the linear top candidates it re-scores per turn
+    top: int = 50  # how many of the linear top candidates it re-scores per turn
 
     def candidates(self) -> list[Path]:
         if self.path == "none":
@@ -114,7 +114,7 @@ READERS = ("merge", "rules", "llm")
 
 @dataclass(frozen=True)
 class AgentConfig:
-    k: int = 5                         # recommendations per reply
+    k: int = 5  # recommendations per reply
     # who reads a message's intent (READERS): "rules" (the LLM only writes text), "merge" (rules, with the
     # LLM filling what they leave open) or "llm" (the LLM alone; for measuring it). "rules" because on real
     # seekers' words (`chat-rec eval intents --set real`) the merge read genres, eras, unwanted genres and
@@ -134,7 +134,7 @@ class Config:
     ranker: RankerConfig = field(default_factory=RankerConfig)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Config":
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Config:
         """Read ``CHATREC_*`` variables; keyword overrides (from CLI flags) win."""
         env = dict(os.environ if env is None else env)
         data = DataConfig()
@@ -152,17 +152,31 @@ class Config:
             encoder = replace(encoder, kind=overrides["encoder"])
         if overrides.get("index"):
             index = replace(index, kind=overrides["index"])
-        llm = LLMConfig(kind=overrides.get("llm") or env.get("CHATREC_LLM", "local"),
-                        gguf=env.get("CHATREC_LLM_GGUF") or None, base_url=env.get("CHATREC_LLM_BASE_URL") or None,
-                        model=env.get("CHATREC_LLM_MODEL") or None,
-                        api_key=env.get("CHATREC_LLM_API_KEY") or env.get("OPENAI_API_KEY") or None,
-                        timeout=float(env.get("CHATREC_LLM_TIMEOUT", "20")), models_dir=data.root / "models")
+        llm = LLMConfig(
+            kind=overrides.get("llm") or env.get("CHATREC_LLM", "local"),
+            gguf=env.get("CHATREC_LLM_GGUF") or None,
+            base_url=env.get("CHATREC_LLM_BASE_URL") or None,
+            model=env.get("CHATREC_LLM_MODEL") or None,
+            api_key=env.get("CHATREC_LLM_API_KEY") or env.get("OPENAI_API_KEY") or None,
+            timeout=float(env.get("CHATREC_LLM_TIMEOUT", "20")),
+            models_dir=data.root / "models",
+        )
         # Models load from packages on disk; never reach a hub at run time.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        reranker = RerankerConfig(path=overrides.get("reranker") or env.get("CHATREC_RERANKER", "auto"),
-                                  models_dir=data.root / "models")
-        ranker = RankerConfig(path=overrides.get("ranker") or env.get("CHATREC_RANKER", "auto"), models_dir=data.root / "models")
-        reader = overrides.get("reader") or env.get("CHATREC_READER", AgentConfig.reader)   # checked by build_agent
-        return cls(data=data, encoder=encoder, index=index, llm=llm, reranker=reranker, ranker=ranker,
-                   agent=AgentConfig(reader=reader))
+        reranker = RerankerConfig(
+            path=overrides.get("reranker") or env.get("CHATREC_RERANKER", "auto"), models_dir=data.root / "models"
+        )
+        ranker = RankerConfig(
+            path=overrides.get("ranker") or env.get("CHATREC_RANKER", "auto"), models_dir=data.root / "models"
+        )
+        reader = overrides.get("reader") or env.get("CHATREC_READER", AgentConfig.reader)  # checked by build_agent
+        return cls(
+            data=data,
+            encoder=encoder,
+            index=index,
+            llm=llm,
+            reranker=reranker,
+            ranker=ranker,
+            agent=AgentConfig(reader=reader),
+        )

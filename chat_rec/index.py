@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -38,7 +39,7 @@ class SearchFilter:
     exclude_ids: frozenset = field(default_factory=frozenset)
     require_genres: tuple[str, ...] = ()
     forbid_genres: tuple[str, ...] = ()
-    all_genres: bool = False          # require every one of ``require_genres`` ("romantic comedy")
+    all_genres: bool = False  # require every one of ``require_genres`` ("romantic comedy")
     year_min: int | None = None
     year_max: int | None = None
 
@@ -48,7 +49,9 @@ class SearchFilter:
         if self.exclude_ids:
             keep[catalog.rows(self.exclude_ids, skip_unknown=True)] = False
         if self.require_genres:
-            keep &= catalog.genre_mask(self.require_genres, any_of=not self.all_genres) | ~catalog.genre_matrix.any(axis=1)
+            keep &= catalog.genre_mask(self.require_genres, any_of=not self.all_genres) | ~catalog.genre_matrix.any(
+                axis=1
+            )
         if self.forbid_genres:
             keep &= ~catalog.genre_mask(self.forbid_genres)
         if self.year_min is not None:
@@ -118,8 +121,7 @@ class FaissIndex:
     hits under a tight filter, the query falls back to exact search over the allowed rows.
     """
 
-    def __init__(self, catalog: Catalog, vectors: np.ndarray, cfg: IndexConfig = IndexConfig(),
-                 index=None):
+    def __init__(self, catalog: Catalog, vectors: np.ndarray, cfg: IndexConfig = IndexConfig(), index=None):
         import faiss
 
         self.catalog, self.cfg = catalog, cfg
@@ -170,7 +172,7 @@ class FaissIndex:
         for q, (r, s) in enumerate(zip(rows, scores)):
             hits = _hits(self.catalog, r, s)
             if len(hits) < min(k, allowed.size):  # approximate index starved by the filter
-                hits = ExactIndex(self.catalog, self.vectors).search(vectors[q:q + 1], k, filters)[0]
+                hits = ExactIndex(self.catalog, self.vectors).search(vectors[q : q + 1], k, filters)[0]
             out.append(hits)
         return out
 
@@ -185,6 +187,7 @@ def resolve_kind(cfg: IndexConfig, n_items: int) -> str:
 
 
 # ----------------------------------------------------------------------------- building with a cache
+
 
 @dataclass
 class BuiltIndex:
@@ -209,8 +212,9 @@ def _atomic_save(path: Path, save) -> None:
             tmp.unlink()
 
 
-def embed_catalog(catalog: Catalog, encoder: Encoder, data: DataConfig, *, show_progress: bool = True
-                  ) -> tuple[np.ndarray, bool, float]:
+def embed_catalog(
+    catalog: Catalog, encoder: Encoder, data: DataConfig, *, show_progress: bool = True
+) -> tuple[np.ndarray, bool, float]:
     """Item-text embeddings, cached on disk keyed by catalog fingerprint and encoder name.
 
     Returns (vectors, came_from_cache, seconds spent embedding).
@@ -227,6 +231,7 @@ def embed_catalog(catalog: Catalog, encoder: Encoder, data: DataConfig, *, show_
     start = time.perf_counter()
     vectors = encoder.encode(catalog.texts(), show_progress=show_progress)
     seconds = time.perf_counter() - start
+
     def save(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
             np.save(fh, vectors)
@@ -235,8 +240,14 @@ def embed_catalog(catalog: Catalog, encoder: Encoder, data: DataConfig, *, show_
     return vectors, False, seconds
 
 
-def build_item_index(catalog: Catalog, encoder: Encoder, data: DataConfig, cfg: IndexConfig = IndexConfig(),
-                     *, show_progress: bool = True) -> BuiltIndex:
+def build_item_index(
+    catalog: Catalog,
+    encoder: Encoder,
+    data: DataConfig,
+    cfg: IndexConfig = IndexConfig(),
+    *,
+    show_progress: bool = True,
+) -> BuiltIndex:
     """Embed (or load cached vectors), then load or build and save the FAISS index."""
     import faiss
 
@@ -273,5 +284,13 @@ def check_query(query: str, max_chars: int) -> tuple[str, list[str]]:
     return query, notices
 
 
-__all__ = ("SearchFilter", "Hit", "ItemIndex", "ExactIndex", "FaissIndex", "build_item_index",
-           "embed_catalog", "check_query")
+__all__ = (
+    "ExactIndex",
+    "FaissIndex",
+    "Hit",
+    "ItemIndex",
+    "SearchFilter",
+    "build_item_index",
+    "check_query",
+    "embed_catalog",
+)

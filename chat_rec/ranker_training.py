@@ -19,9 +19,9 @@ from __future__ import annotations
 import hashlib
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -47,25 +47,44 @@ TREE_TOP = 300
 #: Chosen by 5-fold cross-validation over the training dialogues' cases (kepler_train_subset, by dialogue)
 #: among 15/7/3 leaves, with and without bagging, 500-1500 trees: small trees on bagged rows and features
 #: generalise best there (CV Recall@10/50 0.174/0.363 against the linear order's 0.158/0.336).
-TREE_PARAMS = dict(objective="lambdarank", learning_rate=0.02, num_leaves=3, min_data_in_leaf=100, lambda_l2=1.0,
-                   feature_fraction=0.7, bagging_fraction=0.8, bagging_freq=1, lambdarank_truncation_level=60,
-                   deterministic=True, force_row_wise=True, num_threads=2, verbose=-1)
+TREE_PARAMS = {
+    "objective": "lambdarank",
+    "learning_rate": 0.02,
+    "num_leaves": 3,
+    "min_data_in_leaf": 100,
+    "lambda_l2": 1.0,
+    "feature_fraction": 0.7,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambdarank_truncation_level": 60,
+    "deterministic": True,
+    "force_row_wise": True,
+    "num_threads": 2,
+    "verbose": -1,
+}
 TREE_ROUNDS, TREE_HELDOUT, TREE_MIN_CASES = 800, 0.2, 20
 
 
 @dataclass
 class FitCase:
-    Z: np.ndarray            # (len(NAMES), n candidates) float32, standardised
-    positives: np.ndarray    # indices into the candidates
-    dialogue: str = ""       # where the case comes from (held-out parts are whole dialogues)
+    Z: np.ndarray  # (len(NAMES), n candidates) float32, standardised
+    positives: np.ndarray  # indices into the candidates
+    dialogue: str = ""  # where the case comes from (held-out parts are whole dialogues)
 
 
-def collect_dialogue_cases(agent: Agent, dialogues: Sequence[Dialogue], *, questionnaire: bool = True,
-                           progress: bool = True, desc: str = "replay") -> tuple[list[FitCase], int]:
+def collect_dialogue_cases(
+    agent: Agent,
+    dialogues: Sequence[Dialogue],
+    *,
+    questionnaire: bool = True,
+    progress: bool = True,
+    desc: str = "replay",
+) -> tuple[list[FitCase], int]:
     """Fitting cases from replayed dialogues, and how many targets the chat's filters had already removed."""
     cases, missed = [], 0
-    for case, session in tqdm(replay_all(agent, dialogues, questionnaire=questionnaire), desc=desc,
-                              disable=not progress, unit="case"):
+    for case, session in tqdm(
+        replay_all(agent, dialogues, questionnaire=questionnaire), desc=desc, disable=not progress, unit="case"
+    ):
         cand, Z, _ = agent.signals(session)
         j = int(np.searchsorted(cand, case.target))
         if j < len(cand) and cand[j] == case.target:
@@ -75,8 +94,9 @@ def collect_dialogue_cases(agent: Agent, dialogues: Sequence[Dialogue], *, quest
     return cases, missed
 
 
-def fit_weights(cases: Sequence[FitCase], names: Sequence[str] = NAMES, l2: float = L2, max_iter: int = 100
-                ) -> dict[str, float]:
+def fit_weights(
+    cases: Sequence[FitCase], names: Sequence[str] = NAMES, l2: float = L2, max_iter: int = 100
+) -> dict[str, float]:
     """Weights of ``names`` (the others 0) by the multi-positive softmax over each case's candidates."""
     import torch
 
@@ -98,7 +118,7 @@ def fit_weights(cases: Sequence[FitCase], names: Sequence[str] = NAMES, l2: floa
     def closure():
         opt.zero_grad()
         s = torch.einsum("csn,s->cn", Z, w).masked_fill(pad, -1e9)
-        loss = (torch.logsumexp(s, dim=1) - (s * pos).sum(dim=1)).mean() + l2 * (w ** 2).sum()
+        loss = (torch.logsumexp(s, dim=1) - (s * pos).sum(dim=1)).mean() + l2 * (w**2).sum()
         loss.backward()
         return loss
 
@@ -106,26 +126,38 @@ def fit_weights(cases: Sequence[FitCase], names: Sequence[str] = NAMES, l2: floa
     return {name: round(float(v), 4) for name, v in zip(names, w.detach().numpy())}
 
 
-def tree_groups(cases: Sequence[FitCase], weights: dict[str, float], names: Sequence[str], top: int = TREE_TOP
-                ) -> list[tuple[np.ndarray, np.ndarray]]:
+def tree_groups(
+    cases: Sequence[FitCase], weights: dict[str, float], names: Sequence[str], top: int = TREE_TOP
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per case, the tree stage's features over the linear top ``top`` and the labels (1 at a positive)."""
     w, out = FusionModel({"head": weights}).vector("head").astype(np.float64), []
     for c in cases:
         s = w @ c.Z
         order = np.argsort(-s, kind="stable")[:top]
-        out.append((tree_features(c.Z[:, order], s[order], tuple(names)),
-                    np.isin(order, c.positives).astype(np.float64)))
+        out.append(
+            (tree_features(c.Z[:, order], s[order], tuple(names)), np.isin(order, c.positives).astype(np.float64))
+        )
     return out
 
 
 def _recall(scores: Sequence[np.ndarray], labels: Sequence[np.ndarray], k: int) -> float:
-    return float(np.mean([bool(y[np.argsort(-p, kind="stable")[:k]].any()) for p, y in zip(scores, labels)])) \
-        if labels else 0.0
+    return (
+        float(np.mean([bool(y[np.argsort(-p, kind="stable")[:k]].any()) for p, y in zip(scores, labels)]))
+        if labels
+        else 0.0
+    )
 
 
-def fit_tree(cases: Sequence[FitCase], weights: dict[str, float], names: Sequence[str] | None = None, *,
-             top: int = TREE_TOP, seed: int = 0, catalog: str | None = None, progress: bool = True
-             ) -> tuple[TreeStage | None, dict]:
+def fit_tree(
+    cases: Sequence[FitCase],
+    weights: dict[str, float],
+    names: Sequence[str] | None = None,
+    *,
+    top: int = TREE_TOP,
+    seed: int = 0,
+    catalog: str | None = None,
+    progress: bool = True,
+) -> tuple[TreeStage | None, dict]:
     """The tree stage of a head whose linear ``weights`` were fitted on ``cases``: LambdaRank (LightGBM)
     over each case's linear top ``top`` (``TREE_PARAMS``, ``TREE_ROUNDS`` trees). A seeded fifth of the
     dialogues is held out: the tree is kept (refitted on every case) only when its held-out Recall@10 beats
@@ -135,32 +167,58 @@ def fit_tree(cases: Sequence[FitCase], weights: dict[str, float], names: Sequenc
 
     names = tuple(names or [n for n in NAMES if weights.get(n, 0.0)])
     ids = sorted({c.dialogue for c in cases})
-    held_ids = set(np.random.default_rng(seed).permutation(ids)[:max(1, int(len(ids) * TREE_HELDOUT))].tolist())
+    held_ids = set(np.random.default_rng(seed).permutation(ids)[: max(1, int(len(ids) * TREE_HELDOUT))].tolist())
     groups = tree_groups(cases, weights, names, top)
     held = [g for g, c in zip(groups, cases) if c.dialogue in held_ids]
     fit = [g for g, c in zip(groups, cases) if c.dialogue not in held_ids]
 
     def dataset(gs, reference=None):
         gs = [g for g in gs if g[1].any()]
-        return lightgbm.Dataset(np.vstack([g[0] for g in gs]), np.concatenate([g[1] for g in gs]),
-                                group=[len(g[1]) for g in gs], reference=reference, free_raw_data=False)
+        return lightgbm.Dataset(
+            np.vstack([g[0] for g in gs]),
+            np.concatenate([g[1] for g in gs]),
+            group=[len(g[1]) for g in gs],
+            reference=reference,
+            free_raw_data=False,
+        )
 
-    linear_only = {"top": top, "signals": list(names), "kept": False, "cases": {"fit": len(fit), "heldout": len(held)},
-                   "heldout": {"linear": {}, "tree": {}}}
+    linear_only = {
+        "top": top,
+        "signals": list(names),
+        "kept": False,
+        "cases": {"fit": len(fit), "heldout": len(held)},
+        "heldout": {"linear": {}, "tree": {}},
+    }
     if sum(g[1].any() for g in fit) < TREE_MIN_CASES or not any(g[1].any() for g in held):
         return None, {**linear_only, "why": f"fewer than {TREE_MIN_CASES} fitting cases with the positive in the top"}
     params = dict(TREE_PARAMS, seed=seed)
     callbacks = [lightgbm.log_evaluation(200)] if progress else []
     train_set = dataset(fit)
-    booster = lightgbm.train(dict(params, metric="ndcg", eval_at=[10, 50]), train_set, TREE_ROUNDS,
-                             valid_sets=[dataset(held, train_set)], valid_names=["held-out"], callbacks=callbacks)
+    booster = lightgbm.train(
+        dict(params, metric="ndcg", eval_at=[10, 50]),
+        train_set,
+        TREE_ROUNDS,
+        valid_sets=[dataset(held, train_set)],
+        valid_names=["held-out"],
+        callbacks=callbacks,
+    )
     labels = [g[1] for g in held]
     linear = [-np.arange(len(g[1]), dtype=np.float64) for g in held]
     tree = [booster.predict(g[0]) for g in held]
-    meta = {"top": top, "rounds": TREE_ROUNDS, "signals": list(names), "params": params, "seed": seed, "catalog": catalog,
-            "cases": {"fit": len(fit), "heldout": len(held)}, "heldout_dialogues": len(held_ids),
-            "heldout": {"linear": {f"recall@{k}": round(_recall(linear, labels, k), 4) for k in (10, 50)},
-                        "tree": {f"recall@{k}": round(_recall(tree, labels, k), 4) for k in (10, 50)}}}
+    meta = {
+        "top": top,
+        "rounds": TREE_ROUNDS,
+        "signals": list(names),
+        "params": params,
+        "seed": seed,
+        "catalog": catalog,
+        "cases": {"fit": len(fit), "heldout": len(held)},
+        "heldout_dialogues": len(held_ids),
+        "heldout": {
+            "linear": {f"recall@{k}": round(_recall(linear, labels, k), 4) for k in (10, 50)},
+            "tree": {f"recall@{k}": round(_recall(tree, labels, k), 4) for k in (10, 50)},
+        },
+    }
     meta["kept"] = meta["heldout"]["tree"]["recall@10"] > meta["heldout"]["linear"]["recall@10"]
     if not meta["kept"]:
         return None, meta
@@ -168,22 +226,34 @@ def fit_tree(cases: Sequence[FitCase], weights: dict[str, float], names: Sequenc
     return TreeStage(names, top, final.model_to_string(), meta), meta
 
 
-def request_cases(make_agent: Callable[[Sequence[Dialogue]], Agent], dialogues: Sequence[Dialogue], *,
-                  progress: bool = True) -> tuple[list[FitCase], dict]:
+def request_cases(
+    make_agent: Callable[[Sequence[Dialogue]], Agent], dialogues: Sequence[Dialogue], *, progress: bool = True
+) -> tuple[list[FitCase], dict]:
     """Fitting cases of the ``request`` head from training dialogues, two-fold cross-fitted.
     ``make_agent(stats_dialogues)`` builds a rules-only agent whose dialogue statistics come from those."""
     half = len(dialogues) // 2
     cases, missed = [], 0
     for k, (stats, part) in enumerate(((dialogues[:half], dialogues[half:]), (dialogues[half:], dialogues[:half]))):
-        got, miss = collect_dialogue_cases(make_agent(stats), part, progress=progress, desc=f"replay fold {k + 1}/2")
+        got, miss = collect_dialogue_cases(
+            make_agent(stats),
+            part,
+            progress=progress,
+            desc=f"replay fold {k + 1}/2",
+        )
         cases += got
         missed += miss
     return cases, {"cases": len(cases), "targets_filtered_out": missed, "dialogues": len(dialogues)}
 
 
-def fit_history_head(catalog: Catalog, train: Interactions, make_recommender: Callable[[Interactions, EASE], Recommender],
-                     seed: int = 0, n_users: int = HISTORY_USERS, names: Sequence[str] = NAMES,
-                     progress: bool = True) -> tuple[dict[str, float], dict]:
+def fit_history_head(
+    catalog: Catalog,
+    train: Interactions,
+    make_recommender: Callable[[Interactions, EASE], Recommender],
+    seed: int = 0,
+    n_users: int = HISTORY_USERS,
+    names: Sequence[str] = NAMES,
+    progress: bool = True,
+) -> tuple[dict[str, float], dict]:
     """The ``history`` head from a train part: users' fit-part history, their held-out ratings >= 4."""
     val = split_per_user(train, seed + 1)
     fit = train.subset(~val)
@@ -211,11 +281,23 @@ def file_digest(path: Path) -> dict:
     return {"path": str(path), "sha256": h.hexdigest()[:16]}
 
 
-def artifact(heads: dict[str, dict[str, float]], fitting: dict, files: Sequence[Path], seed: int,
-             command: str = "", trees: dict[str, TreeStage] | None = None) -> FusionModel:
-    meta = {"fitted": True, "version": VERSION, "seed": seed, "command": command or " ".join(["chat-rec"] + sys.argv[1:]),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "files": [file_digest(Path(f)) for f in files if Path(f).is_file()], "fitting": fitting,
-            "formula": "score = w[head] . z(signals over the candidates); head = history for a known user "
-                       "asking for nothing, else request; a head's tree stage re-orders its linear top"}
+def artifact(
+    heads: dict[str, dict[str, float]],
+    fitting: dict,
+    files: Sequence[Path],
+    seed: int,
+    command: str = "",
+    trees: dict[str, TreeStage] | None = None,
+) -> FusionModel:
+    meta = {
+        "fitted": True,
+        "version": VERSION,
+        "seed": seed,
+        "command": command or " ".join(["chat-rec"] + sys.argv[1:]),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "files": [file_digest(Path(f)) for f in files if Path(f).is_file()],
+        "fitting": fitting,
+        "formula": "score = w[head] . z(signals over the candidates); head = history for a known user "
+        "asking for nothing, else request; a head's tree stage re-orders its linear top",
+    }
     return FusionModel(heads, meta, "", dict(trees or {}))

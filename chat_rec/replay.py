@@ -13,8 +13,8 @@ the words are read (the setting of published systems).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -31,21 +31,28 @@ from .recommender.titles import TitleMatcher
 @dataclass
 class Case:
     dialogue: str
-    target: int            # catalog row of the movie the recommender mentions for the first time
-    liked_target: bool     # the seeker said it was suggested and liked (ReDial questionnaire)
+    target: int  # catalog row of the movie the recommender mentions for the first time
+    liked_target: bool  # the seeker said it was suggested and liked (ReDial questionnaire)
 
 
 class Replayer:
     """Builds rules-only agents over one catalog whose dialogue statistics come from given dialogues."""
 
     def __init__(self, catalog: Catalog, index, vectors: np.ndarray, encoder, external: SideData | None = None):
-        self.catalog, self.index, self.vectors, self.encoder, self.external = catalog, index, vectors, encoder, external
+        self.catalog, self.index, self.vectors, self.encoder, self.external = (
+            catalog,
+            index,
+            vectors,
+            encoder,
+            external,
+        )
         self.titles: TitleMatcher | None = None
 
     def agent(self, dialogues, fusion: FusionModel | None = None, reranker=None) -> Agent:
         side = dialogue_side(self.catalog, dialogues, self.external)
-        rec = Recommender(self.catalog, self.index, self.vectors, self.encoder, side=side, fusion=fusion,
-                          reranker=reranker)
+        rec = Recommender(
+            self.catalog, self.index, self.vectors, self.encoder, side=side, fusion=fusion, reranker=reranker
+        )
         if self.titles is None:
             self.titles = TitleMatcher(self.catalog, rec.popularity)
         return Agent(rec, None, None, titles=self.titles)
@@ -53,9 +60,11 @@ class Replayer:
 
 def as_typed(text: str, catalog: Catalog) -> str:
     """``@123`` -> the movie's title as a person would type it (``The Shining (1980)``)."""
+
     def title(m):
         mid = int(m.group(1))
         return display_title(catalog.item(mid).title) if mid in catalog else "a movie"
+
     return MENTION.sub(title, text)
 
 
@@ -90,8 +99,9 @@ def replay(agent: Agent, dialogue: Dialogue, *, questionnaire: bool = True) -> I
         session.mentioned += [i for i in ids if i not in session.mentioned]
 
 
-def replay_all(agent: Agent, dialogues: Sequence[Dialogue], *, questionnaire: bool = True
-               ) -> Iterator[tuple[Case, Session]]:
+def replay_all(
+    agent: Agent, dialogues: Sequence[Dialogue], *, questionnaire: bool = True
+) -> Iterator[tuple[Case, Session]]:
     for d in dialogues:
         yield from replay(agent, d, questionnaire=questionnaire)
 

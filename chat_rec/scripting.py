@@ -14,8 +14,8 @@ Each ``say`` turn may carry ``llm:`` (the reply a scripted LLM double gives on t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import yaml
 
@@ -55,8 +55,11 @@ def run_script(agent: Agent, script: dict, session: Session | None = None) -> It
             if item is None:
                 yield {"turn": n, "feedback": fb, "result": "no such item in the last list: feedback ignored"}
                 continue
-            yield {"turn": n, "feedback": {"item": item, "value": fb.get("value", "up")},
-                   "result": agent.record_feedback(session, item, str(fb.get("value", "up")))}
+            yield {
+                "turn": n,
+                "feedback": {"item": item, "value": fb.get("value", "up")},
+                "result": agent.record_feedback(session, item, str(fb.get("value", "up"))),
+            }
             continue
         reply = agent.turn(str(turn["say"]), session)
         yield {"turn": n, **reply.to_json(), "kind": reply.kind, "seconds": round(reply.seconds, 3)}

@@ -26,9 +26,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -64,7 +64,7 @@ class TrainConfig:
     eval_every: int = 30
 
     @classmethod
-    def quick(cls, seed: int = 0) -> "TrainConfig":
+    def quick(cls, seed: int = 0) -> TrainConfig:
         """About a minute on two cores: up to 200 users, one epoch, 120 users for the validation slice."""
         return cls(seed=seed, epochs=1, max_train_users=200, max_fusion_users=120, max_minutes=3.0, eval_every=10)
 
@@ -81,36 +81,53 @@ class UserCase:
     profile: str
     context: str
     history: str
-    items: np.ndarray          # catalog rows
-    labels: np.ndarray         # 1.0 for held-out positives
-    cf: np.ndarray             # EASE score of each item (fusion fitting)
+    items: np.ndarray  # catalog rows
+    labels: np.ndarray  # 1.0 for held-out positives
+    cf: np.ndarray  # EASE score of each item (fusion fitting)
     positives: set[int]
 
     def query(self, drop: Sequence[str] = (), request: str = "") -> str:
         return compose(self.profile, self.context, request, self.history, drop=drop)
 
 
-def build_cases(catalog: Catalog, fit: Interactions, heldout: dict[int, set[int]], users: Sequence[int],
-                model: EASE, cfg: TrainConfig, rng: np.random.Generator, with_extra: bool) -> list[UserCase]:
+def build_cases(
+    catalog: Catalog,
+    fit: Interactions,
+    heldout: dict[int, set[int]],
+    users: Sequence[int],
+    model: EASE,
+    cfg: TrainConfig,
+    rng: np.random.Generator,
+    with_extra: bool,
+) -> list[UserCase]:
     X = user_item_matrix(fit, "rating")
     cases = []
     for start in range(0, len(users), 256):
-        chunk = list(users[start:start + 256])
+        chunk = list(users[start : start + 256])
         scores = model.score(X[chunk].toarray())
         for j, u in enumerate(chunk):
             seen = X[u].indices
             cand = top_k(scores[j], cfg.n_candidates, exclude=seen).tolist()
             if with_extra:
                 if not heldout[u] & set(cand):
-                    continue          # nothing to learn from this user's top 20
-                cand += [r for r in sorted(heldout[u]) if r not in cand][:cfg.n_outside]
+                    continue  # nothing to learn from this user's top 20
+                cand += [r for r in sorted(heldout[u]) if r not in cand][: cfg.n_outside]
                 pool = np.setdiff1d(np.arange(len(catalog)), np.concatenate([seen, np.asarray(cand)]))
                 cand += rng.choice(pool, size=min(cfg.n_random, len(pool)), replace=False).tolist()
             items = np.asarray(cand, dtype=np.int64)
             profile, context, history = offline_parts(catalog, fit, u)
-            cases.append(UserCase(u, profile, context, history, items,
-                                  np.array([float(r in heldout[u]) for r in items], dtype=np.float32),
-                                  scores[j, items].astype(np.float64), heldout[u]))
+            cases.append(
+                UserCase(
+                    u,
+                    profile,
+                    context,
+                    history,
+                    items,
+                    np.array([float(r in heldout[u]) for r in items], dtype=np.float32),
+                    scores[j, items].astype(np.float64),
+                    heldout[u],
+                )
+            )
     return cases
 
 
@@ -121,7 +138,9 @@ def synthetic_request(catalog: Catalog, row: int, rng: np.random.Generator) -> s
     if not genres:
         return ""
     picked = list(rng.choice(genres, size=min(len(genres), int(rng.integers(1, 3))), replace=False))
-    text = rng.choice(["{g}", "a {g} movie", "something {g}", "i want {g}", "{g} please"]).format(g=" or ".join(picked))
+    text = rng.choice(["{g}", "a {g} movie", "something {g}", "i want {g}", "{g} please"]).format(
+        g=" or ".join(picked)
+    )
     if item.year and rng.random() < 0.5:
         text += f" from the {item.year // 10 % 10}0s"
     return text
@@ -146,21 +165,51 @@ def fit_fusion(cases: Sequence[UserCase], scores: Sequence[np.ndarray]) -> tuple
     """The weight on the grid with the best NDCG@5 on the fusion users (ties -> smaller weight)."""
     table = {}
     for w in FUSION_GRID:
-        table[w] = float(np.mean([ndcg5(c.items[np.argsort(-fuse(c.cf, s, w), kind="stable")].tolist(), c.positives)
-                                  for c, s in zip(cases, scores)]))
+        table[w] = float(
+            np.mean(
+                [
+                    ndcg5(c.items[np.argsort(-fuse(c.cf, s, w), kind="stable")].tolist(), c.positives)
+                    for c, s in zip(cases, scores)
+                ]
+            )
+        )
     best = max(table, key=lambda w: (round(table[w], 6), -w))
-    ce_only = float(np.mean([ndcg5(c.items[np.argsort(-s, kind="stable")].tolist(), c.positives) for c, s in zip(cases, scores)]))
-    rand = float(np.mean([np.mean([ndcg5(c.items[np.random.default_rng(k).permutation(len(c.items))].tolist(), c.positives)
-                                   for k in range(5)]) for c in cases]))
-    return best, {"grid": {str(w): round(v, 4) for w, v in table.items()}, "cross_encoder_alone": round(ce_only, 4),
-                  "random_order": round(rand, 4)}
+    ce_only = float(
+        np.mean([ndcg5(c.items[np.argsort(-s, kind="stable")].tolist(), c.positives) for c, s in zip(cases, scores)])
+    )
+    rand = float(
+        np.mean(
+            [
+                np.mean(
+                    [
+                        ndcg5(c.items[np.random.default_rng(k).permutation(len(c.items))].tolist(), c.positives)
+                        for k in range(5)
+                    ]
+                )
+                for c in cases
+            ]
+        )
+    )
+    return best, {
+        "grid": {str(w): round(v, 4) for w, v in table.items()},
+        "cross_encoder_alone": round(ce_only, 4),
+        "random_order": round(rand, 4),
+    }
 
 
 class Trainer:
     """Trains one ``LateCrossEncoder``; ``run()`` returns a ready ``CrossEncoderReranker``."""
 
-    def __init__(self, catalog: Catalog, interactions: Interactions, out: Path, cfg: TrainConfig = TrainConfig(),
-                 spec: CrossEncoderSpec = CrossEncoderSpec(), progress: bool = True, log=print):
+    def __init__(
+        self,
+        catalog: Catalog,
+        interactions: Interactions,
+        out: Path,
+        cfg: TrainConfig = TrainConfig(),
+        spec: CrossEncoderSpec = CrossEncoderSpec(),
+        progress: bool = True,
+        log=print,
+    ):
         self.catalog, self.interactions, self.out, self.cfg, self.spec = catalog, interactions, Path(out), cfg, spec
         self.progress, self.log = progress, log
         self.partial = self.out.with_suffix(self.out.suffix + ".partial")
@@ -172,16 +221,18 @@ class Trainer:
         fit = train.subset(~val_mask)
         heldout = relevant_sets(train, val_mask)
         users = np.random.default_rng(cfg.seed).permutation(sorted(heldout)).tolist()
-        n_fusion = max(1, int(round(cfg.fusion_share * len(users))))
+        n_fusion = max(1, round(cfg.fusion_share * len(users)))
         fusion_users, train_users = users[:n_fusion], users[n_fusion:]
         if cfg.max_train_users:
-            train_users = train_users[:cfg.max_train_users]
+            train_users = train_users[: cfg.max_train_users]
         if cfg.max_fusion_users:
-            fusion_users = fusion_users[:cfg.max_fusion_users]
+            fusion_users = fusion_users[: cfg.max_fusion_users]
         model = EASE(cfg.cf_lambda, "rating").fit(fit)
         rng = np.random.default_rng(cfg.seed)
-        return (build_cases(self.catalog, fit, heldout, train_users, model, cfg, rng, with_extra=True),
-                build_cases(self.catalog, fit, heldout, fusion_users, model, cfg, rng, with_extra=False))
+        return (
+            build_cases(self.catalog, fit, heldout, train_users, model, cfg, rng, with_extra=True),
+            build_cases(self.catalog, fit, heldout, fusion_users, model, cfg, rng, with_extra=False),
+        )
 
     def run(self) -> CrossEncoderReranker:
         started = time.perf_counter()
@@ -193,26 +244,32 @@ class Trainer:
         reranker = CrossEncoderReranker(model)
         texts = [item_text(it) for it in self.catalog.items]
         reranker.warm(texts, progress=self.progress)
-        params = [{"params": model.joint.parameters(), "lr": cfg.lr},
-                  {"params": list(model.head.parameters()) + [model.bi_scale], "lr": cfg.head_lr}]
+        params = [
+            {"params": model.joint.parameters(), "lr": cfg.lr},
+            {"params": list(model.head.parameters()) + [model.bi_scale], "lr": cfg.head_lr},
+        ]
         opt = torch.optim.AdamW(params, weight_decay=0.01)
         steps_per_epoch = -(-len(train_cases) // cfg.users_per_step)
         total = steps_per_epoch * cfg.epochs
         step, resumed_best = self._resume(model, opt)
-        self.log(f"training on {len(train_cases)} users ({sum(len(c.items) for c in train_cases)} pairs an epoch), "
-                 f"{cfg.epochs} epoch(s), {total} steps" + (f", resuming at step {step}" if step else ""))
+        self.log(
+            f"training on {len(train_cases)} users ({sum(len(c.items) for c in train_cases)} pairs an epoch), "
+            f"{cfg.epochs} epoch(s), {total} steps" + (f", resuming at step {step}" if step else "")
+        )
         best = self._validate(reranker, fusion_cases, texts, step)
         if resumed_best is not None and resumed_best["ndcg"] > best["ndcg"]:
             best = resumed_best
-        self.log(f"step {step}: validation NDCG@5 fused {best['ndcg']:.4f} (w={best['weight']:g}), "
-                 f"cross-encoder alone {best['table']['cross_encoder_alone']:.4f}")
+        self.log(
+            f"step {step}: validation NDCG@5 fused {best['ndcg']:.4f} (w={best['weight']:g}), "
+            f"cross-encoder alone {best['table']['cross_encoder_alone']:.4f}"
+        )
         model.train()
         losses, stopped_early = [], False
         bar = tqdm(total=total, initial=step, desc="train re-ranker", disable=not self.progress)
         while step < total:
             epoch, k = divmod(step, steps_per_epoch)
             order = np.random.default_rng([cfg.seed, epoch]).permutation(len(train_cases))
-            batch = [train_cases[i] for i in order[k * cfg.users_per_step:(k + 1) * cfg.users_per_step]]
+            batch = [train_cases[i] for i in order[k * cfg.users_per_step : (k + 1) * cfg.users_per_step]]
             loss = self._step(model, reranker, opt, batch, texts, np.random.default_rng([cfg.seed, 1, step]))
             losses.append(loss)
             step += 1
@@ -223,33 +280,50 @@ class Trainer:
                 model.train()
                 if current["ndcg"] > best["ndcg"] + 1e-9:
                     best = current
-                self.log(f"step {step}: validation NDCG@5 fused {current['ndcg']:.4f} (w={current['weight']:g}), "
-                          f"cross-encoder alone {current['table']['cross_encoder_alone']:.4f}; best at step {best['step']}")
+                self.log(
+                    f"step {step}: validation NDCG@5 fused {current['ndcg']:.4f} (w={current['weight']:g}), "
+                    f"cross-encoder alone {current['table']['cross_encoder_alone']:.4f}; best at step {best['step']}"
+                )
             if step % cfg.save_every == 0 or step == total:
                 self._save_partial(model, opt, step, best)
             if (time.perf_counter() - started) / 60 > cfg.max_minutes and step < total:
                 self._save_partial(model, opt, step, best)
                 stopped_early = True
-                self.log(f"time budget of {cfg.max_minutes:g} min reached at step {step}/{total}; "
-                         f"run the same command again to resume")
+                self.log(
+                    f"time budget of {cfg.max_minutes:g} min reached at step {step}/{total}; "
+                    f"run the same command again to resume"
+                )
                 break
         bar.close()
         model.eval()
         model.load_state_dict(best["state"], strict=False)
         weight, table = best["weight"], best["table"]
-        meta = {"seed": cfg.seed, "config": asdict(cfg), "config_key": cfg.key(), "steps": step, "total_steps": total,
-                "best_step": best["step"],
-                "complete": not stopped_early, "fusion_weight": weight, "fusion": table,
-                "n_train_users": len(train_cases), "n_fusion_users": len(fusion_cases),
-                "catalog": self.catalog.fingerprint(), "final_loss": round(float(np.mean(losses[-20:])), 4) if losses else None,
-                "minutes": round((time.perf_counter() - started) / 60, 2),
-                "fusion_formula": "z(cf) + w * z(cross_encoder), z standardised within the user's candidates"}
+        meta = {
+            "seed": cfg.seed,
+            "config": asdict(cfg),
+            "config_key": cfg.key(),
+            "steps": step,
+            "total_steps": total,
+            "best_step": best["step"],
+            "complete": not stopped_early,
+            "fusion_weight": weight,
+            "fusion": table,
+            "n_train_users": len(train_cases),
+            "n_fusion_users": len(fusion_cases),
+            "catalog": self.catalog.fingerprint(),
+            "final_loss": round(float(np.mean(losses[-20:])), 4) if losses else None,
+            "minutes": round((time.perf_counter() - started) / 60, 2),
+            "fusion_formula": "z(cf) + w * z(cross_encoder), z standardised within the user's candidates",
+        }
         save_checkpoint(model, self.out, meta)
         if not stopped_early and self.partial.exists():
             self.partial.unlink()
-        self.log(f"kept the state of step {best['step']}; fusion weight w={weight:g} (validation NDCG@5 {table['grid'][str(weight)]:.4f} vs CF alone "
-                 f"{table['grid']['0.0']:.4f}; cross-encoder alone {table['cross_encoder_alone']:.4f}, random order "
-                 f"{table['random_order']:.4f})")
+        self.log(
+            f"kept the state of step {best['step']}; fusion weight w={weight:g} (validation NDCG@5 "
+            f"{table['grid'][str(weight)]:.4f} vs CF alone "
+            f"{table['grid']['0.0']:.4f}; cross-encoder alone {table['cross_encoder_alone']:.4f}, random order "
+            f"{table['random_order']:.4f})"
+        )
         self.log(f"saved {self.out} after {meta['minutes']} min")
         reranker.meta = meta
         return reranker
@@ -277,7 +351,7 @@ class Trainer:
         logits = model(q[idx], q_keep[idx], q_emb[idx], i, i_keep, i_emb)
         loss, start = 0.0, 0
         for c, n in zip(batch, sizes):
-            part = logits[start:start + n]
+            part = logits[start : start + n]
             target = torch.from_numpy(c.labels)
             target = target / target.sum() if target.sum() > 0 else torch.full_like(target, 1.0 / n)
             loss = loss - (target * torch.log_softmax(part, 0)).sum()
@@ -290,8 +364,14 @@ class Trainer:
         return float(loss.detach())
 
     def _save_partial(self, model, opt, step: int, best: dict) -> None:
-        meta = {"config_key": self.cfg.key(), "step": step, "best_step": best["step"], "best_ndcg": best["ndcg"],
-                "best_weight": best["weight"], "best_table": best["table"]}
+        meta = {
+            "config_key": self.cfg.key(),
+            "step": step,
+            "best_step": best["step"],
+            "best_ndcg": best["ndcg"],
+            "best_weight": best["weight"],
+            "best_table": best["table"],
+        }
         save_checkpoint(model, self.partial, meta, extra={"optimizer": opt.state_dict(), "best_state": best["state"]})
 
     def _resume(self, model, opt) -> tuple[int, dict | None]:
@@ -305,16 +385,30 @@ class Trainer:
                 return 0, None
             model.load_state_dict(blob["state"], strict=False)
             opt.load_state_dict(blob["optimizer"])
-            best = {"step": meta["best_step"], "ndcg": meta["best_ndcg"], "weight": meta["best_weight"],
-                    "table": meta["best_table"], "state": blob["best_state"]}
+            best = {
+                "step": meta["best_step"],
+                "ndcg": meta["best_ndcg"],
+                "weight": meta["best_weight"],
+                "table": meta["best_table"],
+                "state": blob["best_state"],
+            }
             return int(meta["step"]), best
         except Exception as exc:
             self.log(f"ignoring unreadable {self.partial} ({type(exc).__name__}); starting over")
             return 0, None
 
 
-def train_reranker(catalog: Catalog, interactions: Interactions, out: Path, *, quick: bool = False, seed: int = 0,
-                   progress: bool = True, log=print, **overrides) -> CrossEncoderReranker:
+def train_reranker(
+    catalog: Catalog,
+    interactions: Interactions,
+    out: Path,
+    *,
+    quick: bool = False,
+    seed: int = 0,
+    progress: bool = True,
+    log=print,
+    **overrides,
+) -> CrossEncoderReranker:
     cfg = TrainConfig.quick(seed) if quick else TrainConfig(seed=seed)
     if overrides:
         cfg = replace(cfg, **overrides)

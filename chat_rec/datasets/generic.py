@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ..catalog import Catalog, Interactions, Item, build_interactions
 from ..errors import DataFormatError, DataNotFoundError
@@ -45,8 +45,10 @@ def _records(path: Path) -> Iterator[tuple[int, dict]]:
 def _check_columns(path: Path, record: dict, required: tuple[str, ...], expected: tuple[str, ...]) -> None:
     missing = [c for c in required if c not in record]
     if missing:
-        raise DataFormatError(f"{path}: missing required column(s) {', '.join(missing)}; "
-                              f"expected columns: {', '.join(expected)} (required: {', '.join(required)})")
+        raise DataFormatError(
+            f"{path}: missing required column(s) {', '.join(missing)}; "
+            f"expected columns: {', '.join(expected)} (required: {', '.join(required)})"
+        )
 
 
 def _split(value) -> tuple[str, ...]:
@@ -90,10 +92,20 @@ def load_items(path: Path, name: str | None = None) -> Catalog:
         item_id, title = str(record["id"] or "").strip(), str(record["title"] or "").strip()
         if not item_id or not title:
             raise DataFormatError(f"{path}:{lineno}: empty id or title")
-        raw.append((item_id, Item(id=item_id, title=title, year=_year(record.get("year"), path, lineno),
-                                  genres=_split(record.get("genres") or record.get("tags")),
-                                  description=str(record.get("description") or "").strip(),
-                                  director=_split(record.get("director")), cast=_split(record.get("cast")))))
+        raw.append(
+            (
+                item_id,
+                Item(
+                    id=item_id,
+                    title=title,
+                    year=_year(record.get("year"), path, lineno),
+                    genres=_split(record.get("genres") or record.get("tags")),
+                    description=str(record.get("description") or "").strip(),
+                    director=_split(record.get("director")),
+                    cast=_split(record.get("cast")),
+                ),
+            )
+        )
     if not raw and path.suffix.lower() not in {".jsonl", ".ndjson"}:
         with open(path, encoding="utf-8-sig") as fh:
             header = fh.readline()
@@ -123,7 +135,9 @@ def load_interactions(path: Path, catalog: Catalog) -> Interactions:
             rating = float(record.get("rating") or 1.0)
             ts = int(float(record.get("timestamp") or 0))
         except ValueError:
-            raise DataFormatError(f"{path}:{lineno}: rating and timestamp must be numbers, item {item_raw!r}") from None
+            raise DataFormatError(
+                f"{path}:{lineno}: rating and timestamp must be numbers, item {item_raw!r}"
+            ) from None
         if item_id not in catalog:
             raise DataFormatError(f"{path}:{lineno}: item {item_raw!r} is not in the catalog")
         user = str(record["user"]).strip()

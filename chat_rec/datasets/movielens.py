@@ -14,9 +14,27 @@ from ..catalog import Catalog, Interactions, Item
 from ..errors import DataFormatError, DataNotFoundError
 
 #: Genre flag order of ``u.item`` (also in ``u.genre``).
-ML100K_GENRES = ("unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
-                 "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
-                 "War", "Western")
+ML100K_GENRES = (
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+)
 REQUIRED_FILES = ("u.data", "u.item", "u.user")
 ENCODING = "latin-1"  # the official files are ISO-8859-1
 
@@ -50,13 +68,17 @@ def read_items(path: Path) -> list[Item]:
                 continue
             fields = line.split("|")
             if len(fields) != 5 + len(ML100K_GENRES):
-                raise DataFormatError(f"{path}:{lineno}: expected {5 + len(ML100K_GENRES)} '|'-separated fields "
-                                      f"(id|title|release date|video date|url|19 genre flags), got {len(fields)}")
+                raise DataFormatError(
+                    f"{path}:{lineno}: expected {5 + len(ML100K_GENRES)} '|'-separated fields "
+                    f"(id|title|release date|video date|url|19 genre flags), got {len(fields)}"
+                )
             try:
                 item_id = int(fields[0])
                 flags = [int(f) for f in fields[5:]]
             except ValueError:
-                raise DataFormatError(f"{path}:{lineno}: item id and genre flags must be integers: {line[:80]!r}") from None
+                raise DataFormatError(
+                    f"{path}:{lineno}: item id and genre flags must be integers: {line[:80]!r}"
+                ) from None
             genres = tuple(g for g, flag in zip(ML100K_GENRES, flags) if flag)
             items.append(Item(id=item_id, title=fields[1], year=_year(fields[2], fields[1]), genres=genres))
     return items
@@ -75,8 +97,10 @@ def read_ratings(path: Path) -> np.ndarray:
                     raise ValueError
                 rows.append([int(f) for f in fields])
             except ValueError:
-                raise DataFormatError(f"{path}:{lineno}: expected 4 tab-separated integers "
-                                      f"(user, item, rating, timestamp), got {line.rstrip()[:80]!r}") from None
+                raise DataFormatError(
+                    f"{path}:{lineno}: expected 4 tab-separated integers "
+                    f"(user, item, rating, timestamp), got {line.rstrip()[:80]!r}"
+                ) from None
     return np.asarray(rows, dtype=np.int64).reshape(-1, 4)
 
 
@@ -89,8 +113,15 @@ def read_users(path: Path) -> dict[int, dict]:
             if fields == [""]:
                 continue
             if len(fields) != 5 or not fields[0].isdigit() or not fields[1].isdigit():
-                raise DataFormatError(f"{path}:{lineno}: expected id|age|gender|occupation|zip, got {line.rstrip()[:80]!r}")
-            users[int(fields[0])] = {"age": int(fields[1]), "gender": fields[2], "occupation": fields[3], "zip": fields[4]}
+                raise DataFormatError(
+                    f"{path}:{lineno}: expected id|age|gender|occupation|zip, got {line.rstrip()[:80]!r}"
+                )
+            users[int(fields[0])] = {
+                "age": int(fields[1]),
+                "gender": fields[2],
+                "occupation": fields[3],
+                "zip": fields[4],
+            }
     return users
 
 
@@ -114,15 +145,19 @@ def read_details(path: Path) -> dict[int, dict]:
         reader = csv.DictReader(fh)
         missing = {"movie_id", "description"} - set(reader.fieldnames or ())
         if missing:
-            raise DataFormatError(f"{path}: missing columns {sorted(missing)}; expected movie_id, description, director, cast")
+            raise DataFormatError(
+                f"{path}: missing columns {sorted(missing)}; expected movie_id, description, director, cast"
+            )
         for row in reader:
             try:
                 item_id = int(row["movie_id"])
             except ValueError:
                 continue
-            out[item_id] = {"description": (row.get("description") or "").strip(),
-                            "director": _as_tuple(row.get("director") or ""),
-                            "cast": _as_tuple(row.get("cast") or "")}
+            out[item_id] = {
+                "description": (row.get("description") or "").strip(),
+                "director": _as_tuple(row.get("director") or ""),
+                "cast": _as_tuple(row.get("cast") or ""),
+            }
     return out
 
 
@@ -155,7 +190,8 @@ def load_movielens_100k(directory: Path, details: Path | None = None) -> tuple[C
     for row, item in enumerate(items):
         row_of_item[item.id] = row
     interactions = Interactions(
-        catalog, user_ids,
+        catalog,
+        user_ids,
         user_rows=np.asarray([user_index[u] for u in ratings[:, 0].tolist()], dtype=np.int64),
         item_rows=row_of_item[ratings[:, 1]],
         ratings=ratings[:, 2].astype(np.float32),

@@ -21,7 +21,7 @@ def split_per_user(interactions: Interactions, seed: int, test_fraction: float =
     test = np.zeros(len(interactions), dtype=bool)
     start = 0
     for count in counts:
-        events = order[start:start + count]
+        events = order[start : start + count]
         start += count
         if count == 0:
             continue

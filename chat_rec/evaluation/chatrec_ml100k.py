@@ -14,8 +14,8 @@ of each user's train part (a second seeded 80/20 split of it), never on test ite
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -28,10 +28,13 @@ from .rerank import ABLATIONS, cross_encoder_scores, fused_order, llm_rankings, 
 
 PROTOCOL = "chatrec-ml100k"
 #: Gao et al. 2023, Table (MovieLens-100K, top-5): precision@5, recall@5, ndcg@5.
-PAPER_ROWS = (("LightFM", 0.2830, 0.1410, 0.2846), ("LightGCN", 0.3030, 0.1455, 0.3425),
-              ("Chat-REC gpt-3.5-turbo", 0.3103, 0.1279, 0.3696),
-              ("Chat-REC text-davinci-003", 0.3240, 0.1404, 0.3802),
-              ("Chat-REC text-davinci-002", 0.3031, 0.1240, 0.3629))
+PAPER_ROWS = (
+    ("LightFM", 0.2830, 0.1410, 0.2846),
+    ("LightGCN", 0.3030, 0.1455, 0.3425),
+    ("Chat-REC gpt-3.5-turbo", 0.3103, 0.1279, 0.3696),
+    ("Chat-REC text-davinci-003", 0.3240, 0.1404, 0.3802),
+    ("Chat-REC text-davinci-002", 0.3031, 0.1240, 0.3629),
+)
 LAMBDA_GRID = (50.0, 100.0, 200.0, 300.0, 500.0, 800.0, 1200.0)
 K, K_CANDIDATES, SAMPLE_USERS = 5, 20, 200
 
@@ -44,13 +47,19 @@ class UserScores:
     recall_candidates: float
 
 
-def rank_users(score_fn: Callable[[np.ndarray], np.ndarray], X_train, users: Sequence[int],
-               k: int = K_CANDIDATES, batch: int = 256, catalog=None) -> dict[int, np.ndarray]:
+def rank_users(
+    score_fn: Callable[[np.ndarray], np.ndarray],
+    X_train,
+    users: Sequence[int],
+    k: int = K_CANDIDATES,
+    batch: int = 256,
+    catalog=None,
+) -> dict[int, np.ndarray]:
     """Top-``k`` catalog rows per user from ``score_fn(history matrix rows)``, train items (and, given the
     ``catalog``, their twins) excluded."""
     out = {}
     for start in range(0, len(users), batch):
-        chunk = list(users[start:start + batch])
+        chunk = list(users[start : start + batch])
         rows = X_train[chunk]
         scores = score_fn(rows.toarray())
         for j, u in enumerate(chunk):
@@ -75,23 +84,35 @@ def new_films_only(train: Interactions, relevant: dict[int, set[int]]) -> dict[i
 
 
 def score_users(ranked: dict[int, np.ndarray], relevant: dict[int, set[int]]) -> dict[int, UserScores]:
-    return {u: UserScores(precision_at_k(list(ranked[u]), relevant[u], K), recall_at_k(list(ranked[u]), relevant[u], K),
-                          ndcg_at_k(list(ranked[u]), relevant[u], K), recall_at_k(list(ranked[u]), relevant[u], K_CANDIDATES))
-            for u in ranked}
+    return {
+        u: UserScores(
+            precision_at_k(list(ranked[u]), relevant[u], K),
+            recall_at_k(list(ranked[u]), relevant[u], K),
+            ndcg_at_k(list(ranked[u]), relevant[u], K),
+            recall_at_k(list(ranked[u]), relevant[u], K_CANDIDATES),
+        )
+        for u in ranked
+    }
 
 
 def summarise(model: str, users_label: str, per_user: dict[int, UserScores], users: Sequence[int], **extra) -> dict:
     chosen = [per_user[u] for u in users]
-    row = {"model": model, "users": users_label, "n_users": len(chosen),
-           "precision@5": round(mean([s.precision for s in chosen]), 4),
-           "recall@5": round(mean([s.recall for s in chosen]), 4),
-           "ndcg@5": round(mean([s.ndcg for s in chosen]), 4),
-           "recall@20": round(mean([s.recall_candidates for s in chosen]), 4)}
+    row = {
+        "model": model,
+        "users": users_label,
+        "n_users": len(chosen),
+        "precision@5": round(mean([s.precision for s in chosen]), 4),
+        "recall@5": round(mean([s.recall for s in chosen]), 4),
+        "ndcg@5": round(mean([s.ndcg for s in chosen]), 4),
+        "recall@20": round(mean([s.recall_candidates for s in chosen]), 4),
+    }
     row.update(extra)
     return row
 
 
-def choose_lambda(train: Interactions, weighting: str, seed: int, grid: Sequence[float] = LAMBDA_GRID) -> tuple[float, dict]:
+def choose_lambda(
+    train: Interactions, weighting: str, seed: int, grid: Sequence[float] = LAMBDA_GRID
+) -> tuple[float, dict]:
     """λ maximising NDCG@5 on a validation slice carved from the train part (seed + 1)."""
     val_mask = split_per_user(train, seed + 1)
     fit_part = train.subset(~val_mask)
@@ -110,8 +131,13 @@ def choose_lambda(train: Interactions, weighting: str, seed: int, grid: Sequence
 SERVED_MESSAGE = "recommend me something"
 
 
-def served_rankings(make_agent: Callable[[Interactions], object], train: Interactions, users: Sequence[int],
-                    k: int = K_CANDIDATES, progress: bool = True) -> dict[int, np.ndarray]:
+def served_rankings(
+    make_agent: Callable[[Interactions], object],
+    train: Interactions,
+    users: Sequence[int],
+    k: int = K_CANDIDATES,
+    progress: bool = True,
+) -> dict[int, np.ndarray]:
     """The chat's own top ``k`` per user: ``make_agent(train)`` is the served agent over the train part;
     each user is a known user (train ratings loaded) who says "recommend me something"."""
     from ..agent import Session
@@ -125,8 +151,17 @@ def served_rankings(make_agent: Callable[[Interactions], object], train: Interac
     return out
 
 
-def run(interactions: Interactions, seed: int = 0, *, lambdas: Sequence[float] = LAMBDA_GRID,
-        extra_models: Sequence = (), progress: bool = True, reranker=None, chat_model=None, served=None) -> dict:
+def run(
+    interactions: Interactions,
+    seed: int = 0,
+    *,
+    lambdas: Sequence[float] = LAMBDA_GRID,
+    extra_models: Sequence = (),
+    progress: bool = True,
+    reranker=None,
+    chat_model=None,
+    served=None,
+) -> dict:
     """Run the protocol. ``extra_models``: (name, fit(train) -> score_fn) pairs for later stages.
 
     ``served`` (``make_agent(train) -> Agent``) adds the ``served`` row: the chat's own ranking, with its
@@ -138,12 +173,16 @@ def run(interactions: Interactions, seed: int = 0, *, lambdas: Sequence[float] =
     train = interactions.subset(~test_mask)
     relevant = new_films_only(train, relevant_sets(interactions, test_mask))
     users = sorted(relevant)
-    sample = sorted(np.random.default_rng(seed).choice(users, size=min(SAMPLE_USERS, len(users)), replace=False).tolist())
+    sample = sorted(
+        np.random.default_rng(seed).choice(users, size=min(SAMPLE_USERS, len(users)), replace=False).tolist()
+    )
     X_binary = user_item_matrix(train, "binary")
     X_rating = user_item_matrix(train, "rating")
 
     rows, per_model, scorers, lambdas_chosen = [], {}, {}, {}
-    steps = [("popularity", None), ("ease", "binary"), ("ease-rated", "rating")] + [(name, fn) for name, fn in extra_models]
+    steps = [("popularity", None), ("ease", "binary"), ("ease-rated", "rating")] + [
+        (name, fn) for name, fn in extra_models
+    ]
     for name, how in tqdm(steps, desc="models", disable=not progress):
         extra = {}
         if name == "popularity":
@@ -170,7 +209,7 @@ def run(interactions: Interactions, seed: int = 0, *, lambdas: Sequence[float] =
         score_fn, X, candidates = scorers[strongest]
         cf_scores = {}
         for start in range(0, len(users), 256):
-            chunk = users[start:start + 256]
+            chunk = users[start : start + 256]
             block = score_fn(X[chunk].toarray())
             for j, u in enumerate(chunk):
                 cf_scores[u] = block[j, candidates[u]]
@@ -185,22 +224,44 @@ def run(interactions: Interactions, seed: int = 0, *, lambdas: Sequence[float] =
             for label, chosen in (("all", users), ("sample200", sample)):
                 rows.append(summarise(name, label, per_user, chosen, candidates=strongest, **extra))
         paired["cf+rerank"] = _paired(per_model, "cf+rerank", strongest, users, seed)
-        notes["reranker"] = {k: reranker.meta.get(k) for k in ("seed", "steps", "total_steps", "complete", "fusion",
-                                                                "fusion_weight", "minutes", "fusion_formula")}
+        notes["reranker"] = {
+            k: reranker.meta.get(k)
+            for k in (
+                "seed",
+                "steps",
+                "total_steps",
+                "complete",
+                "fusion",
+                "fusion_weight",
+                "minutes",
+                "fusion_formula",
+            )
+        }
     if served is not None:
         per_user = score_users(served_rankings(served, train, users, progress=progress), relevant)
         per_model["served"] = per_user
         for label, chosen in (("all", users), ("sample200", sample)):
-            rows.append(summarise("served", label, per_user, chosen, note="Agent.read + Agent.rank, rules, "
-                                  f"\"{SERVED_MESSAGE}\""))
+            rows.append(
+                summarise(
+                    "served", label, per_user, chosen, note=f'Agent.read + Agent.rank, rules, "{SERVED_MESSAGE}"'
+                )
+            )
         paired["served"] = _paired(per_model, "served", strongest, users, seed)
     if chat_model is not None:
         ranked, invalid = llm_rankings(chat_model, train, candidates, sample, progress)
         per_user = score_users(ranked, relevant)
         rows.append(summarise("cf+llm", "sample200", per_user, sample, invalid_answers=invalid, candidates=strongest))
-    return {"protocol": PROTOCOL, "seed": seed, "n_users_with_relevant": len(users), "strongest_cf": strongest,
-            "rows": rows, "paired": paired, **notes, "paper": [{"model": m, "precision@5": p, "recall@5": r, "ndcg@5": n} for m, p, r, n in PAPER_ROWS],
-            "seconds": round(time.perf_counter() - started, 1)}
+    return {
+        "protocol": PROTOCOL,
+        "seed": seed,
+        "n_users_with_relevant": len(users),
+        "strongest_cf": strongest,
+        "rows": rows,
+        "paired": paired,
+        **notes,
+        "paper": [{"model": m, "precision@5": p, "recall@5": r, "ndcg@5": n} for m, p, r, n in PAPER_ROWS],
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def _paired(per_model: dict, name: str, against: str, users: Sequence[int], seed: int) -> dict:
@@ -217,22 +278,28 @@ def format_table(result: dict) -> str:
     for r in result["rows"]:
         note = f"lambda={r['lambda']:g}" if "lambda" in r else ""
         if "candidates" in r:
-            note = f"{r.get('note') or 'w=%g' % r['fusion_weight']} over {r['candidates']} top-20"
+            note = f"{r.get('note') or 'w={:g}'.format(r['fusion_weight'])} over {r['candidates']} top-20"
         if r["model"] == "served":
             note = r["note"]
         if "invalid_answers" in r:
             note = f"invalid answers {r['invalid_answers']}/{r['n_users']}"
         if r["model"] == result.get("strongest_cf") and r["users"] == "all":
             note = (note + " strongest CF").strip()
-        lines.append(f"{r['model']:<34}{r['users']:<11}{r['n_users']:>5}{r['precision@5']:>9.4f}{r['recall@5']:>9.4f}"
-                     f"{r['ndcg@5']:>9.4f}{r['recall@20']:>9.4f}  {note}")
+        lines.append(
+            f"{r['model']:<34}{r['users']:<11}{r['n_users']:>5}{r['precision@5']:>9.4f}{r['recall@5']:>9.4f}"
+            f"{r['ndcg@5']:>9.4f}{r['recall@20']:>9.4f}  {note}"
+        )
     for name, block in (result.get("paired") or {}).items():
         for metric, p in block.items():
             if metric == "against":
                 continue
-            lines.append(f"paired {name} - {block['against']} {metric}: mean {p['mean_diff']:+.4f}, "
-                         f"bootstrap 95% [{p['ci95'][0]:+.4f}, {p['ci95'][1]:+.4f}] over {p['n_users']} users")
+            lines.append(
+                f"paired {name} - {block['against']} {metric}: mean {p['mean_diff']:+.4f}, "
+                f"bootstrap 95% [{p['ci95'][0]:+.4f}, {p['ci95'][1]:+.4f}] over {p['n_users']} users"
+            )
     for p in result["paper"]:
-        lines.append(f"{'paper: ' + p['model']:<34}{'paper':<11}{'':>5}{p['precision@5']:>9.4f}{p['recall@5']:>9.4f}"
-                     f"{p['ndcg@5']:>9.4f}{'':>9}")
+        lines.append(
+            f"{'paper: ' + p['model']:<34}{'paper':<11}{'':>5}{p['precision@5']:>9.4f}{p['recall@5']:>9.4f}"
+            f"{p['ndcg@5']:>9.4f}{'':>9}"
+        )
     return "\n".join(lines)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
@@ -35,7 +35,12 @@ def score_intents(cases: list[dict], parse: Callable[[str], object]) -> dict:
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"n_cases": len(cases), "genre_precision": round(precision, 4), "genre_recall": round(recall, 4),
-            "genre_f1": round(f1, 4), "negation_recall": round(neg_found / neg_total, 4) if neg_total else 1.0,
-            "n_negations": neg_total, "misses": misses}
-
+    return {
+        "n_cases": len(cases),
+        "genre_precision": round(precision, 4),
+        "genre_recall": round(recall, 4),
+        "genre_f1": round(f1, 4),
+        "negation_recall": round(neg_found / neg_total, 4) if neg_total else 1.0,
+        "n_negations": neg_total,
+        "misses": misses,
+    }

@@ -8,7 +8,7 @@ ties by lower row).
 from __future__ import annotations
 
 import math
-from typing import Collection, Sequence
+from collections.abc import Collection, Sequence
 
 
 def precision_at_k(ranked: Sequence, relevant: Collection, k: int) -> float:

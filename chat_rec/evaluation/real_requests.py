@@ -12,15 +12,19 @@ two things are scored:
   A message the agent answers without picks is judged on the ranking the same session gets next
   (``Agent.rank``), the list a "go on" would show.
 
-| kind          | label                       | read as                                                    | a pick satisfies it when                       |
-|---------------|-----------------------------|------------------------------------------------------------|------------------------------------------------|
-| ``genre``     | ``genres`` (+``all_genres``)| ``Intent.wanted_genres``                                   | it has one of them (all of them with all_genres) |
-| ``neg_genre`` | ``neg_genres``              | ``Intent.unwanted_genres``                                 | it has none of them                            |
-| ``era``       | ``years`` or ``recent``     | ``year_min`` / ``year_max`` equal to the label (recent: a lower bound only) | its own year is inside (recent: the catalog's last 10 years) |
-| ``like``      | ``like``                    | liked or reference items                                   | it is not one of them                          |
-| ``not_like``  | ``not_like``                | disliked items                                             | it is not one of them                          |
-| ``neg_keyword``| ``neg_keywords``           | ``unwanted_keywords`` (same stem: "gorey" ~ "gore")        | its text does not contain the word's stem      |
-| ``refers``    | ``refers`` + sentiment      | the item on screen it points at, liked / disliked / referenced | it is not that item                        |
+Per kind of label: the label, what it is read as, and when a pick satisfies it.
+
+* ``genre``: ``genres`` (+ ``all_genres``), read as ``Intent.wanted_genres``; the pick has one of them (all of
+  them with ``all_genres``).
+* ``neg_genre``: ``neg_genres``, read as ``Intent.unwanted_genres``; the pick has none of them.
+* ``era``: ``years`` or ``recent``, read as ``year_min`` / ``year_max`` equal to the label (recent: a lower
+  bound only); the pick's own year is inside (recent: the catalog's last 10 years).
+* ``like``: ``like``, read as liked or reference items; the pick is not one of them.
+* ``not_like``: ``not_like``, read as disliked items; the pick is not one of them.
+* ``neg_keyword``: ``neg_keywords``, read as ``unwanted_keywords`` (same stem: "gorey" ~ "gore"); the pick's
+  text does not contain the word's stem.
+* ``refers``: ``refers`` + sentiment, read as the item on screen it points at, liked / disliked / referenced;
+  the pick is not that item.
 
 Titles a catalog lacks are left out of both the reading and the picks (reported as ``unknown_titles``). A
 message whose constraints fewer than ``k`` catalog items meet together ("from the 2000s" on MovieLens-100K,
@@ -40,12 +44,27 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..catalog import Catalog, Item, item_text
+from ..catalog import Item, item_text
 
 KINDS = ("genre", "neg_genre", "era", "like", "not_like", "neg_keyword", "refers")
 REFERS = {"that_one": -1, "it": -1, "last": -1, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
-FIELDS = {"id", "pick", "context", "say", "genres", "all_genres", "neg_genres", "years", "recent", "like", "not_like",
-          "neg_keywords", "refers", "refers_sentiment", "note"}
+FIELDS = {
+    "id",
+    "pick",
+    "context",
+    "say",
+    "genres",
+    "all_genres",
+    "neg_genres",
+    "years",
+    "recent",
+    "like",
+    "not_like",
+    "neg_keywords",
+    "refers",
+    "refers_sentiment",
+    "note",
+}
 NEGATED_ERA = re.compile(r"\b(no|not|nothing|none|never|without|n't|nt)\b", re.I)
 RECENT_SPAN = 10
 
@@ -59,7 +78,7 @@ def load_real(path: Path) -> list[dict]:
     with open(path, encoding="utf-8") as fh:
         cases = yaml.safe_load(fh) or []
     for n, case in enumerate(cases):
-        if isinstance(case, dict):     # INSPIRED writes a quote mark as the token QUOTATION_MARK
+        if isinstance(case, dict):  # INSPIRED writes a quote mark as the token QUOTATION_MARK
             for key in ("say", "context"):
                 if isinstance(case.get(key), str):
                     case[key] = case[key].replace("QUOTATION_MARK", '"')
@@ -98,29 +117,38 @@ def keyword_match(label: str, read: str) -> bool:
     label, read = label.lower(), read.lower()
     if stem(label) == stem(read) or read.startswith(stem(label)) or label.startswith(stem(read)):
         return True
-    parts = [w for w in re.split(r"[-\s]", label) if len(w) >= 4]     # "r-rated" ~ "rated"
+    parts = [w for w in re.split(r"[-\s]", label) if len(w) >= 4]  # "r-rated" ~ "rated"
     if len(parts) > 1 or (parts and parts[0] != label):
         return any(stem(w) == stem(read) for w in parts)
-    return any(read in words for key, words in KEYWORD_EXPANSIONS.items()
-               if stem(key) == stem(label) or label in words)
+    return any(
+        read in words for key, words in KEYWORD_EXPANSIONS.items() if stem(key) == stem(label) or label in words
+    )
 
 
 @dataclass
 class Expected:
     """A case's labels resolved against one catalog."""
+
     genres: set = field(default_factory=set)
     all_genres: bool = False
     neg_genres: set = field(default_factory=set)
-    era: tuple | None = None          # (min, max) or ("recent",)
+    era: tuple | None = None  # (min, max) or ("recent",)
     like: set = field(default_factory=set)
     not_like: set = field(default_factory=set)
     neg_keywords: set = field(default_factory=set)
-    refers: tuple | None = None       # (item id, sentiment)
+    refers: tuple | None = None  # (item id, sentiment)
     unknown_titles: int = 0
 
     def stated(self) -> bool:
-        return bool(self.genres or self.neg_genres or self.era or self.like or self.not_like or self.neg_keywords
-                     or self.refers)
+        return bool(
+            self.genres
+            or self.neg_genres
+            or self.era
+            or self.like
+            or self.not_like
+            or self.neg_keywords
+            or self.refers
+        )
 
 
 def context_session(agent, case: dict):
@@ -204,9 +232,9 @@ def violations(item: Item, exp: Expected, newest: int, text: str | None = None) 
 
 class _Counts:
     def __init__(self):
-        self.tp = {k: 0 for k in KINDS}
-        self.fp = {k: 0 for k in KINDS}
-        self.fn = {k: 0 for k in KINDS}
+        self.tp = dict.fromkeys(KINDS, 0)
+        self.fp = dict.fromkeys(KINDS, 0)
+        self.fn = dict.fromkeys(KINDS, 0)
 
     def add(self, kind: str, want: set, got: set, match=None):
         match = match or (lambda a, b: a == b)
@@ -220,8 +248,12 @@ class _Counts:
         out = {}
         for k in KINDS:
             tp, fp, fn = self.tp[k], self.fp[k], self.fn[k]
-            out[k] = {"precision": round(tp / (tp + fp), 4) if tp + fp else None,
-                      "recall": round(tp / (tp + fn), 4) if tp + fn else None, "labelled": tp + fn, "read": tp + fp}
+            out[k] = {
+                "precision": round(tp / (tp + fp), 4) if tp + fp else None,
+                "recall": round(tp / (tp + fn), 4) if tp + fn else None,
+                "labelled": tp + fn,
+                "read": tp + fp,
+            }
         return out
 
 
@@ -245,7 +277,7 @@ def score_real(agent, cases: list[dict], *, progress: bool = True, desc: str = "
     n_stated = n_ok = n_no_picks = unknown = 0
     neg_total = neg_found = 0
     referenced_returned = 0
-    kind_fail = {k: 0 for k in KINDS}
+    kind_fail = dict.fromkeys(KINDS, 0)
     catalog = agent.catalog
     newest = int(max((film_year(i) or 0) for i in catalog.items))
     texts = [item_text(i).lower() for i in catalog.items]
@@ -267,15 +299,20 @@ def score_real(agent, cases: list[dict], *, progress: bool = True, desc: str = "
         positive = set(intent.liked_items) | set(intent.reference_items)
         refer_item = exp.refers[0] if exp.refers else None
         counts.add("like", exp.like, positive - ({refer_item} if refer_item is not None else set()) - exp.not_like)
-        counts.add("not_like", exp.not_like, set(intent.disliked_items) - ({refer_item} if refer_item is not None else set()))
+        counts.add(
+            "not_like", exp.not_like, set(intent.disliked_items) - ({refer_item} if refer_item is not None else set())
+        )
         counts.add("neg_keyword", exp.neg_keywords, set(intent.unwanted_keywords), keyword_match)
         if exp.refers:
             item, sentiment = exp.refers
             got = item in (set(intent.disliked_items) if sentiment == "dislike" else positive)
             counts.add("refers", {item}, {item} if got else set())
         negations = len(exp.neg_genres) + len(exp.not_like) + len(exp.neg_keywords)
-        found = (len(exp.neg_genres & set(intent.unwanted_genres)) + len(exp.not_like & set(intent.disliked_items))
-                 + sum(any(keyword_match(w, k) for k in intent.unwanted_keywords) for w in exp.neg_keywords))
+        found = (
+            len(exp.neg_genres & set(intent.unwanted_genres))
+            + len(exp.not_like & set(intent.disliked_items))
+            + sum(any(keyword_match(w, k) for k in intent.unwanted_keywords) for w in exp.neg_keywords)
+        )
         if exp.refers and exp.refers[1] == "dislike":
             negations += 1
             found += exp.refers[0] in intent.disliked_items
@@ -286,7 +323,7 @@ def score_real(agent, cases: list[dict], *, progress: bool = True, desc: str = "
         if not exp.stated():
             continue
         satisfying = sum(not violations(it, exp, newest, texts[row]) for row, it in enumerate(catalog.items))
-        if satisfying < n_picks:      # "from the 2000s" on a catalog that ends in 1998: no list can satisfy it
+        if satisfying < n_picks:  # "from the 2000s" on a catalog that ends in 1998: no list can satisfy it
             unsatisfiable += 1
             continue
         n_stated += 1
@@ -295,36 +332,56 @@ def score_real(agent, cases: list[dict], *, progress: bool = True, desc: str = "
             n_no_picks += 1
             items = [catalog.items[s.row] for s in agent.rank(session).items]
         broken = sorted({v for it in items for v in violations(it, exp, newest, texts[catalog.row(it.id)])})
-        referenced_returned += any(it.id in exp.like | exp.not_like or (exp.refers and it.id == exp.refers[0])
-                                   for it in items)
+        referenced_returned += any(
+            it.id in exp.like | exp.not_like or (exp.refers and it.id == exp.refers[0]) for it in items
+        )
         for k in broken:
             kind_fail[k] += 1
         if broken or not items:
-            misses.append({"id": case.get("id"), "say": case["say"], "broken": broken or ["no picks"],
-                           "read": intent.model_dump(include={"wanted_genres", "unwanted_genres", "year_min",
-                                                              "year_max", "unwanted_keywords"}),
-                           "picks": [it.title for it in items]})
+            misses.append(
+                {
+                    "id": case.get("id"),
+                    "say": case["say"],
+                    "broken": broken or ["no picks"],
+                    "read": intent.model_dump(
+                        include={"wanted_genres", "unwanted_genres", "year_min", "year_max", "unwanted_keywords"}
+                    ),
+                    "picks": [it.title for it in items],
+                }
+            )
         else:
             n_ok += 1
     times = np.asarray(seconds) * 1000 if seconds else np.zeros(1)
-    return {"n_cases": len(cases), "n_with_constraints": n_stated, "unsatisfiable_in_catalog": unsatisfiable,
-            "all_constraints_met": round(n_ok / n_stated, 4) if n_stated else None,
-            "failed_by_kind": kind_fail, "referenced_title_returned": referenced_returned,
-            "answered_without_picks": n_no_picks, "unknown_titles": unknown,
-            "negation_recall": round(neg_found / neg_total, 4) if neg_total else None, "n_negations": neg_total,
-            "by_kind": counts.table(),
-            "turn_ms": {"median": round(float(np.median(times)), 1), "p95": round(float(np.percentile(times, 95)), 1)},
-            "misses": misses}
+    return {
+        "n_cases": len(cases),
+        "n_with_constraints": n_stated,
+        "unsatisfiable_in_catalog": unsatisfiable,
+        "all_constraints_met": round(n_ok / n_stated, 4) if n_stated else None,
+        "failed_by_kind": kind_fail,
+        "referenced_title_returned": referenced_returned,
+        "answered_without_picks": n_no_picks,
+        "unknown_titles": unknown,
+        "negation_recall": round(neg_found / neg_total, 4) if neg_total else None,
+        "n_negations": neg_total,
+        "by_kind": counts.table(),
+        "turn_ms": {"median": round(float(np.median(times)), 1), "p95": round(float(np.percentile(times, 95)), 1)},
+        "misses": misses,
+    }
 
 
 def format_real(label: str, r: dict) -> str:
-    kinds = "  ".join(f"{k} P {_f(v['precision'])} R {_f(v['recall'])} (n={v['labelled']})"
-                      for k, v in r["by_kind"].items() if v["labelled"] or v["read"])
-    return (f"real requests [{label}]: {r['n_with_constraints']}/{r['n_cases']} with constraints a catalog list can meet "
-            f"({r['unsatisfiable_in_catalog']} cannot); all constraints met "
-            f"{_f(r['all_constraints_met'])}; negation recall {_f(r['negation_recall'])} over {r['n_negations']}; "
-            f"referenced title returned {r['referenced_title_returned']}; turn median {r['turn_ms']['median']} ms "
-            f"p95 {r['turn_ms']['p95']} ms\n    {kinds}")
+    kinds = "  ".join(
+        f"{k} P {_f(v['precision'])} R {_f(v['recall'])} (n={v['labelled']})"
+        for k, v in r["by_kind"].items()
+        if v["labelled"] or v["read"]
+    )
+    return (
+        f"real requests [{label}]: {r['n_with_constraints']}/{r['n_cases']} with constraints a catalog list can meet "
+        f"({r['unsatisfiable_in_catalog']} cannot); all constraints met "
+        f"{_f(r['all_constraints_met'])}; negation recall {_f(r['negation_recall'])} over {r['n_negations']}; "
+        f"referenced title returned {r['referenced_title_returned']}; turn median {r['turn_ms']['median']} ms "
+        f"p95 {r['turn_ms']['p95']} ms\n    {kinds}"
+    )
 
 
 def _f(x) -> str:

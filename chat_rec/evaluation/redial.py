@@ -23,7 +23,7 @@ thousands of messages through the local LLM would take hours on a laptop.
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -31,22 +31,35 @@ from tqdm.auto import tqdm
 from ..agent import Agent
 from ..catalog import Catalog
 from ..ranker_training import fit_tree, fit_weights, request_cases
-from ..reranker_dialogues import refit_weight, with_fitted_reranker
 from ..recommender.fusion import DEFAULT_WEIGHTS, RERANKER, FusionModel, stage_scores
 from ..recommender.signals import NAMES, SideData
 from ..replay import Replayer, count_cases, replay_all
+from ..reranker_dialogues import refit_weight, with_fitted_reranker
 
 KS = (1, 10, 50)
 NO_CF = ("cf", "cf_last", "comention")
-TEXT_SIGNALS = ("sem", "words", "ref_mean", "ref_max", "ref_last", "disliked", "genre_profile", "genre", "era",
-                "mood", "unwanted_keyword")
-PUBLISHED = ("published dedup rows (ReDial test, Kostric & Balog 2026): ReFICR 0.018/0.213/0.465, "
-             "UniCRS 0.024/0.180/0.335, MESE 0.025/0.159/0.361, KBRD 0.017/0.148/0.300")
+TEXT_SIGNALS = (
+    "sem",
+    "words",
+    "ref_mean",
+    "ref_max",
+    "ref_last",
+    "disliked",
+    "genre_profile",
+    "genre",
+    "era",
+    "mood",
+    "unwanted_keyword",
+)
+PUBLISHED = (
+    "published dedup rows (ReDial test, Kostric & Balog 2026): ReFICR 0.018/0.213/0.465, "
+    "UniCRS 0.024/0.180/0.335, MESE 0.025/0.159/0.361, KBRD 0.017/0.148/0.300"
+)
 
 
 def recall_table(ranks: np.ndarray) -> dict:
     """``ranks``: 0-based rank of each target (a large number when outside the list)."""
-    out = {"n_cases": int(len(ranks))}
+    out = {"n_cases": len(ranks)}
     for k in KS:
         out[f"recall@{k}"] = round(float(np.mean(ranks < k)), 4) if len(ranks) else 0.0
     return out
@@ -57,14 +70,22 @@ def _rank_of(order: np.ndarray, target: int) -> int:
     return int(hit[0]) if len(hit) else 10**6
 
 
-def evaluate(agent: Agent, dialogues, variants: dict[str, FusionModel], *, questionnaire: bool = True,
-             progress: bool = True, desc: str = "cases") -> tuple[dict, dict[str, dict], float]:
+def evaluate(
+    agent: Agent,
+    dialogues,
+    variants: dict[str, FusionModel],
+    *,
+    questionnaire: bool = True,
+    progress: bool = True,
+    desc: str = "cases",
+) -> tuple[dict, dict[str, dict], float]:
     """The served ranking (``Agent.rank``) and each variant's fusion (``stage_scores``) over the same cases'
     signals."""
     started = time.perf_counter()
     served, liked, per_variant, filtered = [], [], {name: [] for name in variants}, 0
-    for case, session in tqdm(replay_all(agent, dialogues, questionnaire=questionnaire), desc=desc,
-                              disable=not progress, unit="case"):
+    for case, session in tqdm(
+        replay_all(agent, dialogues, questionnaire=questionnaire), desc=desc, disable=not progress, unit="case"
+    ):
         rows = np.array([s.row for s in agent.rank(session, 50).items], dtype=np.int64)
         served.append(_rank_of(rows, case.target))
         liked.append(case.liked_target)
@@ -81,12 +102,22 @@ def evaluate(agent: Agent, dialogues, variants: dict[str, FusionModel], *, quest
     table = recall_table(ranks)
     table["liked_only"] = recall_table(ranks[liked_mask] if len(ranks) else ranks)
     if variants:
-        table["targets_filtered_out"] = filtered     # removed by the chat's hard filters (genre, era, ...)
+        table["targets_filtered_out"] = filtered  # removed by the chat's hard filters (genre, era, ...)
     return table, {n: recall_table(np.asarray(r)) for n, r in per_variant.items()}, len(ranks) / max(seconds, 1e-9)
 
 
-def run(eval_file, train_files: Sequence, catalog: Catalog, vectors: np.ndarray, encoder, index, *,
-        external: SideData | None = None, reranker=None, progress: bool = True) -> dict:
+def run(
+    eval_file,
+    train_files: Sequence,
+    catalog: Catalog,
+    vectors: np.ndarray,
+    encoder,
+    index,
+    *,
+    external: SideData | None = None,
+    reranker=None,
+    progress: bool = True,
+) -> dict:
     """The protocol on one ReDial-format file (a ``DialogueFile``), statistics and weights from ``train_files``."""
     started = time.perf_counter()
     train_dialogues = [d for f in train_files for d in f.dialogues]
@@ -98,10 +129,16 @@ def run(eval_file, train_files: Sequence, catalog: Catalog, vectors: np.ndarray,
     tree, fitting["tree"] = fit_tree(cases, weights, catalog=catalog.name, progress=progress) if cases else (None, {})
     trees = {"request": tree} if tree is not None else {}
     if progress and cases:
-        print(f"tree stage {'kept' if tree else 'not kept'}: held-out R@10 {fitting['tree']['heldout']['tree'].get('recall@10', 0):.4f} "
-              f"vs linear {fitting['tree']['heldout']['linear'].get('recall@10', 0):.4f}", flush=True)
-    ablation_weights = {"hand-set defaults": dict(DEFAULT_WEIGHTS["request"]),
-                        "no re-ranker": {k: v for k, v in weights.items() if k != RERANKER}}
+        print(
+            f"tree stage {'kept' if tree else 'not kept'}: held-out R@10 "
+            f"{fitting['tree']['heldout']['tree'].get('recall@10', 0):.4f} "
+            f"vs linear {fitting['tree']['heldout']['linear'].get('recall@10', 0):.4f}",
+            flush=True,
+        )
+    ablation_weights = {
+        "hand-set defaults": dict(DEFAULT_WEIGHTS["request"]),
+        "no re-ranker": {k: v for k, v in weights.items() if k != RERANKER},
+    }
     if trees:
         ablation_weights["linear stage only"] = dict(ablation_weights["no re-ranker"])
     if cases:
@@ -112,45 +149,71 @@ def run(eval_file, train_files: Sequence, catalog: Catalog, vectors: np.ndarray,
     fusion = FusionModel({"request": weights}, {"fitted": bool(train_dialogues), "fitting": fitting}, "", trees)
     if reranker is not None:
         # its weight against this linear stage, fitted on the re-ranker's own held-out training dialogues
-        w, fitting["reranker"] = refit_weight(lambda stats: replayer.agent(stats, fusion), train_dialogues, reranker,
-                                              progress=progress)
+        w, fitting["reranker"] = refit_weight(
+            lambda stats: replayer.agent(stats, fusion), train_dialogues, reranker, progress=progress
+        )
         if progress:
-            print(f"re-ranker weight {w:g} (held-out R@10 {fitting['reranker']['fused']['recall@10']:.4f} vs linear "
-                  f"{fitting['reranker']['linear_alone']['recall@10']:.4f})", flush=True)
+            print(
+                f"re-ranker weight {w:g} (held-out R@10 {fitting['reranker']['fused']['recall@10']:.4f} vs linear "
+                f"{fitting['reranker']['linear_alone']['recall@10']:.4f})",
+                flush=True,
+            )
         fusion = with_fitted_reranker(fusion, w)
         weights = dict(fusion.heads["request"])
     agent = replayer.agent(train_dialogues, fusion, reranker=reranker if fusion.weight("request", RERANKER) else None)
     # the served tree stage stays in "no re-ranker"; the other rows are their weights' linear order
-    variants = {name: FusionModel({"request": w}, {}, "", trees if name == "no re-ranker" else {})
-                for name, w in ablation_weights.items()}
+    variants = {
+        name: FusionModel({"request": w}, {}, "", trees if name == "no re-ranker" else {})
+        for name, w in ablation_weights.items()
+    }
     table, ablations, per_second = evaluate(agent, eval_file.dialogues, variants, progress=progress)
-    text_only, _, _ = evaluate(agent, eval_file.dialogues, {}, questionnaire=False, progress=progress,
-                               desc="cases, text only")
+    text_only, _, _ = evaluate(
+        agent, eval_file.dialogues, {}, questionnaire=False, progress=progress, desc="cases, text only"
+    )
     unknown, empty = count_cases(eval_file.dialogues, catalog)
     popularity = ablations.pop("popularity")
-    return {"protocol": "redial", "file": eval_file.source, "path": "Agent.read + Agent.rank (served)", **table,
-            "text_only": {k: v for k, v in text_only.items() if k != "liked_only"},
-            "ablations": ablations, "ablation_weights": ablation_weights,
-            "baselines": {"popularity": popularity},
-            "turns_per_second": round(per_second, 1), "n_dialogues": len(eval_file.dialogues),
-            "malformed_lines": eval_file.malformed, "unknown_mentions": unknown, "empty_messages": empty,
-            "weights": weights, "fitting": fitting,
-            "fitted_on": [f.source for f in train_files] + (["ML-latest-small ratings"] if external is not None else []),
-            "seconds": round(time.perf_counter() - started, 1)}
+    return {
+        "protocol": "redial",
+        "file": eval_file.source,
+        "path": "Agent.read + Agent.rank (served)",
+        **table,
+        "text_only": {k: v for k, v in text_only.items() if k != "liked_only"},
+        "ablations": ablations,
+        "ablation_weights": ablation_weights,
+        "baselines": {"popularity": popularity},
+        "turns_per_second": round(per_second, 1),
+        "n_dialogues": len(eval_file.dialogues),
+        "malformed_lines": eval_file.malformed,
+        "unknown_mentions": unknown,
+        "empty_messages": empty,
+        "weights": weights,
+        "fitting": fitting,
+        "fitted_on": [f.source for f in train_files] + (["ML-latest-small ratings"] if external is not None else []),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def format_report(result: dict) -> str:
     def line(label, t):
-        return (f"{label:<26}{t['n_cases']:>6}  R@1 {t['recall@1']:.4f}  R@10 {t['recall@10']:.4f}  "
-                f"R@50 {t['recall@50']:.4f}")
-    lines = [f"{result['protocol']} on {result['file']} ({result['n_dialogues']} dialogues; {result['malformed_lines']} "
-             f"malformed lines skipped; {result['unknown_mentions']} mentions of movies not in the catalog), "
-             f"through {result['path']}",
-             line("chat-rec", result), line("chat-rec liked-only", result["liked_only"]),
-             line("chat-rec text-only", result["text_only"])]
+        return (
+            f"{label:<26}{t['n_cases']:>6}  R@1 {t['recall@1']:.4f}  R@10 {t['recall@10']:.4f}  "
+            f"R@50 {t['recall@50']:.4f}"
+        )
+
+    lines = [
+        f"{result['protocol']} on {result['file']} ({result['n_dialogues']} dialogues; {result['malformed_lines']} "
+        f"malformed lines skipped; {result['unknown_mentions']} mentions of movies not in the catalog), "
+        f"through {result['path']}",
+        line("chat-rec", result),
+        line("chat-rec liked-only", result["liked_only"]),
+        line("chat-rec text-only", result["text_only"]),
+    ]
     lines += [line(f"ablation: {name}", t) for name, t in result["ablations"].items()]
     lines.append(line("popularity (train)", result["baselines"]["popularity"]))
-    lines.append(f"{result['turns_per_second']} cases/s; fitted weights "
-                 f"{ {k: v for k, v in result['weights'].items() if v} }; fitted on {', '.join(result['fitted_on']) or 'nothing'}")
+    lines.append(
+        f"{result['turns_per_second']} cases/s; fitted weights "
+        f"{ {k: v for k, v in result['weights'].items() if v} }; fitted on "
+        f"{', '.join(result['fitted_on']) or 'nothing'}"
+    )
     lines.append(PUBLISHED)
     return "\n".join(lines)

@@ -13,7 +13,7 @@ Also the paired per-user comparison with a seeded bootstrap interval.
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -25,8 +25,9 @@ from ..training import fuse
 ABLATIONS = {"cf+rerank": (), "cf+rerank-no-context": ("context",), "cf+rerank-no-profile": ("profile",)}
 
 
-def cross_encoder_scores(reranker, train: Interactions, candidates: dict[int, np.ndarray],
-                         progress: bool = True) -> dict[str, dict[int, np.ndarray]]:
+def cross_encoder_scores(
+    reranker, train: Interactions, candidates: dict[int, np.ndarray], progress: bool = True
+) -> dict[str, dict[int, np.ndarray]]:
     """Per ablation name, user row -> the cross-encoder's scores of that user's candidates."""
     catalog = train.catalog
     texts: dict[int, str] = {}
@@ -38,8 +39,9 @@ def cross_encoder_scores(reranker, train: Interactions, candidates: dict[int, np
     return out
 
 
-def fused_order(candidates: dict[int, np.ndarray], base: dict[int, np.ndarray], ce: dict[int, np.ndarray] | None,
-                weight: float) -> dict[int, np.ndarray]:
+def fused_order(
+    candidates: dict[int, np.ndarray], base: dict[int, np.ndarray], ce: dict[int, np.ndarray] | None, weight: float
+) -> dict[int, np.ndarray]:
     """User row -> candidates ordered by ``z(base) + weight * z(ce)`` (ties keep the candidate order)."""
     out = {}
     for u, cand in candidates.items():
@@ -54,31 +56,49 @@ def paired_bootstrap(diff: Sequence[float], n_boot: int = 10000, seed: int = 0) 
     rng = np.random.default_rng(seed)
     means = diff[rng.integers(0, len(diff), size=(n_boot, len(diff)))].mean(axis=1)
     lo, hi = np.percentile(means, [2.5, 97.5])
-    return {"mean_diff": round(float(diff.mean()), 5), "ci95": [round(float(lo), 5), round(float(hi), 5)],
-            "n_users": int(len(diff))}
+    return {
+        "mean_diff": round(float(diff.mean()), 5),
+        "ci95": [round(float(lo), 5), round(float(hi), 5)],
+        "n_users": len(diff),
+    }
 
 
-LLM_SYSTEM = ("You are a movie recommender. From the numbered candidates, choose the 5 movies the user will "
-              "like most, best first. Answer JSON: {\"picks\": [five candidate numbers]}.")
+LLM_SYSTEM = (
+    "You are a movie recommender. From the numbered candidates, choose the 5 movies the user will "
+    'like most, best first. Answer JSON: {"picks": [five candidate numbers]}.'
+)
 
 
 def llm_prompt(train: Interactions, u: int, cand: Sequence[int], max_rated: int = 15) -> str:
     catalog = train.catalog
     mask = train.user_rows == u
     order = np.argsort(-train.ratings[mask], kind="stable")[:max_rated]
-    rated = [f"{display_title(catalog.items[r].title)}: {int(x)}/5" for r, x in
-             zip(train.item_rows[mask][order], train.ratings[mask][order])]
+    rated = [
+        f"{display_title(catalog.items[r].title)}: {int(x)}/5"
+        for r, x in zip(train.item_rows[mask][order], train.ratings[mask][order])
+    ]
     lines = [f"{n + 1}. {display_title(catalog.items[r].title)}" for n, r in enumerate(cand)]
     return "The user rated: " + "; ".join(rated) + "\nCandidates:\n" + "\n".join(lines)
 
 
 def llm_schema(n: int) -> dict:
-    return {"type": "object", "properties": {"picks": {"type": "array", "items": {"type": "integer", "enum": list(range(1, n + 1))},
-                                                       "minItems": 5, "maxItems": 5}}, "required": ["picks"]}
+    return {
+        "type": "object",
+        "properties": {
+            "picks": {
+                "type": "array",
+                "items": {"type": "integer", "enum": list(range(1, n + 1))},
+                "minItems": 5,
+                "maxItems": 5,
+            }
+        },
+        "required": ["picks"],
+    }
 
 
-def llm_rankings(chat_model, train: Interactions, candidates: dict[int, np.ndarray], users: Sequence[int],
-                 progress: bool = True) -> tuple[dict[int, np.ndarray], int]:
+def llm_rankings(
+    chat_model, train: Interactions, candidates: dict[int, np.ndarray], users: Sequence[int], progress: bool = True
+) -> tuple[dict[int, np.ndarray], int]:
     """The LLM's top 5 per user (completed from the CF order when invalid) and the count of invalid answers."""
     from langchain_core.messages import HumanMessage, SystemMessage
 
@@ -87,8 +107,11 @@ def llm_rankings(chat_model, train: Interactions, candidates: dict[int, np.ndarr
         cand = candidates[u]
         picks: list[int] = []
         try:
-            raw = chat_model.invoke([SystemMessage(LLM_SYSTEM), HumanMessage(llm_prompt(train, u, cand))],
-                                    json_schema=llm_schema(len(cand)), max_tokens=40).content
+            raw = chat_model.invoke(
+                [SystemMessage(LLM_SYSTEM), HumanMessage(llm_prompt(train, u, cand))],
+                json_schema=llm_schema(len(cand)),
+                max_tokens=40,
+            ).content
             numbers = json.loads(raw).get("picks", [])
             picks = list(dict.fromkeys(int(x) for x in numbers if isinstance(x, int) and 1 <= x <= len(cand)))
         except Exception:
@@ -99,4 +122,3 @@ def llm_rankings(chat_model, train: Interactions, candidates: dict[int, np.ndarr
         chosen += [int(r) for r in cand if int(r) not in chosen]
         out[u] = np.asarray(chosen, dtype=np.int64)
     return out, invalid
-

@@ -20,12 +20,121 @@ from tqdm.auto import tqdm
 from ..catalog import Catalog, Interactions
 from .metrics import mean
 
-STOP = set("""about after again against among another around away back because become becomes been before being
-between both but came come comes could does doing down during each even every find finds from gets getting goes
-going have having help here himself herself into just know later life like little lives living make makes making
-many more most much must never next only other over own people same seems sets should since some still such take
-takes than that their them then there these they things this those through time together tries trying turns under
-until very want wants when where which while whose will with world would year years young story film movie""".split())
+STOP = {
+    "about",
+    "after",
+    "again",
+    "against",
+    "among",
+    "another",
+    "around",
+    "away",
+    "back",
+    "because",
+    "become",
+    "becomes",
+    "been",
+    "before",
+    "being",
+    "between",
+    "both",
+    "but",
+    "came",
+    "come",
+    "comes",
+    "could",
+    "does",
+    "doing",
+    "down",
+    "during",
+    "each",
+    "even",
+    "every",
+    "find",
+    "finds",
+    "from",
+    "gets",
+    "getting",
+    "goes",
+    "going",
+    "have",
+    "having",
+    "help",
+    "here",
+    "himself",
+    "herself",
+    "into",
+    "just",
+    "know",
+    "later",
+    "life",
+    "like",
+    "little",
+    "lives",
+    "living",
+    "make",
+    "makes",
+    "making",
+    "many",
+    "more",
+    "most",
+    "much",
+    "must",
+    "never",
+    "next",
+    "only",
+    "other",
+    "over",
+    "own",
+    "people",
+    "same",
+    "seems",
+    "sets",
+    "should",
+    "since",
+    "some",
+    "still",
+    "such",
+    "take",
+    "takes",
+    "than",
+    "that",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "things",
+    "this",
+    "those",
+    "through",
+    "time",
+    "together",
+    "tries",
+    "trying",
+    "turns",
+    "under",
+    "until",
+    "very",
+    "want",
+    "wants",
+    "when",
+    "where",
+    "which",
+    "while",
+    "whose",
+    "will",
+    "with",
+    "world",
+    "would",
+    "year",
+    "years",
+    "young",
+    "story",
+    "film",
+    "movie",
+}
 
 
 @dataclass
@@ -40,8 +149,9 @@ class SimUser:
 def choose_targets(interactions: Interactions, n_users: int, seed: int) -> list[tuple[object, int]]:
     """(user id, target row) for a seeded sample of users who have a positive (rating >= 4)."""
     rng = np.random.default_rng(seed)
-    users = sorted({interactions.user_ids[u] for u in interactions.user_rows[interactions.ratings >= 4].tolist()},
-                   key=str)
+    users = sorted(
+        {interactions.user_ids[u] for u in interactions.user_rows[interactions.ratings >= 4].tolist()}, key=str
+    )
     chosen = rng.choice(len(users), size=min(n_users, len(users)), replace=False)
     out = []
     for idx in sorted(chosen.tolist()):
@@ -54,8 +164,12 @@ def choose_targets(interactions: Interactions, n_users: int, seed: int) -> list[
 def without_targets(interactions: Interactions, targets: list[tuple[object, int]]) -> np.ndarray:
     """Boolean mask over the interactions: True except the targets' own (user, item) events."""
     held_out = {(uid, row) for uid, row in targets}
-    return np.array([(interactions.user_ids[u], i) not in held_out
-                     for u, i in zip(interactions.user_rows.tolist(), interactions.item_rows.tolist())])
+    return np.array(
+        [
+            (interactions.user_ids[u], i) not in held_out
+            for u, i in zip(interactions.user_rows.tolist(), interactions.item_rows.tolist())
+        ]
+    )
 
 
 def description_words(catalog: Catalog) -> tuple[list[list[str]], Counter]:
@@ -122,43 +236,75 @@ def summarise(all_ranks: list[list[int | None]], turns: int, feedback: bool) -> 
     def hit(k: int, t: int) -> float:
         return mean([float(any(r is not None and r < k for r in ranks[: t + 1])) for ranks in all_ranks])
 
-    success_turns = [next((t + 1 for t, r in enumerate(ranks) if r is not None and r < 10), None) for ranks in all_ranks]
+    success_turns = [
+        next((t + 1 for t, r in enumerate(ranks) if r is not None and r < 10), None) for ranks in all_ranks
+    ]
     found = [t for t in success_turns if t is not None]
-    return {"feedback": feedback, "n_users": len(all_ranks),
-            "hit@1_by_turn": [round(hit(1, t), 4) for t in range(turns)],
-            "hit@5_by_turn": [round(hit(5, t), 4) for t in range(turns)],
-            "hit@10_by_turn": [round(hit(10, t), 4) for t in range(turns)],
-            "success@3turns": round(mean([float(t is not None and t <= 3) for t in success_turns]), 4),
-            "success@5turns": round(mean([float(t is not None and t <= 5) for t in success_turns]), 4),
-            "avg_turn": round(mean(found), 3) if found else None}
+    return {
+        "feedback": feedback,
+        "n_users": len(all_ranks),
+        "hit@1_by_turn": [round(hit(1, t), 4) for t in range(turns)],
+        "hit@5_by_turn": [round(hit(5, t), 4) for t in range(turns)],
+        "hit@10_by_turn": [round(hit(10, t), 4) for t in range(turns)],
+        "success@3turns": round(mean([float(t is not None and t <= 3) for t in success_turns]), 4),
+        "success@5turns": round(mean([float(t is not None and t <= 5) for t in success_turns]), 4),
+        "avg_turn": round(mean(found), 3) if found else None,
+    }
 
 
-def simulate(agent, session_factory, catalog: Catalog, vectors: np.ndarray, targets: list[tuple[object, int]],
-             turns: int = 5, progress: bool = True) -> dict:
+def simulate(
+    agent,
+    session_factory,
+    catalog: Catalog,
+    vectors: np.ndarray,
+    targets: list[tuple[object, int]],
+    turns: int = 5,
+    progress: bool = True,
+) -> dict:
     """Run every target with and without feedback. ``session_factory(user_id)`` makes a fresh session."""
     words, df = description_words(catalog)
     users = [make_user(catalog, uid, row, words, df) for uid, row in targets]
     rows = []
     for feedback in (True, False):
         agent.store = type(agent.store)()  # each run starts from an empty feedback store
-        ranks = [run_user(agent, session_factory, catalog, vectors, u, turns, feedback)
-                 for u in tqdm(users, desc=f"simulate feedback={feedback}", disable=not progress)]
+        ranks = [
+            run_user(agent, session_factory, catalog, vectors, u, turns, feedback)
+            for u in tqdm(users, desc=f"simulate feedback={feedback}", disable=not progress)
+        ]
         rows.append(summarise(ranks, turns, feedback))
     with_fb, without = rows
     gain3 = (with_fb["success@3turns"] / without["success@3turns"] - 1) if without["success@3turns"] else None
-    return {"protocol": "simulate", "turns": turns, "rows": rows,
-            "success@3_relative_gain": round(gain3, 4) if gain3 is not None else None,
-            "utterance_example": utterances(users[0], turns) if users else []}
+    return {
+        "protocol": "simulate",
+        "turns": turns,
+        "rows": rows,
+        "success@3_relative_gain": round(gain3, 4) if gain3 is not None else None,
+        "utterance_example": utterances(users[0], turns) if users else [],
+    }
 
 
 # ------------------------------------------------------------------------------------------------ a person who talks
 #: How a person asks for a genre in everyday words (never the catalog's label when they would not say it).
-GENRE_PHRASES = {"Horror": "something scary", "Comedy": "something funny", "Children's": "something for the kids",
-                 "Animation": "a cartoon", "Romance": "a love story", "Action": "an action movie",
-                 "Adventure": "an adventure", "Crime": "something about criminals", "Documentary": "a documentary",
-                 "Drama": "a drama", "Fantasy": "something with magic", "Film-Noir": "an old noir",
-                 "Musical": "a musical", "Mystery": "a mystery", "Sci-Fi": "science fiction",
-                 "Thriller": "something tense", "War": "a war movie", "Western": "a western"}
+GENRE_PHRASES = {
+    "Horror": "something scary",
+    "Comedy": "something funny",
+    "Children's": "something for the kids",
+    "Animation": "a cartoon",
+    "Romance": "a love story",
+    "Action": "an action movie",
+    "Adventure": "an adventure",
+    "Crime": "something about criminals",
+    "Documentary": "a documentary",
+    "Drama": "a drama",
+    "Fantasy": "something with magic",
+    "Film-Noir": "an old noir",
+    "Musical": "a musical",
+    "Mystery": "a mystery",
+    "Sci-Fi": "science fiction",
+    "Thriller": "something tense",
+    "War": "a war movie",
+    "Western": "a western",
+}
 OLDER = ("Something older?", "Can you go further back?", "These are all too recent. Something older?")
 NEWER = ("Something more recent?", "Newer ones, please.", "These are too old. Something newer?")
 
@@ -167,12 +313,13 @@ NEWER = ("Something more recent?", "Newer ones, please.", "These are too old. So
 class Talker:
     """A person who opens in everyday words, sometimes names a film they liked, sees 5 picks, 👍s the ones
     close to what they want, 👎s the rest, and then critiques in words."""
+
     user_id: object
     target_row: int
     genres: list[str]
     year: int | None
     keywords: list[str]
-    liked_title: str | None       # a film from their own history, close to the target, named in the opening
+    liked_title: str | None  # a film from their own history, close to the target, named in the opening
 
 
 def era_phrase(year: int | None) -> str:
@@ -184,8 +331,16 @@ def era_phrase(year: int | None) -> str:
     return f"from the {part}{name}"
 
 
-def make_talker(catalog: Catalog, vectors: np.ndarray, interactions: Interactions | None, user_id, target_row: int,
-                words, df: Counter, rng: np.random.Generator) -> Talker:
+def make_talker(
+    catalog: Catalog,
+    vectors: np.ndarray,
+    interactions: Interactions | None,
+    user_id,
+    target_row: int,
+    words,
+    df: Counter,
+    rng: np.random.Generator,
+) -> Talker:
     """A talker for one held-out target. Half of them name the film of their history (train ratings >= 4)
     closest to the target; ``interactions`` must not hold the target."""
     from ..catalog import display_title
@@ -196,8 +351,11 @@ def make_talker(catalog: Catalog, vectors: np.ndarray, interactions: Interaction
         rows, ratings = interactions.history(user_id)
         own = re.sub(r"\s*\(.*?\)", "", display_title(catalog.items[target_row].title)).strip().lower()
         # never the target's title, not even inside another one ("Aliens" for Alien): no franchise hints
-        rows = [int(r) for r in rows[ratings >= 4] if int(r) != target_row
-                and own not in display_title(catalog.items[int(r)].title).lower()]
+        rows = [
+            int(r)
+            for r in rows[ratings >= 4]
+            if int(r) != target_row and own not in display_title(catalog.items[int(r)].title).lower()
+        ]
         if rows:
             best = max(rows, key=lambda r: float(vectors[r] @ vectors[target_row]))
             liked = re.sub(r"\s*\(\d{4}\)\s*$", "", display_title(catalog.items[best].title))
@@ -251,8 +409,17 @@ def run_talker(agent, session_factory, catalog, vectors, t: Talker, turns: int, 
     return ranks + [None] * (turns - len(ranks))
 
 
-def simulate_talkers(agent, session_factory, catalog: Catalog, vectors: np.ndarray, targets: list[tuple[object, int]],
-                     interactions: Interactions | None, turns: int = 5, seed: int = 0, progress: bool = True) -> dict:
+def simulate_talkers(
+    agent,
+    session_factory,
+    catalog: Catalog,
+    vectors: np.ndarray,
+    targets: list[tuple[object, int]],
+    interactions: Interactions | None,
+    turns: int = 5,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
     """Every talker with and without feedback, 5 picks a turn (the caller's agent ``k``)."""
     words, df = description_words(catalog)
     rng = np.random.default_rng(seed)
@@ -260,18 +427,24 @@ def simulate_talkers(agent, session_factory, catalog: Catalog, vectors: np.ndarr
     rows = []
     for feedback in (True, False):
         agent.store = type(agent.store)()
-        ranks = [run_talker(agent, session_factory, catalog, vectors, p, turns, feedback)
-                 for p in tqdm(people, desc=f"simulate talkers feedback={feedback}", disable=not progress)]
+        ranks = [
+            run_talker(agent, session_factory, catalog, vectors, p, turns, feedback)
+            for p in tqdm(people, desc=f"simulate talkers feedback={feedback}", disable=not progress)
+        ]
         row = summarise(ranks, turns, feedback)
         row["success@1turn"] = row["hit@5_by_turn"][0] if row["hit@5_by_turn"] else 0.0
         rows.append(row)
     with_fb, without = rows
     gain3 = (with_fb["success@3turns"] / without["success@3turns"] - 1) if without["success@3turns"] else None
     example = people[0] if people else None
-    return {"user_model": "talker", "turns": turns, "rows": rows,
-            "success@3_relative_gain": round(gain3, 4) if gain3 is not None else None,
-            "opening_examples": [opening(p) for p in people[:5]],
-            "critique_example": critique(catalog, example, [], 0, set()) if example else None}
+    return {
+        "user_model": "talker",
+        "turns": turns,
+        "rows": rows,
+        "success@3_relative_gain": round(gain3, 4) if gain3 is not None else None,
+        "opening_examples": [opening(p) for p in people[:5]],
+        "critique_example": critique(catalog, example, [], 0, set()) if example else None,
+    }
 
 
 # ------------------------------------------------------------------------------------ fitting the feedback head
@@ -287,7 +460,8 @@ FEEDBACK_SCALES = (0.0, 0.5, 1.5)
 #: weights the fit may set to these values instead (the request head gives the request's own words little
 #: weight, fitted on dialogues; a critique such as "closer to a story with ..." may deserve more)
 FEEDBACK_SET = {"sem": (0.15, 0.3, 0.6), "words": (0.15, 0.3)}
-#: a step of the search is taken only when it adds this much success@3 (6 of the 600 fitting people): smaller moves are noise
+#: a step of the search is taken only when it adds this much success@3 (6 of the 600 fitting people):
+#: smaller moves are noise
 FEEDBACK_MIN_GAIN = 0.01
 
 
@@ -307,10 +481,20 @@ def judgements(agent, sessions: list[tuple[Talker, object]]) -> tuple[np.ndarray
     return np.asarray(cos), np.asarray(jac), np.asarray(up, dtype=bool)
 
 
-def fit_feedback_head(agent, catalog: Catalog, vectors: np.ndarray, people: list[Talker], turns: int = 5,
-                      taus=FEEDBACK_TAUS, weights=FEEDBACK_WEIGHTS, scaled=FEEDBACK_SCALED, scales=FEEDBACK_SCALES,
-                      values=FEEDBACK_SET, min_gain: float = FEEDBACK_MIN_GAIN, progress: bool = True
-                      ) -> tuple[dict | None, dict, list[dict]]:
+def fit_feedback_head(
+    agent,
+    catalog: Catalog,
+    vectors: np.ndarray,
+    people: list[Talker],
+    turns: int = 5,
+    taus=FEEDBACK_TAUS,
+    weights=FEEDBACK_WEIGHTS,
+    scaled=FEEDBACK_SCALED,
+    scales=FEEDBACK_SCALES,
+    values=FEEDBACK_SET,
+    min_gain: float = FEEDBACK_MIN_GAIN,
+    progress: bool = True,
+) -> tuple[dict | None, dict, list[dict]]:
     """The ``feedback`` head: the request head's weights plus the ``feedback`` signal, fitted on simulated talkers
     who give 👍/👎 (``people``; replayed dialogues carry no feedback).
 
@@ -346,8 +530,10 @@ def fit_feedback_head(agent, catalog: Catalog, vectors: np.ndarray, people: list
                 keep.append((person, session))
             return lambda uid: session
 
-        ranks = [run_talker(agent, session_for(p), catalog, vectors, p, turns, True)
-                 for p in tqdm(people, desc=f"feedback head: {label}", disable=not progress)]
+        ranks = [
+            run_talker(agent, session_for(p), catalog, vectors, p, turns, True)
+            for p in tqdm(people, desc=f"feedback head: {label}", disable=not progress)
+        ]
         row = summarise(ranks, turns, True)
         log.append({"try": label, "success@3turns": row["success@3turns"], "success@5turns": row["success@5turns"]})
         return row["success@3turns"], row["success@5turns"]

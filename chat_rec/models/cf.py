@@ -6,7 +6,8 @@ served by fold-in: the few items they liked in the conversation form the vector.
 
 from __future__ import annotations
 
-from typing import Iterable, Protocol
+from collections.abc import Iterable
+from typing import Protocol
 
 import numpy as np
 from scipy import sparse
@@ -47,7 +48,7 @@ class CFModel(Protocol):
         >>> model.recommend(history_rows=[0, 3], k=5)
     """
 
-    def fit(self, interactions: Interactions) -> "CFModel":
+    def fit(self, interactions: Interactions) -> CFModel:
         """Learn from ``interactions``; returns self."""
         ...
 
@@ -59,8 +60,14 @@ class CFModel(Protocol):
 class _Recommend:
     n_items: int
 
-    def recommend(self, history_rows: Iterable[int], k: int = 10, exclude: Iterable[int] = (),
-                  weights: Iterable[float] | None = None, exclude_history: bool = True) -> np.ndarray:
+    def recommend(
+        self,
+        history_rows: Iterable[int],
+        k: int = 10,
+        exclude: Iterable[int] = (),
+        weights: Iterable[float] | None = None,
+        exclude_history: bool = True,
+    ) -> np.ndarray:
         """Top-``k`` rows for a user known only by the rows in their history (fold-in)."""
         history_rows = list(history_rows)
         x = history_vector(self.n_items, history_rows, weights)
@@ -94,10 +101,10 @@ class EASE(_Recommend):
         self.weighting = weighting
         self.B: np.ndarray | None = None
 
-    def fit(self, interactions: Interactions) -> "EASE":
+    def fit(self, interactions: Interactions) -> EASE:
         return self.fit_matrix(user_item_matrix(interactions, self.weighting))
 
-    def fit_matrix(self, X: sparse.spmatrix) -> "EASE":
+    def fit_matrix(self, X: sparse.spmatrix) -> EASE:
         G = (X.T @ X).toarray().astype(np.float64)
         G[np.diag_indices_from(G)] += self.lam
         P = np.linalg.inv(G)
@@ -116,12 +123,12 @@ class EASE(_Recommend):
 class Popularity(_Recommend):
     """Number of users who interacted with each item."""
 
-    def fit(self, interactions: Interactions) -> "Popularity":
+    def fit(self, interactions: Interactions) -> Popularity:
         self.n_items = len(interactions.catalog)
         self.counts = np.bincount(interactions.item_rows, minlength=self.n_items).astype(np.float32)
         return self
 
-    def fit_matrix(self, X: sparse.spmatrix) -> "Popularity":
+    def fit_matrix(self, X: sparse.spmatrix) -> Popularity:
         self.n_items = X.shape[1]
         self.counts = np.asarray((X > 0).sum(axis=0)).ravel().astype(np.float32)
         return self

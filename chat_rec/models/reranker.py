@@ -3,7 +3,8 @@ this module holds the protocol and the identity double the pipeline uses until t
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -20,8 +21,7 @@ class Reranker(Protocol):
         array([0., 0.], dtype=float32)
     """
 
-    def score(self, query: str, item_texts: Sequence[str]) -> np.ndarray:
-        ...
+    def score(self, query: str, item_texts: Sequence[str]) -> np.ndarray: ...
 
 
 class IdentityReranker:

@@ -12,8 +12,8 @@ comes last, so the re-ranker's query window (36 word pieces) cuts titles, never 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -48,7 +48,7 @@ def time_context(when: float | datetime | None) -> str:
     if when is None:
         return ""
     if not isinstance(when, datetime):
-        when = datetime.fromtimestamp(float(when), tz=timezone.utc)
+        when = datetime.fromtimestamp(float(when), tz=UTC)
     day = "weekend" if when.weekday() >= 5 else "weekday"
     hour = when.hour
     part = "morning" if 5 <= hour < 12 else "afternoon" if hour < 17 else "evening" if hour < 22 else "night"
@@ -59,11 +59,20 @@ def ui_context(context: dict[str, str] | None) -> str:
     """The UI's context dict (``device``, ``time``) as words, e.g. ``"phone, weekend evening"``."""
     if not context:
         return ""
-    return ", ".join(v.strip().lower() for k, v in sorted(context.items()) if v and v.strip() and k in ("device", "time"))
+    return ", ".join(
+        v.strip().lower() for k, v in sorted(context.items()) if v and v.strip() and k in ("device", "time")
+    )
 
 
-def history_text(catalog: Catalog, rows: Sequence[int], ratings: Sequence[float] | None = None,
-                 n_genres: int = 3, n_titles: int = 4, min_rating: float = 4.0, max_bad: float = 2.0) -> str:
+def history_text(
+    catalog: Catalog,
+    rows: Sequence[int],
+    ratings: Sequence[float] | None = None,
+    n_genres: int = 3,
+    n_titles: int = 4,
+    min_rating: float = 4.0,
+    max_bad: float = 2.0,
+) -> str:
     """``"likes drama, comedy; dislikes horror; loved fargo (1996), star wars (1977)"`` from rated items.
 
     Liked genres are counted over the well-rated items (all items when none is), disliked ones over items
@@ -79,8 +88,13 @@ def history_text(catalog: Catalog, rows: Sequence[int], ratings: Sequence[float]
     order = sorted(range(len(rows)), key=lambda j: (-ratings[j], -j))
     titles = [display_title(catalog.items[rows[j]].title) for j in order if ratings[j] >= min_rating][:n_titles]
     liked = [g for g, _ in genres.most_common(n_genres)]
-    bad = Counter(g for r, x in zip(rows, ratings) if x <= max_bad for g in catalog.items[r].genres
-                  if g.lower() != "unknown" and g not in liked)
+    bad = Counter(
+        g
+        for r, x in zip(rows, ratings)
+        if x <= max_bad
+        for g in catalog.items[r].genres
+        if g.lower() != "unknown" and g not in liked
+    )
     parts = []
     if genres:
         parts.append("likes " + ", ".join(g.lower() for g in liked))
@@ -91,12 +105,17 @@ def history_text(catalog: Catalog, rows: Sequence[int], ratings: Sequence[float]
     return "; ".join(parts)
 
 
-def compose(profile: str = "", context: str = "", request: str = "", history: str = "",
-            drop: Iterable[str] = ()) -> str:
+def compose(
+    profile: str = "", context: str = "", request: str = "", history: str = "", drop: Iterable[str] = ()
+) -> str:
     """Join the parts in the fixed order, leaving out empty ones and those named in ``drop``."""
     drop = set(drop)
-    values = {"profile": profile, "context": context, "request": f"asks: {request}" if request else "",
-              "history": history}
+    values = {
+        "profile": profile,
+        "context": context,
+        "request": f"asks: {request}" if request else "",
+        "history": history,
+    }
     return "; ".join(values[p] for p in PARTS if values[p] and p not in drop)
 
 

@@ -36,9 +36,17 @@ def facts_for(rec: Recommender, scored: Scored, intent: Intent, state: UserState
     text = rec._lower_texts[scored.row]
     words = [kw for kw in intent.keywords if re.search(rf"\b{re.escape(kw)}", text)]
     if words:
-        facts.append(Fact("keyword", "its description mentions " + ", ".join(f"“{w}”" for w in words[:3]), tuple(words[:3])))
+        facts.append(
+            Fact("keyword", "its description mentions " + ", ".join(f"“{w}”" for w in words[:3]), tuple(words[:3]))
+        )
     if (intent.year_min or intent.year_max) and item.year:
-        facts.append(Fact("era", f"it is from {item.year} (you asked for {decade_label(intent.year_min, intent.year_max)})", (item.year,)))
+        facts.append(
+            Fact(
+                "era",
+                f"it is from {item.year} (you asked for {decade_label(intent.year_min, intent.year_max)})",
+                (item.year,),
+            )
+        )
     refs = [rec.catalog.row(i) for i in intent.reference_items + intent.liked_items if i in rec.catalog]
     key = rec.catalog.film_key
     # never the item itself (a 👍'd card re-scored on screen is not "close to" itself), nor its twin
@@ -52,12 +60,14 @@ def facts_for(rec: Recommender, scored: Scored, intent: Intent, state: UserState
             # second one", "I loved that one") was picked out; one only 👍'd was liked
             said_liked = liked[best] in state.liked_rows or other.id in intent.liked_items
             if said_liked and _named(other.title, state.request):
-                how = "which you said you liked"      # "I loved Chasing Amy": named, and liked in words
+                how = "which you said you liked"  # "I loved Chasing Amy": named, and liked in words
             elif liked[best] in refs or liked[best] in state.mentioned_rows:
                 how = "which you mentioned" if _named(other.title, state.request) else "which you picked out"
             else:
                 how = "which you liked"
-            facts.append(Fact("similar", f"it is close to {short_title(other)}, {how}", (other.id, round(float(sims[best]), 3))))
+            facts.append(
+                Fact("similar", f"it is close to {short_title(other)}, {how}", (other.id, round(float(sims[best]), 3)))
+            )
     if rec.cf is not None and rec.side.cf_col is None and (state.history_rows or liked):
         source = _cf_source(rec, scored.row, state, liked)
         if source is not None:
@@ -69,7 +79,9 @@ def facts_for(rec: Recommender, scored: Scored, intent: Intent, state: UserState
             facts.append(Fact("mood", f"its {fits[0]} side suits a {intent.mood} mood", (fits[0],)))
     if not facts:
         if item.genres and item.genres != ("unknown",):
-            facts.append(Fact("genre", f"it is {_article(item.genres[0])} {' / '.join(item.genres[:3])} film", item.genres[:3]))
+            facts.append(
+                Fact("genre", f"it is {_article(item.genres[0])} {' / '.join(item.genres[:3])} film", item.genres[:3])
+            )
         if rec.popularity[scored.row] > np.percentile(rec.popularity, 90):
             facts.append(Fact("popular", "it is among the most watched titles in the catalog", ()))
     return facts[:max_facts]
@@ -129,7 +141,11 @@ def grounded(sentence_text: str, allowed_text: str, titles=None, own_title: str 
                 return False, f"name {name!r} is not in the facts"
     if titles is not None:
         for mention in titles.find(text):
-            if mention.item_id is not None and mention.surface.lower() not in allowed and mention.surface.lower() not in own_title.lower():
+            if (
+                mention.item_id is not None
+                and mention.surface.lower() not in allowed
+                and mention.surface.lower() not in own_title.lower()
+            ):
                 return False, f"title {mention.surface!r} is not in the facts"
     return True, "ok"
 
@@ -148,14 +164,16 @@ def word_influence(rec: Recommender, message: str, row: int, max_words: int = 12
 
 def _named(title: str, words: str) -> bool:
     """Whether the person's words name the title (its key words, as the title matcher reads them)."""
-    from .titles import normalise_title
-
     import difflib
+
+    from .titles import normalise_title
 
     key = normalise_title(title)
     tokens = re.sub(r"[^\w\s']", " ", words.lower()).split()
     n = len(key.split())
     if not key or not tokens:
         return False
-    return any(difflib.SequenceMatcher(None, key, " ".join(tokens[i:i + n])).ratio() >= 0.8   # typos kept
-               for i in range(max(1, len(tokens) - n + 1)))
+    return any(
+        difflib.SequenceMatcher(None, key, " ".join(tokens[i : i + n])).ratio() >= 0.8  # typos kept
+        for i in range(max(1, len(tokens) - n + 1))
+    )

@@ -39,9 +39,9 @@ class FeedbackEvent:
 
 @dataclass(frozen=True)
 class OnlineConfig:
-    eta0: float = 1.0      # first step
-    tau: float = 3.0       # steps until the step size halves
-    scale: float = 5.0     # logit scale: σ(scale · u·v), so unit vectors give usable gradients
+    eta0: float = 1.0  # first step
+    tau: float = 3.0  # steps until the step size halves
+    scale: float = 5.0  # logit scale: σ(scale · u·v), so unit vectors give usable gradients
 
 
 def effective(events: list[FeedbackEvent]) -> list[tuple[Any, str]]:
@@ -53,7 +53,9 @@ def effective(events: list[FeedbackEvent]) -> list[tuple[Any, str]]:
     return [(item, value) for item, (_, value) in ordered if value != "retract"]
 
 
-def user_vector(effective_events: list[tuple[int, str]], vectors: np.ndarray, cfg: OnlineConfig = OnlineConfig()) -> np.ndarray:
+def user_vector(
+    effective_events: list[tuple[int, str]], vectors: np.ndarray, cfg: OnlineConfig = OnlineConfig()
+) -> np.ndarray:
     """Replay the update rule over (row, up|down) pairs. Returns u (zeros when there is no feedback)."""
     u = np.zeros(vectors.shape[1], dtype=np.float64)
     for t, (row, value) in enumerate(effective_events):
@@ -116,8 +118,9 @@ class SQLiteStore:
 
     kind = "sqlite"
     SCHEMA = """
-    CREATE TABLE IF NOT EXISTS feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL, session TEXT NOT NULL,
-        item TEXT NOT NULL, value TEXT NOT NULL CHECK (value IN ('up', 'down', 'retract')), turn INTEGER, time REAL);
+    CREATE TABLE IF NOT EXISTS feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL,
+        session TEXT NOT NULL, item TEXT NOT NULL, value TEXT NOT NULL CHECK (value IN ('up', 'down', 'retract')),
+        turn INTEGER, time REAL);
     CREATE INDEX IF NOT EXISTS feedback_user ON feedback(user, id);
     CREATE TABLE IF NOT EXISTS user_state (user TEXT PRIMARY KEY, state TEXT NOT NULL, updated REAL);
     """
@@ -127,8 +130,10 @@ class SQLiteStore:
         if self.path.exists() and self.path.stat().st_size > 0:
             with open(self.path, "rb") as fh:
                 if fh.read(16) != b"SQLite format 3\x00":
-                    raise ChatRecError(f"{self.path} is not a SQLite database, so it was left untouched; move it "
-                                       "away (or delete it) to start a fresh feedback store")
+                    raise ChatRecError(
+                        f"{self.path} is not a SQLite database, so it was left untouched; move it "
+                        "away (or delete it) to start a fresh feedback store"
+                    )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False)
@@ -136,24 +141,31 @@ class SQLiteStore:
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(self.SCHEMA)
         except (sqlite3.DatabaseError, OSError) as exc:
-            raise ChatRecError(f"cannot use {self.path} as the feedback store ({exc}); check it is writable and "
-                               "not locked by another program, or move it away") from None
+            raise ChatRecError(
+                f"cannot use {self.path} as the feedback store ({exc}); check it is writable and "
+                "not locked by another program, or move it away"
+            ) from None
 
     def append(self, event: FeedbackEvent) -> None:
         with self.db:  # one transaction per event: committed (durable) when this returns
-            self.db.execute("INSERT INTO feedback (user, session, item, value, turn, time) VALUES (?, ?, ?, ?, ?, ?)",
-                            (event.user, event.session, json.dumps(event.item), event.value, event.turn, event.time))
+            self.db.execute(
+                "INSERT INTO feedback (user, session, item, value, turn, time) VALUES (?, ?, ?, ?, ?, ?)",
+                (event.user, event.session, json.dumps(event.item), event.value, event.turn, event.time),
+            )
 
     def events(self, user: str) -> list[FeedbackEvent]:
-        rows = self.db.execute("SELECT user, session, item, value, turn, time FROM feedback WHERE user = ? ORDER BY id",
-                               (user,)).fetchall()
+        rows = self.db.execute(
+            "SELECT user, session, item, value, turn, time FROM feedback WHERE user = ? ORDER BY id", (user,)
+        ).fetchall()
         return [FeedbackEvent(u, s, json.loads(i), v, t, tm) for u, s, i, v, t, tm in rows]
 
     def save_state(self, user: str, state: dict) -> None:
         with self.db:
-            self.db.execute("INSERT INTO user_state (user, state, updated) VALUES (?, ?, ?) "
-                            "ON CONFLICT(user) DO UPDATE SET state = excluded.state, updated = excluded.updated",
-                            (user, json.dumps(state), time.time()))
+            self.db.execute(
+                "INSERT INTO user_state (user, state, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT(user) DO UPDATE SET state = excluded.state, updated = excluded.updated",
+                (user, json.dumps(state), time.time()),
+            )
 
     def load_state(self, user: str) -> dict | None:
         row = self.db.execute("SELECT state FROM user_state WHERE user = ?", (user,)).fetchone()

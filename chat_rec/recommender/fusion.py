@@ -42,8 +42,20 @@ PACKAGED = Path(__file__).with_name("ranker.json")
 
 #: The hand-set fallback (and the "hand-set defaults" ablation row of the evaluations).
 DEFAULT_WEIGHTS: dict[str, dict[str, float]] = {
-    "request": {"sem": 1.0, "words": 0.3, "ref_max": 1.0, "ref_mean": 0.5, "cf": 0.7, "pop": 0.25, "genre": 0.3,
-                "era": 0.3, "mood": 0.25, "unwanted_keyword": -0.6, "disliked": -0.3, "user": 1.0},
+    "request": {
+        "sem": 1.0,
+        "words": 0.3,
+        "ref_max": 1.0,
+        "ref_mean": 0.5,
+        "cf": 0.7,
+        "pop": 0.25,
+        "genre": 0.3,
+        "era": 0.3,
+        "mood": 0.25,
+        "unwanted_keyword": -0.6,
+        "disliked": -0.3,
+        "user": 1.0,
+    },
     "history": {"cf": 1.5, "pop": 0.25, "user": 1.0},
 }
 
@@ -55,7 +67,7 @@ class RankerUnavailable(ChatRecError):
 class TreeUnavailable(RankerUnavailable):
     """The linear weights loaded but a tree stage did not; ``model`` is the artifact without its trees."""
 
-    def __init__(self, message: str, model: "FusionModel"):
+    def __init__(self, message: str, model: FusionModel):
         super().__init__(message)
         self.model = model
 
@@ -66,7 +78,7 @@ class TreeStage:
 
     names: tuple[str, ...]
     top: int
-    model: str                     # LightGBM's text dump
+    model: str  # LightGBM's text dump
     meta: dict = field(default_factory=dict)
     _booster: object = field(default=None, repr=False, compare=False)
 
@@ -98,11 +110,21 @@ def tree_features(Z: np.ndarray, linear: np.ndarray, names: tuple[str, ...]) -> 
     to the best and the linear rank; the columns are the linear top, best first."""
     rows = [NAMES.index(n) for n in names]
     linear = np.asarray(linear, dtype=np.float64)
-    return np.column_stack([np.asarray(Z, dtype=np.float64)[rows].T, linear, linear - linear[0],
-                            np.arange(len(linear), dtype=np.float64)]) if len(linear) else np.zeros((0, len(rows) + 3))
+    return (
+        np.column_stack(
+            [
+                np.asarray(Z, dtype=np.float64)[rows].T,
+                linear,
+                linear - linear[0],
+                np.arange(len(linear), dtype=np.float64),
+            ]
+        )
+        if len(linear)
+        else np.zeros((0, len(rows) + 3))
+    )
 
 
-def stage_scores(fusion: "FusionModel", head: str, Z: np.ndarray, catalog: str | None = None) -> np.ndarray:
+def stage_scores(fusion: FusionModel, head: str, Z: np.ndarray, catalog: str | None = None) -> np.ndarray:
     """The fused score of every candidate: ``w @ Z``, then the head's tree stage (if any, and if it was
     fitted on ``catalog``: ``TreeStage.serves``) re-orders the linear top; those stay above the rest. The
     chat, the fitting of the re-ranker and the evaluations all score through this."""
@@ -110,7 +132,7 @@ def stage_scores(fusion: "FusionModel", head: str, Z: np.ndarray, catalog: str |
     tree = fusion.trees.get(head)
     if tree is None or len(fused) < 2 or not tree.serves(catalog):
         return fused
-    top = np.argsort(-fused, kind="stable")[:tree.top]
+    top = np.argsort(-fused, kind="stable")[: tree.top]
     p = tree.scores(Z[:, top], fused[top])
     fused = fused.copy()
     fused[top] = fused[top[-1]] + 1e-6 + (p - p.min())
@@ -140,13 +162,16 @@ class FusionModel:
         return bool(self.meta.get("fitted"))
 
     def to_json(self) -> dict:
-        out = {"version": VERSION, "heads": {h: {k: v for k, v in w.items() if v != 0.0} for h, w in self.heads.items()},
-               "meta": self.meta}
+        out = {
+            "version": VERSION,
+            "heads": {h: {k: v for k, v in w.items() if v != 0.0} for h, w in self.heads.items()},
+            "meta": self.meta,
+        }
         if self.trees:
             out["trees"] = {h: t.to_json() for h, t in self.trees.items()}
         return out
 
-    def without_trees(self) -> "FusionModel":
+    def without_trees(self) -> FusionModel:
         return FusionModel({h: dict(w) for h, w in self.heads.items()}, dict(self.meta), self.path)
 
     def save(self, path: Path) -> Path:
@@ -158,7 +183,7 @@ class FusionModel:
         return path
 
     @classmethod
-    def load(cls, path: Path) -> "FusionModel":
+    def load(cls, path: Path) -> FusionModel:
         path = Path(path)
         fix = "run `chat-rec train ranker` to fit it again"
         if not path.is_file():
@@ -189,26 +214,33 @@ class FusionModel:
                 if head not in heads or set(names) - set(NAMES) or not isinstance(t["model"], str):
                     raise ValueError(head)
                 model.trees[head] = TreeStage(names, int(t["top"]), t["model"], dict(t.get("meta") or {}))
-                model.trees[head].booster    # parse now: a corrupt model is found at load, not mid-turn
-            except Exception as exc:         # noqa: BLE001 - any damage to the tree stage is reported alike
-                raise TreeUnavailable(f"the tree stage of head {head!r} in {path} is unreadable "
-                                      f"({exc.__class__.__name__}); {fix}", model.without_trees()) from None
+                _ = model.trees[head].booster  # parse now: a corrupt model is found at load, not mid-turn
+            except Exception as exc:
+                raise TreeUnavailable(
+                    f"the tree stage of head {head!r} in {path} is unreadable ({exc.__class__.__name__}); {fix}",
+                    model.without_trees(),
+                ) from None
         return model
 
 
 def defaults() -> FusionModel:
-    return FusionModel({h: dict(w) for h, w in DEFAULT_WEIGHTS.items()}, {"fitted": False, "source": "hand-set defaults"})
+    return FusionModel(
+        {h: dict(w) for h, w in DEFAULT_WEIGHTS.items()}, {"fitted": False, "source": "hand-set defaults"}
+    )
 
 
 def with_reranker(weight: float, base: FusionModel | None = None) -> FusionModel:
     """``base`` (the hand-set defaults when None) with the re-ranker's score added at ``weight`` to both
     heads: for trying a re-ranker checkpoint in the chat (``chat-rec explain``, tests)."""
     base = base or defaults()
-    return FusionModel({h: {**w, RERANKER: weight} for h, w in base.heads.items()}, dict(base.meta), base.path,
-                       dict(base.trees))
+    return FusionModel(
+        {h: {**w, RERANKER: weight} for h, w in base.heads.items()}, dict(base.meta), base.path, dict(base.trees)
+    )
 
 
-def load_fusion(path: str | Path | None = "auto", models_dir: Path = Path("data") / "models") -> tuple[FusionModel, str | None]:
+def load_fusion(
+    path: str | Path | None = "auto", models_dir: Path = Path("data") / "models"
+) -> tuple[FusionModel, str | None]:
     """The fusion to serve and a one-line notice when it had to fall back to the hand-set defaults.
 
     ``path``: ``auto`` (``models_dir/ranker.json`` when present, else the packaged artifact), a file,

@@ -26,7 +26,7 @@ class Intent(BaseModel):
     disliked_items: list[ItemId] = Field(default_factory=list)
     reference_items: list[ItemId] = Field(default_factory=list)
     wanted_genres: list[str] = Field(default_factory=list)
-    all_genres: bool = False                 # every wanted genre at once ("romantic comedy"), not any of them
+    all_genres: bool = False  # every wanted genre at once ("romantic comedy"), not any of them
     unwanted_genres: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
     unwanted_keywords: list[str] = Field(default_factory=list)
@@ -34,150 +34,440 @@ class Intent(BaseModel):
     year_max: int | None = None
     mood: str | None = None
     context: dict[str, str] = Field(default_factory=dict)
-    explain_rank: int | None = None          # "why the second one?" -> 2
-    explain_item: ItemId | None = None       # "why Fargo?"
+    explain_rank: int | None = None  # "why the second one?" -> 2
+    explain_item: ItemId | None = None  # "why Fargo?"
     unknown_titles: list[str] = Field(default_factory=list)
-    show_again: bool = False                 # "show them again" lifts the shown-items filter
-    adds_genres: bool = False                # "or horror", "comedies too": these genres join the earlier ones
-    era_shift: Literal["older", "newer"] | None = None   # "something older", "too recent": move from the last list
+    show_again: bool = False  # "show them again" lifts the shown-items filter
+    adds_genres: bool = False  # "or horror", "comedies too": these genres join the earlier ones
+    era_shift: Literal["older", "newer"] | None = None  # "something older", "too recent": move from the last list
 
     def is_empty(self) -> bool:
         """True when nothing usable for ranking was understood."""
-        return not (self.liked_items or self.reference_items or self.wanted_genres or self.unwanted_genres
-                    or self.keywords or self.year_min or self.year_max or self.mood)
+        return not (
+            self.liked_items
+            or self.reference_items
+            or self.wanted_genres
+            or self.unwanted_genres
+            or self.keywords
+            or self.year_min
+            or self.year_max
+            or self.mood
+        )
 
 
 # ----------------------------------------------------------------------------------------- lexicons
 
 #: Everyday words -> MovieLens genre names. Only genres the catalog has are used.
 GENRE_WORDS: dict[str, tuple[str, ...]] = {
-    "action": ("Action",), "action-packed": ("Action",), "explosions": ("Action",), "shootouts": ("Action",),
-    "martial arts": ("Action",), "kung fu": ("Action",),
-    "adventure": ("Adventure",), "adventures": ("Adventure",), "adventurous": ("Adventure",), "quest": ("Adventure",),
-    "animation": ("Animation",), "animated": ("Animation",), "cartoon": ("Animation",), "cartoons": ("Animation",),
+    "action": ("Action",),
+    "action-packed": ("Action",),
+    "explosions": ("Action",),
+    "shootouts": ("Action",),
+    "martial arts": ("Action",),
+    "kung fu": ("Action",),
+    "adventure": ("Adventure",),
+    "adventures": ("Adventure",),
+    "adventurous": ("Adventure",),
+    "quest": ("Adventure",),
+    "animation": ("Animation",),
+    "animated": ("Animation",),
+    "cartoon": ("Animation",),
+    "cartoons": ("Animation",),
     "anime": ("Animation",),
-    "kids": ("Children's",), "children": ("Children's",), "children's": ("Children's",), "child": ("Children's",),
-    "family": ("Children's",), "family-friendly": ("Children's",), "my son": ("Children's",),
-    "my daughter": ("Children's",), "toddler": ("Children's",),
-    "comedy": ("Comedy",), "comedies": ("Comedy",), "funny": ("Comedy",), "hilarious": ("Comedy",),
-    "humor": ("Comedy",), "humour": ("Comedy",), "laugh": ("Comedy",), "laughs": ("Comedy",), "comic": ("Comedy",),
-    "romcom": ("Romance", "Comedy"), "rom-com": ("Romance", "Comedy"), "romantic comedy": ("Romance", "Comedy"),
-    "crime": ("Crime",), "gangster": ("Crime",), "gangsters": ("Crime",), "mafia": ("Crime",), "mob": ("Crime",),
-    "heist": ("Crime",), "cops": ("Crime",), "criminal": ("Crime",), "criminals": ("Crime",),
-    "crooks": ("Crime",), "robbers": ("Crime",), "thieves": ("Crime",), "heists": ("Crime",),
-    "documentary": ("Documentary",), "documentaries": ("Documentary",), "docs": ("Documentary",),
-    "drama": ("Drama",), "dramas": ("Drama",), "dramatic": ("Drama",), "tearjerker": ("Drama",),
-    "fantasy": ("Fantasy",), "magic": ("Fantasy",), "magical": ("Fantasy",), "wizards": ("Fantasy",),
-    "fairy tale": ("Fantasy",), "dragons": ("Fantasy",),
-    "noir": ("Film-Noir",), "film noir": ("Film-Noir",), "film-noir": ("Film-Noir",),
-    "horror": ("Horror",), "scary": ("Horror",), "scare": ("Horror",), "frightening": ("Horror",),
-    "creepy": ("Horror",), "spooky": ("Horror",), "terrifying": ("Horror",), "slasher": ("Horror",),
-    "zombie": ("Horror",), "zombies": ("Horror",), "vampire": ("Horror",), "vampires": ("Horror",),
-    "haunted": ("Horror",), "horrors": ("Horror",),
-    "musical": ("Musical",), "musicals": ("Musical",), "singing": ("Musical",),
-    "mystery": ("Mystery",), "mysteries": ("Mystery",), "whodunit": ("Mystery",), "detective": ("Mystery",),
-    "whodunits": ("Mystery",), "whodunnit": ("Mystery",), "who-dun-it": ("Mystery",), "who done it": ("Mystery",),
-    "romance": ("Romance",), "romantic": ("Romance",), "love story": ("Romance",), "love stories": ("Romance",),
-    "date night": ("Romance",), "chick flick": ("Romance",), "chick flicks": ("Romance",),
-    "sci-fi": ("Sci-Fi",), "scifi": ("Sci-Fi",), "sci fi": ("Sci-Fi",), "science fiction": ("Sci-Fi",),
-    "science-fiction": ("Sci-Fi",), "futuristic": ("Sci-Fi",), "robots": ("Sci-Fi",), "time travel": ("Sci-Fi",),
-    "outer space": ("Sci-Fi",), "space": ("Sci-Fi",), "ufo": ("Sci-Fi",), "ufos": ("Sci-Fi",),
-    "thriller": ("Thriller",), "thrillers": ("Thriller",), "suspense": ("Thriller",), "suspenseful": ("Thriller",),
-    "edge of your seat": ("Thriller",), "edge-of-your-seat": ("Thriller",), "edge of my seat": ("Thriller",),
-    "war": ("War",), "wartime": ("War",), "wwii": ("War",), "world war": ("War",), "soldiers": ("War",),
-    "western": ("Western",), "westerns": ("Western",), "cowboy": ("Western",), "cowboys": ("Western",),
+    "kids": ("Children's",),
+    "children": ("Children's",),
+    "children's": ("Children's",),
+    "child": ("Children's",),
+    "family": ("Children's",),
+    "family-friendly": ("Children's",),
+    "my son": ("Children's",),
+    "my daughter": ("Children's",),
+    "toddler": ("Children's",),
+    "comedy": ("Comedy",),
+    "comedies": ("Comedy",),
+    "funny": ("Comedy",),
+    "hilarious": ("Comedy",),
+    "humor": ("Comedy",),
+    "humour": ("Comedy",),
+    "laugh": ("Comedy",),
+    "laughs": ("Comedy",),
+    "comic": ("Comedy",),
+    "romcom": ("Romance", "Comedy"),
+    "rom-com": ("Romance", "Comedy"),
+    "romantic comedy": ("Romance", "Comedy"),
+    "crime": ("Crime",),
+    "gangster": ("Crime",),
+    "gangsters": ("Crime",),
+    "mafia": ("Crime",),
+    "mob": ("Crime",),
+    "heist": ("Crime",),
+    "cops": ("Crime",),
+    "criminal": ("Crime",),
+    "criminals": ("Crime",),
+    "crooks": ("Crime",),
+    "robbers": ("Crime",),
+    "thieves": ("Crime",),
+    "heists": ("Crime",),
+    "documentary": ("Documentary",),
+    "documentaries": ("Documentary",),
+    "docs": ("Documentary",),
+    "drama": ("Drama",),
+    "dramas": ("Drama",),
+    "dramatic": ("Drama",),
+    "tearjerker": ("Drama",),
+    "fantasy": ("Fantasy",),
+    "magic": ("Fantasy",),
+    "magical": ("Fantasy",),
+    "wizards": ("Fantasy",),
+    "fairy tale": ("Fantasy",),
+    "dragons": ("Fantasy",),
+    "noir": ("Film-Noir",),
+    "film noir": ("Film-Noir",),
+    "film-noir": ("Film-Noir",),
+    "horror": ("Horror",),
+    "scary": ("Horror",),
+    "scare": ("Horror",),
+    "frightening": ("Horror",),
+    "creepy": ("Horror",),
+    "spooky": ("Horror",),
+    "terrifying": ("Horror",),
+    "slasher": ("Horror",),
+    "zombie": ("Horror",),
+    "zombies": ("Horror",),
+    "vampire": ("Horror",),
+    "vampires": ("Horror",),
+    "haunted": ("Horror",),
+    "horrors": ("Horror",),
+    "musical": ("Musical",),
+    "musicals": ("Musical",),
+    "singing": ("Musical",),
+    "mystery": ("Mystery",),
+    "mysteries": ("Mystery",),
+    "whodunit": ("Mystery",),
+    "detective": ("Mystery",),
+    "whodunits": ("Mystery",),
+    "whodunnit": ("Mystery",),
+    "who-dun-it": ("Mystery",),
+    "who done it": ("Mystery",),
+    "romance": ("Romance",),
+    "romantic": ("Romance",),
+    "love story": ("Romance",),
+    "love stories": ("Romance",),
+    "date night": ("Romance",),
+    "chick flick": ("Romance",),
+    "chick flicks": ("Romance",),
+    "sci-fi": ("Sci-Fi",),
+    "scifi": ("Sci-Fi",),
+    "sci fi": ("Sci-Fi",),
+    "science fiction": ("Sci-Fi",),
+    "science-fiction": ("Sci-Fi",),
+    "futuristic": ("Sci-Fi",),
+    "robots": ("Sci-Fi",),
+    "time travel": ("Sci-Fi",),
+    "outer space": ("Sci-Fi",),
+    "space": ("Sci-Fi",),
+    "ufo": ("Sci-Fi",),
+    "ufos": ("Sci-Fi",),
+    "thriller": ("Thriller",),
+    "thrillers": ("Thriller",),
+    "suspense": ("Thriller",),
+    "suspenseful": ("Thriller",),
+    "edge of your seat": ("Thriller",),
+    "edge-of-your-seat": ("Thriller",),
+    "edge of my seat": ("Thriller",),
+    "war": ("War",),
+    "wartime": ("War",),
+    "wwii": ("War",),
+    "world war": ("War",),
+    "soldiers": ("War",),
+    "western": ("Western",),
+    "westerns": ("Western",),
+    "cowboy": ("Western",),
+    "cowboys": ("Western",),
     "wild west": ("Western",),
     # a few words from other languages, so such requests still get genre-matched picks
-    "terror": ("Horror",), "horreur": ("Horror",), "miedo": ("Horror",), "gruselig": ("Horror",),
-    "comedia": ("Comedy",), "comédie": ("Comedy",), "komödie": ("Comedy",), "commedia": ("Comedy",),
-    "acción": ("Action",), "accion": ("Action",), "romántica": ("Romance",), "romantique": ("Romance",),
-    "ciencia ficción": ("Sci-Fi",), "science-fiction": ("Sci-Fi",), "dibujos animados": ("Animation",),
-    "guerra": ("War",), "guerre": ("War",), "krieg": ("War",),
+    "terror": ("Horror",),
+    "horreur": ("Horror",),
+    "miedo": ("Horror",),
+    "gruselig": ("Horror",),
+    "comedia": ("Comedy",),
+    "comédie": ("Comedy",),
+    "komödie": ("Comedy",),
+    "commedia": ("Comedy",),
+    "acción": ("Action",),
+    "accion": ("Action",),
+    "romántica": ("Romance",),
+    "romantique": ("Romance",),
+    "ciencia ficción": ("Sci-Fi",),
+    "dibujos animados": ("Animation",),
+    "guerra": ("War",),
+    "guerre": ("War",),
+    "krieg": ("War",),
 }
-MOODS = {"light": ("lighter", "light", "light-hearted", "lighthearted", "feel-good", "feel good", "uplifting",
-                   "cheerful", "happy", "fun"),
-         "dark": ("darker", "dark", "gritty", "bleak", "disturbing", "intense"),
-         "sad": ("sad", "tearjerker", "moving", "emotional")}
+MOODS = {
+    "light": (
+        "lighter",
+        "light",
+        "light-hearted",
+        "lighthearted",
+        "feel-good",
+        "feel good",
+        "uplifting",
+        "cheerful",
+        "happy",
+        "fun",
+    ),
+    "dark": ("darker", "dark", "gritty", "bleak", "disturbing", "intense"),
+    "sad": ("sad", "tearjerker", "moving", "emotional"),
+}
 #: Soft genre leanings of each mood (the pipeline turns them into score bonuses and penalties).
-MOOD_GENRES = {"light": (("Comedy", "Children's", "Musical", "Romance", "Animation"), ("Horror", "War", "Film-Noir", "Crime")),
-               "dark": (("Thriller", "Crime", "Film-Noir", "Horror", "Drama"), ("Children's", "Musical", "Animation")),
-               "sad": (("Drama", "Romance", "War"), ())}
-KEYWORD_EXPANSIONS = {"gory": ("gore", "gory", "blood", "bloody", "gruesome", "graphic violence", "slasher", "massacre"),
-                      "gore": ("gore", "gory", "blood", "bloody", "gruesome", "slasher", "massacre"),
-                      "violent": ("violence", "violent", "brutal", "bloody"),
-                      "sad": ("sad", "tragic", "tragedy", "grief", "dies", "death")}
+MOOD_GENRES = {
+    "light": (("Comedy", "Children's", "Musical", "Romance", "Animation"), ("Horror", "War", "Film-Noir", "Crime")),
+    "dark": (("Thriller", "Crime", "Film-Noir", "Horror", "Drama"), ("Children's", "Musical", "Animation")),
+    "sad": (("Drama", "Romance", "War"), ()),
+}
+KEYWORD_EXPANSIONS = {
+    "gory": ("gore", "gory", "blood", "bloody", "gruesome", "graphic violence", "slasher", "massacre"),
+    "gore": ("gore", "gory", "blood", "bloody", "gruesome", "slasher", "massacre"),
+    "violent": ("violence", "violent", "brutal", "bloody"),
+    "sad": ("sad", "tragic", "tragedy", "grief", "dies", "death"),
+}
 #: "recent" = the catalog's newest RECENT_YEARS years; "older" = OLD_YEARS or more before its newest year.
 RECENT_YEARS, OLD_YEARS = 5, 25
-ERA_WORDS = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950, "sixties": 1960,
-             "seventies": 1970, "eighties": 1980, "nineties": 1990}
-NEGATION_CUES = ("anything but", "anything except", "nothing with", "nothing too", "nothing", "don't want",
-                 "do not want", "don't like", "do not like", "didn't like", "not into", "not a fan of",
-                 "can't stand", "cannot stand", "hate", "hated", "dislike", "disliked", "avoid", "without",
-                 "except", "never", "no more", "not for", "no", "not", "skip", "less", "none of", "isn't", "not too", "but not",
-                 "except for", "tired of", "sick of", "fed up with", "had enough of", "not looking for")
+ERA_WORDS = {
+    "twenties": 1920,
+    "thirties": 1930,
+    "forties": 1940,
+    "fifties": 1950,
+    "sixties": 1960,
+    "seventies": 1970,
+    "eighties": 1980,
+    "nineties": 1990,
+}
+NEGATION_CUES = (
+    "anything but",
+    "anything except",
+    "nothing with",
+    "nothing too",
+    "nothing",
+    "don't want",
+    "do not want",
+    "don't like",
+    "do not like",
+    "didn't like",
+    "not into",
+    "not a fan of",
+    "can't stand",
+    "cannot stand",
+    "hate",
+    "hated",
+    "dislike",
+    "disliked",
+    "avoid",
+    "without",
+    "except",
+    "never",
+    "no more",
+    "not for",
+    "no",
+    "not",
+    "skip",
+    "less",
+    "none of",
+    "isn't",
+    "not too",
+    "but not",
+    "except for",
+    "tired of",
+    "sick of",
+    "fed up with",
+    "had enough of",
+    "not looking for",
+)
 #: a negated verb of taste with an adverb between ("I don't really like", "I don't normally watch")
-NEG_VERB = re.compile(r"\b(?:don't|dont|do not|doesn't|doesnt|does not|didn't|didnt|did not|won't|wont|can't|cant|"
-                      r"cannot|not|never)\s+(?:\w+ly\s+|really\s+|even\s+|much\s+|usually\s+)*(?:like|likes|watch|enjoy|"
-                      r"care for|care much for|love|dig|want|stand|handle|do|go for|get into|into|a fan of|a big fan of|"
-                      r"a huge fan of)\b")
+NEG_VERB = re.compile(
+    r"\b(?:don't|dont|do not|doesn't|doesnt|does not|didn't|didnt|did not|won't|wont|can't|cant|"
+    r"cannot|not|never)\s+(?:\w+ly\s+|really\s+|even\s+|much\s+|usually\s+)*(?:like|likes|watch|enjoy|"
+    r"care for|care much for|love|dig|want|stand|handle|do|go for|get into|into|a fan of|a big fan of|"
+    r"a huge fan of)\b"
+)
 #: negations that tell what the person has or has not done or known, not what they want: no scope
-EXPERIENCE = re.compile(r"\s+(?:\w+\s+){0,2}?(?:heard|seen|saw|watched|understand|understood|know|knew|sure|remember|"
-                        r"picky|mind|tried|been|gotten|got|had a chance|aware|familiar)\b")
+EXPERIENCE = re.compile(
+    r"\s+(?:\w+\s+){0,2}?(?:heard|seen|saw|watched|understand|understood|know|knew|sure|remember|"
+    r"picky|mind|tried|been|gotten|got|had a chance|aware|familiar)\b"
+)
 #: "Period movies are not my thing", "horror isn't for me": the negated subject comes first
-NOT_MY_THING = re.compile(r"(?:\b(?:is|are|was|were|'s|'re)\s+(?:not|n't)|\b(?:isn't|aren't|isnt|arent))\s+"
-                          r"(?:really\s+|quite\s+|exactly\s+|usually\s+)?(?:my\s+(?:thing|cup of tea|genre|style|type|jam|favou?rite)|for me)\b")
+NOT_MY_THING = re.compile(
+    r"(?:\b(?:is|are|was|were|'s|'re)\s+(?:not|n't)|\b(?:isn't|aren't|isnt|arent))\s+"
+    r"(?:really\s+|quite\s+|exactly\s+|usually\s+)?(?:my\s+(?:thing|cup of tea|genre|style|type|jam|favou?rite)|for "
+    r"me)\b"
+)
 #: a genre adjective that describes a film already talked about ("that was hilarious", "it's really funny",
 #: "I find them funny"), not a request
-DESCRIPTIVE = re.compile(r"(?:\b(?:it|that|this|they|those|he|she)(?:\s+(?:one|movie|film))?\s*(?:'s|s|is|was|are|were|'re)|"
-                         r"\b(?:its|thats|it's|that's)|\b(?:is|was)\s+(?:it|that|this)|"
-                         r"\b(?:find|found|thought)\s+(?:it|them|that)|\b(?:it|that|this|they|those)\s+(?:sounds?|looks?|seems?))\s+"
-                         r"(?:(?:so|very|pretty|really|super|quite|more|kind of|kinda|a bit|actually|also|too)\s+)*$")
+DESCRIPTIVE = re.compile(
+    r"(?:\b(?:it|that|this|they|those|he|she)(?:\s+(?:one|movie|film))?\s*(?:'s|s|is|was|are|were|'re)|"
+    r"\b(?:its|thats|it's|that's)|\b(?:is|was)\s+(?:it|that|this)|"
+    r"\b(?:find|found|thought)\s+(?:it|them|that)|\b(?:it|that|this|they|those)\s+(?:sounds?|looks?|seems?))\s+"
+    r"(?:(?:so|very|pretty|really|super|quite|more|kind of|kinda|a bit|actually|also|too)\s+)*$"
+)
 #: "too scary", "overly romantic": too much of something, an unwanted word rather than a genre
 DEGREE = re.compile(r"\b(?:too|overly|way too)\s+(?:much\s+)?$")
 #: a verdict on the item in focus ("I loved that one", "sounds good", "not a fan of it")
-REACTION_POINTER = re.compile(r"\b(it|that|this|(?:the|that|this) (?:new |old |original |first |last )?one|that movie|this movie|the movie|that film|"
-                              r"(?:the|your|that) (?:recommendation|suggestion))\b")
-REACTION_NEG = re.compile(r"\b(?:(?:not|n't|never|didnt|didn't|dont|don't|wasn't|wasnt)\s+(?:\w+\s+){0,2}?(?:like|fan|"
-                          r"enjoy|good|great|care|into|my thing|for me|a fan)|hated?|boring|awful|terrible|bad|worst|meh|"
-                          r"overrated|no thanks|disappointing|disappointed)\b")
-REACTION_POS = re.compile(r"\b(?:love[ds]?|liked?|enjoy(?:ed)?|great|good|amazing|awesome|fantastic|funny|hilarious|epic|"
-                          r"classic|favou?rite|best|accept|interesting|perfect|nice|cool|excellent|brilliant|wonderful|fun|"
-                          r"check (?:it|that|this) out|(?:watch|see|try) (?:it|that|this)|sounds like|will do)\b")
+REACTION_POINTER = re.compile(
+    r"\b(it|that|this|(?:the|that|this) (?:new |old |original |first |last )?one|that movie|this movie|the "
+    r"movie|that film|"
+    r"(?:the|your|that) (?:recommendation|suggestion))\b"
+)
+REACTION_NEG = re.compile(
+    r"\b(?:(?:not|n't|never|didnt|didn't|dont|don't|wasn't|wasnt)\s+(?:\w+\s+){0,2}?(?:like|fan|"
+    r"enjoy|good|great|care|into|my thing|for me|a fan)|hated?|boring|awful|terrible|bad|worst|meh|"
+    r"overrated|no thanks|disappointing|disappointed)\b"
+)
+REACTION_POS = re.compile(
+    r"\b(?:love[ds]?|liked?|enjoy(?:ed)?|great|good|amazing|awesome|fantastic|funny|hilarious|epic|"
+    r"classic|favou?rite|best|accept|interesting|perfect|nice|cool|excellent|brilliant|wonderful|fun|"
+    r"check (?:it|that|this) out|(?:watch|see|try) (?:it|that|this)|sounds like|will do)\b"
+)
 REACTION_MORE = re.compile(r"\b(?:anything|something|more|others?) (?:similar|like (?:it|that|this))\b")
-QUESTION_START = re.compile(r"^\s*(?:is|are|was|does|do|did|what|who|how|when|where|why|can|could|would|will|has|have)\b"
-                            r"(?!\s+(?:not|n't))", re.I)
+QUESTION_START = re.compile(
+    r"^\s*(?:is|are|was|does|do|did|what|who|how|when|where|why|can|could|would|will|has|have)\b"
+    r"(?!\s+(?:not|n't))",
+    re.I,
+)
 #: an answer to the assistant's yes/no question about genres ("Do you like horror?" - "not really")
-ANSWER_NO = re.compile(r"^\W*(?:no|nope|nah|not really|not much|not so much|not at all|not a fan|actually no|"
-                       r"i do not|i don't|i dont|not for me)\b", re.I)
-ANSWER_YES = re.compile(r"^\W*(?:yes|yeah|yep|yup|sure|i do|of course|definitely|absolutely|i love (?:them|it|those))\b",
-                        re.I)
+ANSWER_NO = re.compile(
+    r"^\W*(?:no|nope|nah|not really|not much|not so much|not at all|not a fan|actually no|"
+    r"i do not|i don't|i dont|not for me)\b",
+    re.I,
+)
+ANSWER_YES = re.compile(
+    r"^\W*(?:yes|yeah|yep|yup|sure|i do|of course|definitely|absolutely|i love (?:them|it|those))\b", re.I
+)
 #: a genre put forward, then turned down in the same message ("Romcom? Oooh don't know about that!", "horror? nah")
-REJECT_AFTER = re.compile(r"\W*(?:\w+\W+){0,2}?(?:(?:i\s+)?(?:don't|dont|do not) know about (?:that|those|it|them)|"
-                          r"not sure about (?:that|those|it|them)|nah\b|no thanks|not (?:really|so much)\b)")
+REJECT_AFTER = re.compile(
+    r"\W*(?:\w+\W+){0,2}?(?:(?:i\s+)?(?:don't|dont|do not) know about (?:that|those|it|them)|"
+    r"not sure about (?:that|those|it|them)|nah\b|no thanks|not (?:really|so much)\b)"
+)
 #: "a little vulgar for my taste": the word is unwanted
-FOR_MY_TASTE = re.compile(r"\b(?:a little|a bit|kind of|kinda|too|way too|bit|little|rather|somewhat)\s+([a-z]{3,})\s+"
-                          r"for my (?:taste|tastes|liking)\b")
+FOR_MY_TASTE = re.compile(
+    r"\b(?:a little|a bit|kind of|kinda|too|way too|bit|little|rather|somewhat)\s+([a-z]{3,})\s+"
+    r"for my (?:taste|tastes|liking)\b"
+)
 CUE_TOKENS = {t for c in NEGATION_CUES for t in c.split()}
 #: words before a genre that do not narrow it
-QUALIFIER_STOP = {"those", "these", "the", "any", "all", "many", "more", "most", "much", "such", "watch", "watching",
-                  "stand", "handle", "into", "like", "likes", "enjoy", "want", "fan", "big", "huge", "typical", "usual",
-                  "normal", "regular", "general", "care", "dig", "love", "of", "for", "seeing", "see", "do", "get"}
+QUALIFIER_STOP = {
+    "those",
+    "these",
+    "the",
+    "any",
+    "all",
+    "many",
+    "more",
+    "most",
+    "much",
+    "such",
+    "watch",
+    "watching",
+    "stand",
+    "handle",
+    "into",
+    "like",
+    "likes",
+    "enjoy",
+    "want",
+    "fan",
+    "big",
+    "huge",
+    "typical",
+    "usual",
+    "normal",
+    "regular",
+    "general",
+    "care",
+    "dig",
+    "love",
+    "of",
+    "for",
+    "seeing",
+    "see",
+    "do",
+    "get",
+}
 #: Words that end a negation's scope.
-SCOPE_END = {"but", "just", "only", "instead", "rather", "though", "however", "please", "something", "want",
-             "like", "prefer", "love", "maybe", "from", "with", "that", "which", "for", "so"}
-LIKE_CUES = r"(?:i\s+)?(?:really\s+|absolutely\s+|just\s+)?(?:loved|love|liked|enjoyed|adored|adore|am a fan of|was a fan of|big fan of|fan of|my favou?rite (?:movie |film )?(?:is|was))"
-DISLIKE_CUES = r"(?:i\s+)?(?:really\s+)?(?:hated|hate|disliked|dislike|didn't like|did not like|couldn't stand|can't stand|was bored by)"
-REFERENCE_CUES = r"(?:something\s+)?(?:more\s+)?(?:like|lik|liek|similar to|such as|in the style of|along the lines of|the vibe of|reminds me of|same as)"
-POSITIVE_AFTER = r"(?:was|is|were)\s+(?:so\s+|really\s+|very\s+|pretty\s+)?(?:great|amazing|awesome|good|fantastic|brilliant|excellent|wonderful|fun|perfect|a masterpiece)"
-NEGATIVE_AFTER = r"(?:was|is|were)\s+(?:so\s+|really\s+|very\s+|pretty\s+|kind of\s+|too\s+)?(?:boring|bad|awful|terrible|dull|meh|overrated|slow|stupid|a waste|the worst)"
-GREETING = re.compile(r"^\s*(hi|hello|hey|hiya|yo|good (morning|evening|afternoon)|thanks|thank you|thx|cheers|bye|"
-                      r"goodbye|ok|okay|cool|great|nice|awesome)\b[\s!.,]*(there|you|so much|a lot)?[\s!.,]*$", re.I)
-EXPLAIN = re.compile(r"\b(why|how come|what makes|tell me (more )?about|what is .* about|what's .* about|explain)\b", re.I)
-ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
-            "5th": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10, "last": -1, "top": 1}
+SCOPE_END = {
+    "but",
+    "just",
+    "only",
+    "instead",
+    "rather",
+    "though",
+    "however",
+    "please",
+    "something",
+    "want",
+    "like",
+    "prefer",
+    "love",
+    "maybe",
+    "from",
+    "with",
+    "that",
+    "which",
+    "for",
+    "so",
+}
+LIKE_CUES = (
+    r"(?:i\s+)?(?:really\s+|absolutely\s+|just\s+)?(?:loved|love|liked|enjoyed|adored|adore|am a fan of|was "
+    r"a fan of|big fan of|fan of|my favou?rite (?:movie |film )?(?:is|was))"
+)
+DISLIKE_CUES = (
+    r"(?:i\s+)?(?:really\s+)?(?:hated|hate|disliked|dislike|didn't like|did not like|couldn't stand|can't "
+    r"stand|was bored by)"
+)
+REFERENCE_CUES = (
+    r"(?:something\s+)?(?:more\s+)?(?:like|lik|liek|similar to|such as|in the style of|along the lines "
+    r"of|the vibe of|reminds me of|same as)"
+)
+POSITIVE_AFTER = (
+    r"(?:was|is|were)\s+(?:so\s+|really\s+|very\s+|pretty\s+)?"
+    r"(?:great|amazing|awesome|good|fantastic|brilliant|excellent|wonderful|fun|perfect|a masterpiece)"
+)
+NEGATIVE_AFTER = (
+    r"(?:was|is|were)\s+(?:so\s+|really\s+|very\s+|pretty\s+|kind "
+    r"of\s+|too\s+)?(?:boring|bad|awful|terrible|dull|meh|overrated|slow|stupid|a waste|the worst)"
+)
+GREETING = re.compile(
+    r"^\s*(hi|hello|hey|hiya|yo|good (morning|evening|afternoon)|thanks|thank you|thx|cheers|bye|"
+    r"goodbye|ok|okay|cool|great|nice|awesome)\b[\s!.,]*(there|you|so much|a lot)?[\s!.,]*$",
+    re.I,
+)
+EXPLAIN = re.compile(
+    r"\b(why|how come|what makes|tell me (more )?about|what is .* about|what's .* about|explain)\b", re.I
+)
+ORDINALS = {
+    "first": 1,
+    "1st": 1,
+    "second": 2,
+    "2nd": 2,
+    "third": 3,
+    "3rd": 3,
+    "fourth": 4,
+    "4th": 4,
+    "fifth": 5,
+    "5th": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "last": -1,
+    "top": 1,
+}
 #: "the second one", "the last pick", "number 2", "#3": a pick on screen named by its place
-ORDINAL_REF = re.compile(r"\b(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last|top)\s+"
-                         r"(?:one|pick|movie|film|suggestion|title)\b|(?:#|\bnumber\s+|\bno\.\s*)([1-9])\b")
+ORDINAL_REF = re.compile(
+    r"\b(?:the\s+)?(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last|top)\s+"
+    r"(?:one|pick|movie|film|suggestion|title)\b|(?:#|\bnumber\s+|\bno\.\s*)([1-9])\b"
+)
 
 
 class _Spot:
@@ -187,30 +477,305 @@ class _Spot:
         self.start, self.end, self.item_id, self.surface = start, end, item_id, surface
 
 
-REFINE_START = re.compile(r"^\s*(actually|instead|hmm+|no wait|wait|also|and |but |make it|maybe|what about|how about|"
-                          r"only|just|less|more|something (lighter|darker|older|newer|shorter)|older|newer|"
-                          r"no |not |without|anything but|nothing)", re.I)
+REFINE_START = re.compile(
+    r"^\s*(actually|instead|hmm+|no wait|wait|also|and |but |make it|maybe|what about|how about|"
+    r"only|just|less|more|something (lighter|darker|older|newer|shorter)|older|newer|"
+    r"no |not |without|anything but|nothing)",
+    re.I,
+)
 #: a critique of the list on screen, anywhere in the message: it refines, it is not a new request
-CRITIQUE = re.compile(r"\b(closer to|none of (these|those|them)|not (these|those|quite)|nope|"
-                      r"(these|those|they)( are|'re| were)( all)? too|too (recent|new|modern|old|dated)|"
-                      r"(go|further|farther|way) back|more (recent|modern)|(something|one|ones|story|stories) (a bit |more )?(closer|similar)|"
-                      r"(a|the) story (with|about)|less (violent|scary|gory|dark|sad))\b", re.I)
-STOPWORDS = set("""a an the and or but if of to in on at by for with from about into over after before than then
-so such as is are was were be been being am do does did doing have has had i me my we our you your it its this that
-these those there here what which who whom whose want wanna would like could should can will just please some any
-something anything movie movies film films show shows watch watching see seen recommend recommendation recommendations
-suggest give me tonight today good great nice really very more most less least kind sort type one ones lot bit also
-too maybe perhaps idea ideas mood feel feeling looking look find get need prefer im i'm i'd i've let's lets us
-how why tell know think time thing things way new old year years era decade decades loved liked likes love
-enjoyed adored hated boring bad awful terrible great amazing awesome fantastic brilliant actually hello hi hey thanks
-thank ok okay cool fine sure yes yeah nope recent older newer classic classics modern latest again show them those
-somthing someting sumthing smth sth kinda sorta lik liek stuff else other another different similar same instead rather films? pelis
-quite huge big fan fans person people type guy girl sure exactly particularly totally entirely much interested
-sold keen crazy number pick picks looks
-closer further farther back early mid late story stories none nope these
-genre genres tho though they sound sounds myself either enough unless picky heard haven't hasn't hadn't didn't don't
-doesn't isn't wasn't aren't weren't won't wouldn't can't couldn't shouldn't dont didnt cant wont havent ive i've
-that's thats it's its what's whats care normally usually many well everything anymore""".split())   # the last lines: hedges ("not quite", "not a huge fan", "not a big … person")
+CRITIQUE = re.compile(
+    r"\b(closer to|none of (these|those|them)|not (these|those|quite)|nope|"
+    r"(these|those|they)( are|'re| were)( all)? too|too (recent|new|modern|old|dated)|"
+    r"(go|further|farther|way) back|more (recent|modern)|(something|one|ones|story|stories) (a bit |more "
+    r")?(closer|similar)|"
+    r"(a|the) story (with|about)|less (violent|scary|gory|dark|sad))\b",
+    re.I,
+)
+STOPWORDS = {
+    "a",
+    "an",
+    "the",
+    "and",
+    "or",
+    "but",
+    "if",
+    "of",
+    "to",
+    "in",
+    "on",
+    "at",
+    "by",
+    "for",
+    "with",
+    "from",
+    "about",
+    "into",
+    "over",
+    "after",
+    "before",
+    "than",
+    "then",
+    "so",
+    "such",
+    "as",
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "been",
+    "being",
+    "am",
+    "do",
+    "does",
+    "did",
+    "doing",
+    "have",
+    "has",
+    "had",
+    "i",
+    "me",
+    "my",
+    "we",
+    "our",
+    "you",
+    "your",
+    "it",
+    "its",
+    "this",
+    "that",
+    "these",
+    "those",
+    "there",
+    "here",
+    "what",
+    "which",
+    "who",
+    "whom",
+    "whose",
+    "want",
+    "wanna",
+    "would",
+    "like",
+    "could",
+    "should",
+    "can",
+    "will",
+    "just",
+    "please",
+    "some",
+    "any",
+    "something",
+    "anything",
+    "movie",
+    "movies",
+    "film",
+    "films",
+    "show",
+    "shows",
+    "watch",
+    "watching",
+    "see",
+    "seen",
+    "recommend",
+    "recommendation",
+    "recommendations",
+    "suggest",
+    "give",
+    "tonight",
+    "today",
+    "good",
+    "great",
+    "nice",
+    "really",
+    "very",
+    "more",
+    "most",
+    "less",
+    "least",
+    "kind",
+    "sort",
+    "type",
+    "one",
+    "ones",
+    "lot",
+    "bit",
+    "also",
+    "too",
+    "maybe",
+    "perhaps",
+    "idea",
+    "ideas",
+    "mood",
+    "feel",
+    "feeling",
+    "looking",
+    "look",
+    "find",
+    "get",
+    "need",
+    "prefer",
+    "im",
+    "i'm",
+    "i'd",
+    "i've",
+    "let's",
+    "lets",
+    "us",
+    "how",
+    "why",
+    "tell",
+    "know",
+    "think",
+    "time",
+    "thing",
+    "things",
+    "way",
+    "new",
+    "old",
+    "year",
+    "years",
+    "era",
+    "decade",
+    "decades",
+    "loved",
+    "liked",
+    "likes",
+    "love",
+    "enjoyed",
+    "adored",
+    "hated",
+    "boring",
+    "bad",
+    "awful",
+    "terrible",
+    "amazing",
+    "awesome",
+    "fantastic",
+    "brilliant",
+    "actually",
+    "hello",
+    "hi",
+    "hey",
+    "thanks",
+    "thank",
+    "ok",
+    "okay",
+    "cool",
+    "fine",
+    "sure",
+    "yes",
+    "yeah",
+    "nope",
+    "recent",
+    "older",
+    "newer",
+    "classic",
+    "classics",
+    "modern",
+    "latest",
+    "again",
+    "them",
+    "somthing",
+    "someting",
+    "sumthing",
+    "smth",
+    "sth",
+    "kinda",
+    "sorta",
+    "lik",
+    "liek",
+    "stuff",
+    "else",
+    "other",
+    "another",
+    "different",
+    "similar",
+    "same",
+    "instead",
+    "rather",
+    "films?",
+    "pelis",
+    "quite",
+    "huge",
+    "big",
+    "fan",
+    "fans",
+    "person",
+    "people",
+    "guy",
+    "girl",
+    "exactly",
+    "particularly",
+    "totally",
+    "entirely",
+    "much",
+    "interested",
+    "sold",
+    "keen",
+    "crazy",
+    "number",
+    "pick",
+    "picks",
+    "looks",
+    "closer",
+    "further",
+    "farther",
+    "back",
+    "early",
+    "mid",
+    "late",
+    "story",
+    "stories",
+    "none",
+    "genre",
+    "genres",
+    "tho",
+    "though",
+    "they",
+    "sound",
+    "sounds",
+    "myself",
+    "either",
+    "enough",
+    "unless",
+    "picky",
+    "heard",
+    "haven't",
+    "hasn't",
+    "hadn't",
+    "didn't",
+    "don't",
+    "doesn't",
+    "isn't",
+    "wasn't",
+    "aren't",
+    "weren't",
+    "won't",
+    "wouldn't",
+    "can't",
+    "couldn't",
+    "shouldn't",
+    "dont",
+    "didnt",
+    "cant",
+    "wont",
+    "havent",
+    "ive",
+    "that's",
+    "thats",
+    "it's",
+    "what's",
+    "whats",
+    "care",
+    "normally",
+    "usually",
+    "many",
+    "well",
+    "everything",
+    "anymore",
+}  # the last lines: hedges ("not quite", "not a huge fan", "not a big … person")
 
 
 def _norm(text: str) -> str:
@@ -261,8 +826,11 @@ class RuleParser:
         self._keywords(masked, negated, intent)
         if last_shown and not EXPLAIN.search(text):
             self._ordinal_refs(text, intent, last_shown)
-        if focus is not None and not (intent.liked_items or intent.disliked_items or intent.reference_items) \
-                and not EXPLAIN.search(text):
+        if (
+            focus is not None
+            and not (intent.liked_items or intent.disliked_items or intent.reference_items)
+            and not EXPLAIN.search(text)
+        ):
             self._reaction(text, intent, focus)
         intent.kind = self._kind(message, text, intent, last_shown)
         if intent.kind == "explain":
@@ -284,8 +852,11 @@ class RuleParser:
             word = m.group(0)
             if len(word) < 5 or word in known:
                 return word
-            close = [c for c in difflib.get_close_matches(word, single, n=3, cutoff=0.85)
-                     if c[0] == word[0] and abs(len(c) - len(word)) <= 1]      # "familiar" is not "family"
+            close = [
+                c
+                for c in difflib.get_close_matches(word, single, n=3, cutoff=0.85)
+                if c[0] == word[0] and abs(len(c) - len(word)) <= 1
+            ]  # "familiar" is not "family"
             return close[0] if close else word
 
         return re.sub(r"[a-z][a-z'-]+", fix, text)
@@ -300,15 +871,24 @@ class RuleParser:
 
     def _titles(self, text: str, mentions, intent: Intent) -> None:
         for m in mentions:
-            before = text[max(0, m.start - 40):m.start]
-            after = text[m.end:m.end + 40]
+            before = text[max(0, m.start - 40) : m.start]
+            after = text[m.end : m.end + 40]
             if m.item_id is None:
                 intent.unknown_titles.append(m.surface)
                 continue
-            if re.search(DISLIKE_CUES + r"\s*$", before) or re.match(r"[!?]*\s*" + NEGATIVE_AFTER, after) \
-                    or re.search(r"\b(not|nothing|no)\s+(like|similar to)\s+(?:(?:the|that|this|original|first|new|old)\s+){0,2}$", before) \
-                    or re.match(r"\W*(?:which|that)\s+i\s+(?:didn't|did not|don't|do not|never)\s+(?:really\s+)?"
-                                r"(?:like|liked|care for|cared for|enjoy|enjoyed)\b", after):
+            if (
+                re.search(DISLIKE_CUES + r"\s*$", before)
+                or re.match(r"[!?]*\s*" + NEGATIVE_AFTER, after)
+                or re.search(
+                    r"\b(not|nothing|no)\s+(like|similar to)\s+(?:(?:the|that|this|original|first|new|old)\s+){0,2}$",
+                    before,
+                )
+                or re.match(
+                    r"\W*(?:which|that)\s+i\s+(?:didn't|did not|don't|do not|never)\s+(?:really\s+)?"
+                    r"(?:like|liked|care for|cared for|enjoy|enjoyed)\b",
+                    after,
+                )
+            ):
                 intent.disliked_items.append(m.item_id)
             elif re.search(LIKE_CUES + r"\s*$", before) or re.match(r"[!?]*\s*" + POSITIVE_AFTER, after):
                 intent.liked_items.append(m.item_id)
@@ -322,7 +902,7 @@ class RuleParser:
                 intent.reference_items.append(m.item_id)
 
     def _reaction(self, text: str, intent: Intent, focus: ItemId) -> None:
-        """"I loved that one", "sounds great", "I didn't like it", "anything similar?": a verdict on the item
+        """ "I loved that one", "sounds great", "I didn't like it", "anything similar?": a verdict on the item
         in focus, said in words instead of 👍/👎. Questions about it ("is it funny?") are not verdicts."""
         words = re.findall(r"[\w']+", text)
         if not words or QUESTION_START.match(text) or not (REACTION_POINTER.search(text) or len(words) <= 4):
@@ -334,19 +914,25 @@ class RuleParser:
             intent.reference_items.append(focus)
 
     def _ordinal_refs(self, text: str, intent: Intent, last_shown: list[ItemId]) -> None:
-        """"more like the second one", "I liked the first one", "not the third one": picks on screen named
+        """ "more like the second one", "I liked the first one", "not the third one": picks on screen named
         by their place, read like a title at that spot (liked, disliked or a reference)."""
         for m in ORDINAL_REF.finditer(text):
             rank = ORDINALS[m.group(1)] if m.group(1) else int(m.group(2))
             if rank > len(last_shown):
                 continue
             item = last_shown[rank - 1] if rank > 0 else last_shown[-1]
-            before = text[:m.start()]
-            cued = re.search(rf"(?:{LIKE_CUES}|{DISLIKE_CUES}|{REFERENCE_CUES}|\b(?:than|as|about|not|no|except|skip|"
-                             rf"without|and|or|but))\s*$", before)
-            if not cued and before.strip(" ,.!?") and not re.match(rf"\s*(?:{POSITIVE_AFTER}|{NEGATIVE_AFTER}|looks)",
-                                                                  text[m.end():]):
-                continue             # "I am the first one here": not a pick
+            before = text[: m.start()]
+            cued = re.search(
+                rf"(?:{LIKE_CUES}|{DISLIKE_CUES}|{REFERENCE_CUES}|\b(?:than|as|about|not|no|except|skip|"
+                rf"without|and|or|but))\s*$",
+                before,
+            )
+            if (
+                not cued
+                and before.strip(" ,.!?")
+                and not re.match(rf"\s*(?:{POSITIVE_AFTER}|{NEGATIVE_AFTER}|looks)", text[m.end() :])
+            ):
+                continue  # "I am the first one here": not a pick
             if re.search(r"\b(not|no|except|skip|without)\s*$", before):
                 if item not in intent.disliked_items:
                     intent.disliked_items.append(item)
@@ -359,13 +945,20 @@ class RuleParser:
     def _negated_spans(self, text: str) -> list[tuple[int, int]]:
         """Character spans inside a negation's scope: from the cue to the clause end or a scope-ending word."""
         spans = []
-        cue_re = re.compile(r"(?<![\w'])(" + "|".join(re.escape(c) for c in sorted(NEGATION_CUES, key=len, reverse=True)) + r")(?![\w'])")
+        cue_re = re.compile(
+            r"(?<![\w'])("
+            + "|".join(re.escape(c) for c in sorted(NEGATION_CUES, key=len, reverse=True))
+            + r")(?![\w'])"
+        )
         cues = sorted(list(cue_re.finditer(text)) + list(NEG_VERB.finditer(text)), key=lambda m: m.start())
         for cue in cues:
-            described = cue.group(0) in ("not", "never", "no") and re.search(r"\b(?:was|were)\s*$", text[:cue.start()]) and not re.match(
-                r"\s+(?:a\s+(?:big\s+|huge\s+)?fan|into|my|for me|crazy about)", text[cue.end():])
+            described = (
+                cue.group(0) in ("not", "never", "no")
+                and re.search(r"\b(?:was|were)\s*$", text[: cue.start()])
+                and not re.match(r"\s+(?:a\s+(?:big\s+|huge\s+)?fan|into|my|for me|crazy about)", text[cue.end() :])
+            )
             if EXPERIENCE.match(text, cue.end()) or described:
-                continue           # "not heard of it", "haven't seen it", "it was not scary": no wish stated
+                continue  # "not heard of it", "haven't seen it", "it was not scary": no wish stated
             start = cue.end()
             end = start
             for n, token in enumerate(re.finditer(r"[^\s,.;!?]+|[,.;!?]", text[start:])):
@@ -375,7 +968,7 @@ class RuleParser:
                 end = start + token.end()
             spans.append((cue.start(), end))
         for m in NOT_MY_THING.finditer(text):
-            clause = max(text.rfind(c, 0, m.start()) for c in ".,;!?")   # the subject: back to the clause start
+            clause = max(text.rfind(c, 0, m.start()) for c in ".,;!?")  # the subject: back to the clause start
             spans.append((clause + 1, m.end()))
         return spans
 
@@ -389,24 +982,24 @@ class RuleParser:
             word = m.group(1)
             if word == "space" and re.search(r"\b(some|any|a little|more|less)\s+space\b", text):
                 continue
-            if word == "comic" and re.match(r"[\s-]*(books?|strips?)\b", text[m.end():]):
-                continue                 # "comic book movies": superheroes, not comedies
-            before = text[max(0, m.start() - 40):m.start()]
+            if word == "comic" and re.match(r"[\s-]*(books?|strips?)\b", text[m.end() :]):
+                continue  # "comic book movies": superheroes, not comedies
+            before = text[max(0, m.start() - 40) : m.start()]
             if DESCRIPTIVE.search(before):
-                continue                 # "that was hilarious": about a film, not a wish
-            if REJECT_AFTER.match(text, m.end()) and re.search(r"[?.!]|^\W*$", text[m.end():m.end() + 3]):
+                continue  # "that was hilarious": about a film, not a wish
+            if REJECT_AFTER.match(text, m.end()) and re.search(r"[?.!]|^\W*$", text[m.end() : m.end() + 3]):
                 for genre in self.genre_words[word]:
                     if genre not in intent.unwanted_genres:
                         intent.unwanted_genres.append(genre)
-                continue                 # "Romcom? Oooh don't know about that!"
-            if DEGREE.search(before):    # "nothing too scary", "too romantic": an unwanted word, not a genre
+                continue  # "Romcom? Oooh don't know about that!"
+            if DEGREE.search(before):  # "nothing too scary", "too romantic": an unwanted word, not a genre
                 if word not in intent.unwanted_keywords:
                     intent.unwanted_keywords.append(word)
                 continue
             # "non animated", "non-animated", "not animated": the word itself negated
             if re.search(r"\b(?:was|were)\s+not\s+(?:that\s+|very\s+|really\s+)?$", before):
-                continue                 # "Get Out was not scary": about a film, not a wish
-            flipped = re.search(r"\b(non|not)[\s-]*$", text[max(0, m.start() - 5):m.start()]) is not None
+                continue  # "Get Out was not scary": about a film, not a wish
+            flipped = re.search(r"\b(non|not)[\s-]*$", text[max(0, m.start() - 5) : m.start()]) is not None
             inside = self._inside(m.start(), negated)
             qualifier = re.search(r"\b([a-z][a-z-]{2,})\s+$", before) if inside and not flipped else None
             if qualifier and self._qualifies(qualifier.group(1)):
@@ -421,7 +1014,8 @@ class RuleParser:
                 if genre not in target:
                     target.append(genre)
             if target is intent.wanted_genres and len(self.genre_words[word]) > 1:
-                intent.all_genres = True      # one word naming two genres: a film that is both
+                intent.all_genres = True  # one word naming two genres: a film that is both
+
         # "a light comedy, no crude humor": a genre asked for is not undone by a negated synonym, which
         # becomes an unwanted keyword instead ("horror but no zombies"). Negating the genre's own name
         # ("scary, but no horror") is a contradiction: both stay, and the agent asks which one is meant.
@@ -429,16 +1023,26 @@ class RuleParser:
             return word.rstrip("s") == genre.lower().rstrip("s") or (word == "comedies" and genre == "Comedy")
 
         contradicted = {g for w in negated_words for g in self.genre_words[w] if own_name(w, g)}
-        intent.unwanted_genres = [g for g in intent.unwanted_genres if g not in intent.wanted_genres or g in contradicted]
+        intent.unwanted_genres = [
+            g for g in intent.unwanted_genres if g not in intent.wanted_genres or g in contradicted
+        ]
         for word in negated_words:
-            if all(g in intent.wanted_genres and g not in contradicted for g in self.genre_words[word]) \
-                    and word not in intent.unwanted_keywords:
+            if (
+                all(g in intent.wanted_genres and g not in contradicted for g in self.genre_words[word])
+                and word not in intent.unwanted_keywords
+            ):
                 intent.unwanted_keywords.append(word)
 
     def _qualifies(self, word: str) -> bool:
         """A content word that narrows a genre ("foreign", "potty"), not a cue, article or adverb."""
-        return not (word in STOPWORDS or word in CUE_TOKENS or word in self.genre_words or word.endswith("ly")
-                    or word in self.genre_tokens or word in QUALIFIER_STOP)
+        return not (
+            word in STOPWORDS
+            or word in CUE_TOKENS
+            or word in self.genre_words
+            or word.endswith("ly")
+            or word in self.genre_tokens
+            or word in QUALIFIER_STOP
+        )
 
     def _eras(self, text: str, negated, intent: Intent) -> None:
         """Year bounds. A bound inside a negation's scope is turned round ("nothing before 1990" -> 1990 or
@@ -458,8 +1062,17 @@ class RuleParser:
 
         def bound(kind: str, year: int, m) -> None:
             upper = kind in ("before", "prior to", "older than", "earlier than", "pre", "until", "up to", "through")
-            exclusive = kind in ("before", "prior to", "older than", "earlier than", "pre", "after", "newer than",
-                                 "later than", "post")
+            exclusive = kind in (
+                "before",
+                "prior to",
+                "older than",
+                "earlier than",
+                "pre",
+                "after",
+                "newer than",
+                "later than",
+                "post",
+            )
             if neg(m):  # "nothing before 1990": 1990 or later; "not newer than 1985": 1985 or earlier
                 upper, exclusive = not upper, not exclusive
             if upper:
@@ -468,8 +1081,11 @@ class RuleParser:
                 intent.year_min = year + 1 if exclusive else year
 
         # "pre 2000s", "before the 80s", "after the 90s", "since the 70s": a bound at a decade's edge
-        for m in re.finditer(r"\b(before|prior to|older than|earlier than|pre|after|since|post|newer than|later than)"
-                             r"[\s-]+(?:the\s+)?(?:(19|20)?(\d)0)'?s\b", text):
+        for m in re.finditer(
+            r"\b(before|prior to|older than|earlier than|pre|after|since|post|newer than|later than)"
+            r"[\s-]+(?:the\s+)?(?:(19|20)?(\d)0)'?s\b",
+            text,
+        ):
             start = decade_start(m.group(2), m.group(3))
             kind = m.group(1)
             if kind in ("before", "prior to", "older than", "earlier than", "pre"):
@@ -485,25 +1101,33 @@ class RuleParser:
             decade(decade_start(m.group(1), m.group(2)), m)
             if neg(m):
                 continue
-            prefix = text[max(0, m.start() - 6):m.start() + 6]
+            prefix = text[max(0, m.start() - 6) : m.start() + 6]
             if "early" in prefix:
                 intent.year_max = intent.year_min + 4
             elif "late" in prefix:
                 intent.year_min += 5
-            if re.match(r"\s*(?:up\s+)?(?:till|until|to|through)\s+(?:now|today|the present|present day)|"
-                        r"\s*(?:and|or)\s+(?:up|later|newer|after)|\s*on(?:wards?)?\b", text[m.end():]):
-                intent.year_max = None            # "from the 90s up till now", "80s and up", "90s onwards"
+            if re.match(
+                r"\s*(?:up\s+)?(?:till|until|to|through)\s+(?:now|today|the present|present day)|"
+                r"\s*(?:and|or)\s+(?:up|later|newer|after)|\s*on(?:wards?)?\b",
+                text[m.end() :],
+            ):
+                intent.year_max = None  # "from the 90s up till now", "80s and up", "90s onwards"
         if m := re.search(r"\b(?:los|las|les|the|années|anni|jahre)\s+(?:19)?([2-9])0\b(?!\d)", text):
             decade(1900 + int(m.group(1)) * 10, m)
         for word, d in ERA_WORDS.items():
             if m := re.search(rf"\b{word}\b", text):
                 decade(d, m)
-        if m := re.search(r"\bbetween\s+(\d{4})\s+and\s+(\d{4})\b", text):
-            if not neg(m):
-                intent.year_min, intent.year_max = sorted((int(m.group(1)), int(m.group(2))))
-        for m in re.finditer(r"\b(before|until|up to|through|prior to|older than|earlier than|pre)[\s-]+(?:the year\s+)?(\d{4})\b", text):
+        if (m := re.search(r"\bbetween\s+(\d{4})\s+and\s+(\d{4})\b", text)) and not neg(m):
+            intent.year_min, intent.year_max = sorted((int(m.group(1)), int(m.group(2))))
+        for m in re.finditer(
+            r"\b(before|until|up to|through|prior to|older than|earlier than|pre)[\s-]+(?:the year\s+)?(\d{4})\b", text
+        ):
             bound(m.group(1), int(m.group(2)), m)
-        for m in re.finditer(r"\b(after|since|from|newer than|later than|post|in)[\s-]+(?:the year\s+)?(\d{4})(\s+(?:on|onwards?|and later|or later|and after|\+))?", text):
+        for m in re.finditer(
+            r"\b(after|since|from|newer than|later than|post|in)[\s-]+(?:the year\s+)?(\d{4})(\s+(?:on|onwards?|and "
+            r"later|or later|and after|\+))?",
+            text,
+        ):
             year, kind = int(m.group(2)), m.group(1)
             if kind in ("from", "in") and not m.group(3):
                 if not neg(m):
@@ -514,44 +1138,64 @@ class RuleParser:
             self._vague_era(text, negated, intent)
 
     #: "something older", "older movies", "oldies", "vintage", "golden age", "classic films", "some classics"
-    OLD_RE = re.compile(r"\b(?:(?:something|anything|bit|little|much|more|even|go|further)\s+(?:a\s+)?(?:bit\s+|little\s+)?older"
-                        r"|old(?:er)?(?:[\s-]+(?:school|fashioned))?\s+(?:movies?|films?|ones?|stuff|flicks?|pictures?|classics?)"
-                        r"|too\s+old|oldies|vintage|golden age|classic\s+(?:movies?|films?|ones?|stuff|flicks?|hollywood)"
-                        r"|(?:some|any|the|old|good)\s+classics|older)\b")
+    OLD_RE = re.compile(
+        r"\b(?:(?:something|anything|bit|little|much|more|even|go|further)\s+(?:a\s+)?(?:bit\s+|little\s+)?older"
+        r"|old(?:er)?(?:[\s-]+(?:school|fashioned))?\s+(?:movies?|films?|ones?|stuff|flicks?|pictures?|classics?)"
+        r"|too\s+old|oldies|vintage|golden age|classic\s+(?:movies?|films?|ones?|stuff|flicks?|hollywood)"
+        r"|(?:some|any|the|old|good)\s+classics|older)\b"
+    )
     #: "recent", "newer", "latest", "modern", "new releases": a bare "new" ("a new movie to watch") is not an era
-    NEW_RE = re.compile(r"\b(?:recent|recently released|newer|newest|latest|modern|new releases?|came out recently|"
-                        r"new(?:er)?\s+(?:movies|films|ones|stuff)|current|in (?:the )?(?:theaters?|theatres?|cinemas?)|"
-                        r"(?:in|from|within) the (?:last|past) (?:two|three|few|couple(?: of)?|\d) years|this year)\b")
+    NEW_RE = re.compile(
+        r"\b(?:recent|recently released|newer|newest|latest|modern|new releases?|came out recently|"
+        r"new(?:er)?\s+(?:movies|films|ones|stuff)|current|in (?:the )?(?:theaters?|theatres?|cinemas?)|"
+        r"(?:in|from|within) the (?:last|past) (?:two|three|few|couple(?: of)?|\d) years|this year)\b"
+    )
     #: praise, not a request: "is a classic", "it's an old favourite", "the older It"
-    PRAISE_RE = re.compile(r"(?:\b(?:is|was|are|were|'s|s|such)\s+(?:a|an|such a|my)?\s*(?:\w+\s+)?(?:classic|old)"
-                           r"|\bcult\s+classic|\b(?:getting|get|grow|growing|grew|got|i'm|im|am)\s+older"
-                           r"|\bthe older\s+(?!ones?\b|movies?\b|films?\b|stuff\b)\w|older\s+(?:people|kids|children|"
-                           r"son|daughter|brother|sister|crowd|audience|folks|generation|version|one\b(?!s)))")
+    PRAISE_RE = re.compile(
+        r"(?:\b(?:is|was|are|were|'s|s|such)\s+(?:a|an|such a|my)?\s*(?:\w+\s+)?(?:classic|old)"
+        r"|\bcult\s+classic|\b(?:getting|get|grow|growing|grew|got|i'm|im|am)\s+older"
+        r"|\bthe older\s+(?!ones?\b|movies?\b|films?\b|stuff\b)\w|older\s+(?:people|kids|children|"
+        r"son|daughter|brother|sister|crowd|audience|folks|generation|version|one\b(?!s)))"
+    )
 
     #: "too recent" wants older films; "too old" wants newer ones
     TOO_RE = re.compile(r"\btoo\s+(?:(recent|new|modern)|(old|dated))\b")
     #: comparatives: a move from the list on screen, not an absolute era
-    SHIFT_RE = re.compile(r"\b(?:(older|earlier (?:ones|movies|films|stuff)|further back|farther back|go back|way back|"
-                          r"less recent)|(newer|more recent|more modern|later (?:ones|movies|films|stuff)|less old))\b")
+    SHIFT_RE = re.compile(
+        r"\b(?:(older|earlier (?:ones|movies|films|stuff)|further back|farther back|go back|way back|"
+        r"less recent)|(newer|more recent|more modern|later (?:ones|movies|films|stuff)|less old))\b"
+    )
 
     def _vague_era(self, text: str, negated, intent: Intent) -> None:
         too = list(self.TOO_RE.finditer(text))
         spans = [(m.start(), m.end()) for m in too]
         free = lambda m: not any(a <= m.start() < b for a, b in spans)  # noqa: E731
-        old = [m for m in self.OLD_RE.finditer(text) if free(m)
-               and not self.PRAISE_RE.search(text[max(0, m.start() - 24):m.end() + 12])]
+        old = [
+            m
+            for m in self.OLD_RE.finditer(text)
+            if free(m) and not self.PRAISE_RE.search(text[max(0, m.start() - 24) : m.end() + 12])
+        ]
         new = [m for m in self.NEW_RE.finditer(text) if free(m)]
-        older = [m for m in too if m.group(1)] + [m for m in self.SHIFT_RE.finditer(text) if m.group(1)
-                                                  and not self._inside(m.start(), negated)
-                                                  and not self.PRAISE_RE.search(text[max(0, m.start() - 24):m.end() + 12])]
-        newer = [m for m in too if m.group(2)] + [m for m in self.SHIFT_RE.finditer(text) if m.group(2)
-                                                  and not self._inside(m.start(), negated)]
+        older = [m for m in too if m.group(1)] + [
+            m
+            for m in self.SHIFT_RE.finditer(text)
+            if m.group(1)
+            and not self._inside(m.start(), negated)
+            and not self.PRAISE_RE.search(text[max(0, m.start() - 24) : m.end() + 12])
+        ]
+        newer = [m for m in too if m.group(2)] + [
+            m for m in self.SHIFT_RE.finditer(text) if m.group(2) and not self._inside(m.start(), negated)
+        ]
         if older and not newer:
             intent.era_shift = "older"
         elif newer and not older:
             intent.era_shift = "newer"
-        wants_old = [m for m in old if not self._inside(m.start(), negated)] + [m for m in new if self._inside(m.start(), negated)]
-        wants_new = [m for m in new if not self._inside(m.start(), negated)] + [m for m in old if self._inside(m.start(), negated)]
+        wants_old = [m for m in old if not self._inside(m.start(), negated)] + [
+            m for m in new if self._inside(m.start(), negated)
+        ]
+        wants_new = [m for m in new if not self._inside(m.start(), negated)] + [
+            m for m in old if self._inside(m.start(), negated)
+        ]
         # "too recent" asks for older films and "(nothing) too old" for newer ones, negated or not
         wants_old += [m for m in too if m.group(1)]
         wants_new += [m for m in too if m.group(2)]
@@ -581,10 +1225,17 @@ class RuleParser:
                     if w not in intent.unwanted_keywords:
                         intent.unwanted_keywords.append(w)
                 continue
-            if (word in STOPWORDS or word in genre_tokens or word in mood_tokens or word in cue_tokens
-                    or word in ERA_WORDS or word in ORDINALS or re.fullmatch(r"\d+s?", word)):
+            if (
+                word in STOPWORDS
+                or word in genre_tokens
+                or word in mood_tokens
+                or word in cue_tokens
+                or word in ERA_WORDS
+                or word in ORDINALS
+                or re.fullmatch(r"\d+s?", word)
+            ):
                 continue
-            if self._inside(m.start(), negated) or DEGREE.search(text[max(0, m.start() - 20):m.start()]):
+            if self._inside(m.start(), negated) or DEGREE.search(text[max(0, m.start() - 20) : m.start()]):
                 # a misspelt unwanted word ("gorey") means the word it is close to ("gory")
                 close = difflib.get_close_matches(word, KEYWORD_EXPANSIONS, n=1, cutoff=0.8)
                 for w in KEYWORD_EXPANSIONS.get(close[0] if close else word, (word,)):
@@ -596,9 +1247,13 @@ class RuleParser:
     def _kind(self, message: str, text: str, intent: Intent, last_shown) -> str:
         if EXPLAIN.search(text) and (last_shown or intent.explain_item is not None or intent.reference_items):
             return "explain"
-        if GREETING.match(message) or (intent.is_empty() and not intent.unwanted_keywords and not intent.unknown_titles
-                                       and re.search(r"\b(hi|hello|hey|thanks|thank you|bye)\b", text)
-                                       and not REQUEST.search(text)):
+        if GREETING.match(message) or (
+            intent.is_empty()
+            and not intent.unwanted_keywords
+            and not intent.unknown_titles
+            and re.search(r"\b(hi|hello|hey|thanks|thank you|bye)\b", text)
+            and not REQUEST.search(text)
+        ):
             return "chat"
         if (REFINE_START.match(text) or CRITIQUE.search(text) or intent.era_shift) and last_shown:
             return "refine"
@@ -619,8 +1274,11 @@ class RuleParser:
             intent.explain_rank = 1 if re.search(r"\b(it|this|that one|this one)\b", text) else None
 
 
-REQUEST = re.compile(r"\b(something|anything|movies?|films?|recommend|suggest|show|like|want|more|another|give|"
-                     r"watch|looking for|need|find)\b", re.I)
+REQUEST = re.compile(
+    r"\b(something|anything|movies?|films?|recommend|suggest|show|like|want|more|another|give|"
+    r"watch|looking for|need|find)\b",
+    re.I,
+)
 
 
 def merge_intents(rules: Intent, llm: Intent | None, message: str = "") -> Intent:
@@ -646,7 +1304,12 @@ def merge_intents(rules: Intent, llm: Intent | None, message: str = "") -> Inten
     merged.reference_items = [i for i in merged.reference_items if i not in merged.disliked_items]
     if rules.kind == "recommend" and merged.reference_items and not rules.reference_items:
         merged.kind = "more_like"
-    elif rules.kind == "recommend" and llm.kind == "chat" and rules.is_empty() and not rules.unknown_titles \
-            and not REQUEST.search(message):
+    elif (
+        rules.kind == "recommend"
+        and llm.kind == "chat"
+        and rules.is_empty()
+        and not rules.unknown_titles
+        and not REQUEST.search(message)
+    ):
         merged.kind = "chat"
     return merged

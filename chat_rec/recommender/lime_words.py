@@ -8,8 +8,8 @@ weighted linear model; a word's weight is how much its presence raises the score
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -30,8 +30,14 @@ class WordWeights:
         return [w for w, v in sorted(self.weights, key=lambda p: -p[1]) if v > 0][:n]
 
 
-def explain_lime(score_requests: Callable[[Sequence[str]], np.ndarray], request: str, *, num_samples: int = 300,
-                 seed: int = 0, num_features: int = 12) -> WordWeights:
+def explain_lime(
+    score_requests: Callable[[Sequence[str]], np.ndarray],
+    request: str,
+    *,
+    num_samples: int = 300,
+    seed: int = 0,
+    num_features: int = 12,
+) -> WordWeights:
     """Word weights of ``request`` for a scoring function of request texts (one item's re-ranker score).
 
     Args:

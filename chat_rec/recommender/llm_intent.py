@@ -31,19 +31,41 @@ def load_prompt(name: str) -> dict:
 
 def intent_schema(genres: list[str]) -> dict:
     """JSON schema for the LLM's answer. Arrays are capped (small models loop otherwise, DESIGN §3)."""
+
     def arr(n: int, items: dict | None = None) -> dict:
         return {"type": "array", "items": items or {"type": "string", "maxLength": 40}, "maxItems": n}
 
     genre_item = {"type": "string", "enum": genres} if genres else None
-    return {"type": "object", "additionalProperties": False,
-            "properties": {"kind": {"type": "string", "enum": KINDS},
-                           "genres": arr(4, genre_item), "avoid_genres": arr(4, genre_item),
-                           "keywords": arr(5), "avoid_keywords": arr(4),
-                           "liked_titles": arr(3), "disliked_titles": arr(3), "similar_to_titles": arr(3),
-                           "year_min": {"type": ["integer", "null"]}, "year_max": {"type": ["integer", "null"]},
-                           "mood": {"type": ["string", "null"], "enum": ["light", "dark", "sad", None]}},
-            "required": ["kind", "genres", "avoid_genres", "keywords", "avoid_keywords", "liked_titles",
-                         "disliked_titles", "similar_to_titles", "year_min", "year_max", "mood"]}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "kind": {"type": "string", "enum": KINDS},
+            "genres": arr(4, genre_item),
+            "avoid_genres": arr(4, genre_item),
+            "keywords": arr(5),
+            "avoid_keywords": arr(4),
+            "liked_titles": arr(3),
+            "disliked_titles": arr(3),
+            "similar_to_titles": arr(3),
+            "year_min": {"type": ["integer", "null"]},
+            "year_max": {"type": ["integer", "null"]},
+            "mood": {"type": ["string", "null"], "enum": ["light", "dark", "sad", None]},
+        },
+        "required": [
+            "kind",
+            "genres",
+            "avoid_genres",
+            "keywords",
+            "avoid_keywords",
+            "liked_titles",
+            "disliked_titles",
+            "similar_to_titles",
+            "year_min",
+            "year_max",
+            "mood",
+        ],
+    }
 
 
 class LLMFailure(Exception):
@@ -110,8 +132,11 @@ class LLMHelper:
 
         def strings(key: str, limit: int) -> list[str]:
             value = data.get(key) or []
-            return [str(v).strip() for v in value if isinstance(v, (str, int)) and str(v).strip()][:limit] \
-                if isinstance(value, list) else []
+            return (
+                [str(v).strip() for v in value if isinstance(v, (str, int)) and str(v).strip()][:limit]
+                if isinstance(value, list)
+                else []
+            )
 
         def genres(key: str) -> list[str]:
             return list(dict.fromkeys(known[g.lower()] for g in strings(key, 4) if g.lower() in known))
@@ -126,12 +151,19 @@ class LLMHelper:
 
         kind = data.get("kind") if data.get("kind") in KINDS else "recommend"
         mood = data.get("mood") if data.get("mood") in ("light", "dark", "sad") else None
-        return Intent(kind=kind, wanted_genres=genres("genres"), unwanted_genres=genres("avoid_genres"),
-                      keywords=[k.lower() for k in strings("keywords", 5)],
-                      unwanted_keywords=[k.lower() for k in strings("avoid_keywords", 4)],
-                      liked_items=titles("liked_titles"), disliked_items=titles("disliked_titles"),
-                      reference_items=titles("similar_to_titles"), year_min=year("year_min"),
-                      year_max=year("year_max"), mood=mood)
+        return Intent(
+            kind=kind,
+            wanted_genres=genres("genres"),
+            unwanted_genres=genres("avoid_genres"),
+            keywords=[k.lower() for k in strings("keywords", 5)],
+            unwanted_keywords=[k.lower() for k in strings("avoid_keywords", 4)],
+            liked_items=titles("liked_titles"),
+            disliked_items=titles("disliked_titles"),
+            reference_items=titles("similar_to_titles"),
+            year_min=year("year_min"),
+            year_max=year("year_max"),
+            mood=mood,
+        )
 
     def rewrite(self, facts_text: str) -> str:
         """One or two sentences from the facts (checked for grounding by the caller). Raises LLMFailure."""

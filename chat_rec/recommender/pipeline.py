@@ -44,13 +44,13 @@ class UserState:
     liked_rows: list[int] = field(default_factory=list)
     disliked_rows: list[int] = field(default_factory=list)
     shown_rows: list[int] = field(default_factory=list)
-    mentioned_rows: list[int] = field(default_factory=list)   # items brought up in the conversation, in order
-    user_vector: np.ndarray | None = None   # learned from 👍/👎 (recommender.feedback)
-    feedback_up_rows: list[int] = field(default_factory=list)     # this session's 👍 (last value per item)
-    feedback_down_rows: list[int] = field(default_factory=list)   # and 👎
-    request: str = ""                        # the person's own recent words this session
-    dialogue: str = ""                       # both sides' recent words
-    profile: dict = field(default_factory=dict)   # a known user's profile (age, gender, occupation)
+    mentioned_rows: list[int] = field(default_factory=list)  # items brought up in the conversation, in order
+    user_vector: np.ndarray | None = None  # learned from 👍/👎 (recommender.feedback)
+    feedback_up_rows: list[int] = field(default_factory=list)  # this session's 👍 (last value per item)
+    feedback_down_rows: list[int] = field(default_factory=list)  # and 👎
+    request: str = ""  # the person's own recent words this session
+    dialogue: str = ""  # both sides' recent words
+    profile: dict = field(default_factory=dict)  # a known user's profile (age, gender, occupation)
 
 
 @dataclass
@@ -64,7 +64,7 @@ class Scored:
 class Ranking:
     items: list[Scored]
     query: str
-    relaxed: list[str] = field(default_factory=list)   # constraints dropped because nothing matched
+    relaxed: list[str] = field(default_factory=list)  # constraints dropped because nothing matched
     head: str = "request"
 
 
@@ -102,20 +102,36 @@ class Recommender:
         fusion: the fitted weights (``fusion.load_fusion``); the hand-set defaults when None.
     """
 
-    def __init__(self, catalog: Catalog, index: ItemIndex, vectors: np.ndarray, encoder: Encoder,
-                 cf: EASE | None = None, interactions: Interactions | None = None,
-                 reranker: Reranker | None = None, fusion: FusionModel | None = None, n_candidates: int = 100,
-                 rerank_top: int = 50, side: sig.SideData | None = None, full_rank_max: int = 50_000):
+    def __init__(
+        self,
+        catalog: Catalog,
+        index: ItemIndex,
+        vectors: np.ndarray,
+        encoder: Encoder,
+        cf: EASE | None = None,
+        interactions: Interactions | None = None,
+        reranker: Reranker | None = None,
+        fusion: FusionModel | None = None,
+        n_candidates: int = 100,
+        rerank_top: int = 50,
+        side: sig.SideData | None = None,
+        full_rank_max: int = 50_000,
+    ):
         self.catalog, self.index, self.vectors, self.encoder = catalog, index, vectors, encoder
         self.cf, self.reranker, self.n_candidates = cf, reranker or IdentityReranker(), n_candidates
         self.fusion = fusion or defaults()
         self.rerank_top, self.full_rank_max = rerank_top, full_rank_max
         if side is None:
-            counts = np.bincount(interactions.item_rows, minlength=len(catalog)) if interactions is not None \
+            counts = (
+                np.bincount(interactions.item_rows, minlength=len(catalog))
+                if interactions is not None
                 else np.zeros(len(catalog))
+            )
             side = sig.SideData(popularity=np.log1p(counts), cf=cf)
         self.side = side
-        self.popularity = (side.popularity if side.popularity is not None else np.zeros(len(catalog))).astype(np.float32)
+        self.popularity = (side.popularity if side.popularity is not None else np.zeros(len(catalog))).astype(
+            np.float32
+        )
         self.texts = [item_text(item) for item in catalog.items]
         self.features = sig.CatalogFeatures.build(catalog, vectors, side, self.texts)
         self._lower_texts = self.features.lower_texts
@@ -157,10 +173,14 @@ class Recommender:
         named = set(intent.reference_items) | set(intent.disliked_items) | set(intent.liked_items)
         rows = self.catalog.with_twins(rows | {self.catalog.row(i) for i in named if i in self.catalog})
         exclude = {self.catalog.items[r].id for r in rows} | named
-        return SearchFilter(exclude_ids=frozenset(exclude),
-                            require_genres=tuple(intent.wanted_genres) if genres else (),
-                            forbid_genres=tuple(intent.unwanted_genres), all_genres=intent.all_genres and genres,
-                            year_min=intent.year_min if era else None, year_max=intent.year_max if era else None)
+        return SearchFilter(
+            exclude_ids=frozenset(exclude),
+            require_genres=tuple(intent.wanted_genres) if genres else (),
+            forbid_genres=tuple(intent.unwanted_genres),
+            all_genres=intent.all_genres and genres,
+            year_min=intent.year_min if era else None,
+            year_max=intent.year_max if era else None,
+        )
 
     # ------------------------------------------------------------------------------------ ranking
     def rank(self, intent: Intent, state: UserState, k: int = 5, restrict: list[int] | None = None) -> Ranking:
@@ -198,8 +218,14 @@ class Recommender:
         raw = sig.compute(self.features, request, cand) if len(cand) else {}
         return cand, sig.matrix(raw, len(cand)), head_for(intent, state, self.fusion.heads)
 
-    def candidates(self, intent: Intent, state: UserState, restrict: list[int] | None = None, k: int = 5,
-                   names: tuple[str, ...] = sig.NAMES):
+    def candidates(
+        self,
+        intent: Intent,
+        state: UserState,
+        restrict: list[int] | None = None,
+        k: int = 5,
+        names: tuple[str, ...] = sig.NAMES,
+    ):
         """The candidate rows (sorted), the signals' view of the request, the query text and the relaxed
         constraints (a genre or era constraint is dropped when fewer than ``min(k, 5)`` rows pass it: the
         chat shows 5, so a longer list, as an evaluation asks, relaxes no sooner)."""
@@ -227,24 +253,41 @@ class Recommender:
             return np.flatnonzero(allowed).astype(np.int64), request, query, relaxed
         return self._retrieve(request, state, flt, allowed), request, query, relaxed
 
-    def request(self, intent: Intent, state: UserState, query: str | None = None,
-                names: tuple[str, ...] = sig.NAMES) -> sig.Request:
+    def request(
+        self, intent: Intent, state: UserState, query: str | None = None, names: tuple[str, ...] = sig.NAMES
+    ) -> sig.Request:
         """The signals' view of the request. Only the texts the ``names`` signals read are encoded, in one
         batch (the encoder is most of a turn's time on a CPU)."""
         query = build_query(intent, self.catalog) if query is None else query
-        refs = list(state.mentioned_rows) + list(state.liked_rows) + \
-            [self.catalog.row(i) for i in intent.reference_items + intent.liked_items if i in self.catalog]
+        refs = (
+            list(state.mentioned_rows)
+            + list(state.liked_rows)
+            + [self.catalog.row(i) for i in intent.reference_items + intent.liked_items if i in self.catalog]
+        )
         liked = set(state.liked_rows) | {self.catalog.row(i) for i in intent.liked_items if i in self.catalog}
-        disliked = list(state.disliked_rows) + [self.catalog.row(i) for i in intent.disliked_items if i in self.catalog]
+        disliked = list(state.disliked_rows) + [
+            self.catalog.row(i) for i in intent.disliked_items if i in self.catalog
+        ]
         words = state.request.strip()[-WORDS_CHARS:] if {"words", "dialogue"} & set(names) else ""
         dialogue = state.dialogue.strip()[-WORDS_CHARS:] if "dialogue" in names else ""
         query = query if "sem" in names else ""
         vec = self.encode_all([query, words, dialogue])
-        return sig.Request(intent, vec.get(query), vec.get(words), list(dict.fromkeys(refs)), liked, disliked,
-                           list(state.history_rows), list(state.history_ratings), state.user_vector,
-                           vec.get(dialogue) if dialogue != words else None,
-                           list(state.feedback_up_rows), list(state.feedback_down_rows), self.feedback_tau,
-                           self.feedback_model if state.feedback_up_rows or state.feedback_down_rows else None)
+        return sig.Request(
+            intent,
+            vec.get(query),
+            vec.get(words),
+            list(dict.fromkeys(refs)),
+            liked,
+            disliked,
+            list(state.history_rows),
+            list(state.history_ratings),
+            state.user_vector,
+            vec.get(dialogue) if dialogue != words else None,
+            list(state.feedback_up_rows),
+            list(state.feedback_down_rows),
+            self.feedback_tau,
+            self.feedback_model if state.feedback_up_rows or state.feedback_down_rows else None,
+        )
 
     def encode_all(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Vectors of the non-empty ``texts``: the remembered ones, the rest encoded in one batch."""
@@ -283,14 +326,21 @@ class Recommender:
         pool |= set(rows[np.argsort(-self.popularity[rows], kind="stable")[:n]].tolist())
         return np.asarray(sorted(x for x in pool if allowed[x]), dtype=np.int64)
 
-    def _rerank(self, fused: np.ndarray, cand: np.ndarray, intent: Intent, state: UserState, head: str,
-                raw: dict[str, np.ndarray]) -> np.ndarray:
+    def _rerank(
+        self,
+        fused: np.ndarray,
+        cand: np.ndarray,
+        intent: Intent,
+        state: UserState,
+        head: str,
+        raw: dict[str, np.ndarray],
+    ) -> np.ndarray:
         """The re-ranker's standardised score, with its fitted weight, over the top ``rerank_top`` of the
         linear (and tree) stage."""
         w = self.fusion.weight(head, RERANKER)
         if not w or isinstance(self.reranker, IdentityReranker) or len(cand) < 2:
             return fused
-        top = np.argsort(-fused, kind="stable")[:self.rerank_top]
+        top = np.argsort(-fused, kind="stable")[: self.rerank_top]
         scores = self.reranker.score(self.reranker_query(intent, state), [self.texts[r] for r in cand[top]])
         fused = fused.copy()
         fused[top] += w * sig.zscore(np.asarray(scores, dtype=np.float64))
@@ -304,8 +354,12 @@ class Recommender:
         ratings = list(state.history_ratings) + [5.0] * len(state.liked_rows)
         liked = [self.catalog.row(i) for i in intent.liked_items + intent.reference_items if i in self.catalog]
         rows, ratings = rows + liked, ratings + [5.0] * len(liked)
-        return compose(profile_text(state.profile), ui_context(intent.context),
-                       state.request if request is None else request, history_text(self.catalog, rows, ratings))
+        return compose(
+            profile_text(state.profile),
+            ui_context(intent.context),
+            state.request if request is None else request,
+            history_text(self.catalog, rows, ratings),
+        )
 
 
 def decade_label(year_min: int | None, year_max: int | None) -> str:
@@ -320,4 +374,4 @@ def decade_label(year_min: int | None, year_max: int | None) -> str:
     return ""
 
 
-__all__ = ["Recommender", "UserState", "Ranking", "Scored", "build_query", "head_for", "decade_label"]
+__all__ = ["Ranking", "Recommender", "Scored", "UserState", "build_query", "decade_label", "head_for"]

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import sparse
@@ -20,7 +20,11 @@ from .signals import SideData
 
 
 def interaction_side(catalog: Catalog, interactions: Interactions | None, cf: EASE | None) -> SideData:
-    counts = np.bincount(interactions.item_rows, minlength=len(catalog)) if interactions is not None else np.zeros(len(catalog))
+    counts = (
+        np.bincount(interactions.item_rows, minlength=len(catalog))
+        if interactions is not None
+        else np.zeros(len(catalog))
+    )
     return SideData(popularity=np.log1p(counts), cf=cf)
 
 
@@ -60,11 +64,16 @@ def dialogue_side(catalog: Catalog, dialogues: Sequence[Dialogue], external: Sid
     C.eliminate_zeros()
     norm = np.sqrt(np.asarray(X.sum(axis=0)).ravel()) + 1e-9
     ext = external or SideData()
-    return SideData(popularity=np.log1p(rec_counts),
-                    mentions=np.log1p(np.bincount([r for rows in every for r in rows], minlength=n).astype(np.float64)),
-                    year_popularity=np.log((per_year[bucket] + 0.5) / (films[bucket] + 1.0)),
-                    comention=(sparse.diags(1 / norm) @ C @ sparse.diags(1 / norm)).tocsr(),
-                    cf=ext.cf, cf_col=ext.cf_col, ext_popularity=ext.ext_popularity, ext_recent=ext.ext_recent)
+    return SideData(
+        popularity=np.log1p(rec_counts),
+        mentions=np.log1p(np.bincount([r for rows in every for r in rows], minlength=n).astype(np.float64)),
+        year_popularity=np.log((per_year[bucket] + 0.5) / (films[bucket] + 1.0)),
+        comention=(sparse.diags(1 / norm) @ C @ sparse.diags(1 / norm)).tocsr(),
+        cf=ext.cf,
+        cf_col=ext.cf_col,
+        ext_popularity=ext.ext_popularity,
+        ext_recent=ext.ext_recent,
+    )
 
 
 def external_cf(catalog: Catalog, ratings_csv, merged_csv, lam: float = 200.0) -> SideData:
@@ -99,5 +108,6 @@ def external_cf(catalog: Catalog, ratings_csv, merged_csv, lam: float = 200.0) -
     def per_row(a):
         return np.where(col >= 0, np.log1p(a[np.maximum(col, 0)]), 0.0)
 
-    return SideData(cf=EASE(lam, "rating").fit_matrix(X), cf_col=col, ext_popularity=per_row(counts),
-                    ext_recent=per_row(recent))
+    return SideData(
+        cf=EASE(lam, "rating").fit_matrix(X), cf_col=col, ext_popularity=per_row(counts), ext_recent=per_row(recent)
+    )

@@ -6,39 +6,52 @@ catalog or the request lacks it (no CF data, no dialogue statistics, no referenc
 missing signal is left out (it reads as 0 after standardisation), never faked. Signals are standardised
 (z-scored) over the candidate rows and fused by weights fitted on data (``recommender.fusion``).
 
-| name          | what it measures (higher = more recommended)                                            | needs                      |
-|---------------|------------------------------------------------------------------------------------------|----------------------------|
-| ``sem``       | MiniLM cosine of the item text with the query built from the intent (genres, mood, keywords, era) | an intent with text aspects |
-| ``words``     | MiniLM cosine of the item text with the person's own recent words (titles as typed)      | messages in the session    |
-| ``dialogue``  | the same with both sides' recent messages (the assistant's questions and answers too)    | messages in the session    |
-| ``ref_mean``  | mean MiniLM item-item cosine with the referenced / liked items (liked x2)                | references                 |
-| ``ref_max``   | max item-item cosine with them                                                            | references                 |
-| ``ref_last``  | item-item cosine with the latest one                                                      | references                 |
-| ``disliked``  | max item-item cosine with the disliked items (the fitted weight sets the direction)      | dislikes                   |
-| ``genre_profile`` | cosine of the item's genres with the genre profile of the referenced / liked items     | genres, references         |
-| ``ref_year``  | minus the distance in years from the median year of the referenced / liked items          | years, references          |
-| ``cf``        | rating-weighted EASE folded in from the history (rating/5), likes (1.0) and references (0.6) | CF data                 |
-| ``cf_last``   | EASE folded in from the latest reference alone                                            | CF data, references        |
-| ``user``      | cosine of the item with the session's 👍/👎 user vector (online logistic update)           | feedback                   |
-| ``pop``       | log(1 + interactions), or recommender mentions in a dialogue corpus                       | interactions               |
-| ``mentions``  | log(1 + mentions by anyone) in a dialogue corpus                                          | dialogue statistics        |
-| ``year_pop``  | how often films of the item's release year are recommended, per film of that year         | dialogue statistics, years |
-| ``comention`` | cosine co-mention with the referenced items in the training dialogues (liked x2)          | dialogue statistics        |
-| ``ext_pop``   | log(1 + ratings) in the external CF source                                                | external CF source         |
-| ``ext_recent``| the same over the source's last three years                                               | external CF source         |
-| ``year``      | the release year                                                                          | years                      |
-| ``genre``     | share of the wanted genres the item has, minus 1 when it has an unwanted one              | genres in the intent       |
-| ``era``       | 1 inside the requested era                                                                | an era in the intent       |
-| ``mood``      | +1 / -1 when the item's genres lean towards / away from the requested mood                | a mood                     |
-| ``unwanted_keyword`` | 1 when the item text contains a word the person does not want                      | unwanted keywords          |
-| ``feedback``  | how well the item, taken as the film the person is after, explains their 👍/👎: the log-likelihood of each 👍 and 👎 given it, from the learned ``JudgementModel`` (a table over the item-item cosine and the genre overlap, fitted on judgements by ``chat-rec train feedback``), else logistic in the cosine (threshold ``Request.feedback_tau``, slope ``FEEDBACK_SLOPE``) | 👍/👎 in the session |
+Each signal, what it measures (higher = more recommended) and what it needs:
+
+* ``sem``: MiniLM cosine of the item text with the query built from the intent (genres, mood, keywords, era)
+  [needs: an intent with text aspects]
+* ``words``: MiniLM cosine of the item text with the person's own recent words (titles as typed) [needs: messages
+  in the session]
+* ``dialogue``: the same with both sides' recent messages (the assistant's questions and answers too) [needs:
+  messages in the session]
+* ``ref_mean``: mean MiniLM item-item cosine with the referenced / liked items (liked x2) [needs: references]
+* ``ref_max``: max item-item cosine with them [needs: references]
+* ``ref_last``: item-item cosine with the latest one [needs: references]
+* ``disliked``: max item-item cosine with the disliked items (the fitted weight sets the direction) [needs:
+  dislikes]
+* ``genre_profile``: cosine of the item's genres with the genre profile of the referenced / liked items [needs:
+  genres, references]
+* ``ref_year``: minus the distance in years from the median year of the referenced / liked items [needs: years,
+  references]
+* ``cf``: rating-weighted EASE folded in from the history (rating/5), likes (1.0) and references (0.6) [needs: CF
+  data]
+* ``cf_last``: EASE folded in from the latest reference alone [needs: CF data, references]
+* ``user``: cosine of the item with the session's 👍/👎 user vector (online logistic update) [needs: feedback]
+* ``pop``: log(1 + interactions), or recommender mentions in a dialogue corpus [needs: interactions]
+* ``mentions``: log(1 + mentions by anyone) in a dialogue corpus [needs: dialogue statistics]
+* ``year_pop``: how often films of the item's release year are recommended, per film of that year [needs: dialogue
+  statistics, years]
+* ``comention``: cosine co-mention with the referenced items in the training dialogues (liked x2) [needs: dialogue
+  statistics]
+* ``ext_pop``: log(1 + ratings) in the external CF source [needs: external CF source]
+* ``ext_recent``: the same over the source's last three years [needs: external CF source]
+* ``year``: the release year [needs: years]
+* ``genre``: share of the wanted genres the item has, minus 1 when it has an unwanted one [needs: genres in the
+  intent]
+* ``era``: 1 inside the requested era [needs: an era in the intent]
+* ``mood``: +1 / -1 when the item's genres lean towards / away from the requested mood [needs: a mood]
+* ``unwanted_keyword``: 1 when the item text contains a word the person does not want [needs: unwanted keywords]
+* ``feedback``: how well the item, taken as the film the person is after, explains their 👍/👎: the log-likelihood of
+  each 👍 and 👎 given it, from the learned ``JudgementModel`` (a table over the item-item cosine and the genre
+  overlap, fitted on judgements by ``chat-rec train feedback``), else logistic in the cosine (threshold
+  ``Request.feedback_tau``, slope ``FEEDBACK_SLOPE``) [needs: 👍/👎 in the session]
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable
 
 import numpy as np
 from scipy import sparse
@@ -73,12 +86,12 @@ class CatalogFeatures:
     vectors: np.ndarray
     side: SideData
     lower_texts: list[str]
-    years: np.ndarray          # 0 where unknown
-    genre_unit: np.ndarray     # rows: unit-norm genre indicator vectors
+    years: np.ndarray  # 0 where unknown
+    genre_unit: np.ndarray  # rows: unit-norm genre indicator vectors
     genre_names: list[str]
 
     @classmethod
-    def build(cls, catalog: Catalog, vectors: np.ndarray, side: SideData, texts: list[str]) -> "CatalogFeatures":
+    def build(cls, catalog: Catalog, vectors: np.ndarray, side: SideData, texts: list[str]) -> CatalogFeatures:
         names = sorted({g for it in catalog.items for g in it.genres if g and g.lower() != "unknown"})
         index = {g: j for j, g in enumerate(names)}
         matrix = np.zeros((len(catalog), max(1, len(names))), dtype=np.float32)
@@ -88,7 +101,9 @@ class CatalogFeatures:
                     matrix[r, index[g]] = 1.0
         unit = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-9)
         years = np.array([it.year or 0 for it in catalog.items], dtype=np.float64)
-        return cls(catalog, np.asarray(vectors, dtype=np.float32), side, [t.lower() for t in texts], years, unit, names)
+        return cls(
+            catalog, np.asarray(vectors, dtype=np.float32), side, [t.lower() for t in texts], years, unit, names
+        )
 
     @cached_property
     def genre_sets(self) -> np.ndarray:
@@ -121,7 +136,7 @@ class JudgementModel:
     smoothed towards its cosine bin's rate. A catalog without genres has overlap 0 throughout: the table is
     then a function of the cosine alone."""
 
-    p_up: np.ndarray          # (len(cos_edges) + 1, JACCARD_BINS)
+    p_up: np.ndarray  # (len(cos_edges) + 1, JACCARD_BINS)
     cos_edges: np.ndarray
 
     COS_STEP = 0.05
@@ -141,7 +156,7 @@ class JudgementModel:
         return np.digitize(cos, edges), j
 
     @classmethod
-    def fit(cls, cos: np.ndarray, jaccard: np.ndarray, up: np.ndarray) -> "JudgementModel":
+    def fit(cls, cos: np.ndarray, jaccard: np.ndarray, up: np.ndarray) -> JudgementModel:
         """From judgements: the pair's cosine and genre overlap, and whether it got a 👍. The rate never falls
         as the cosine rises (isotonic in each overlap column): a closer film is never a less likely 👍, and a
         cosine bin without judgements takes the rate of the nearest one below it."""
@@ -155,17 +170,21 @@ class JudgementModel:
         np.add.at(n, cells, 1.0)
         np.add.at(k, cells, up)
         rows = n.sum(1)
-        row_rate = _increasing(_carried(np.divide(k.sum(1), rows, out=np.zeros(len(rows)), where=rows > 0), rows), rows)
+        row_rate = _increasing(
+            _carried(np.divide(k.sum(1), rows, out=np.zeros(len(rows)), where=rows > 0), rows), rows
+        )
         p = (k + cls.PRIOR * row_rate[:, None]) / (n + cls.PRIOR)
         p = np.column_stack([_increasing(p[:, c], n[:, c] + cls.PRIOR) for c in range(shape[1])])
         return cls(np.clip(p, cls.CLIP, 1 - cls.CLIP), edges)
 
     def to_json(self) -> dict:
-        return {"cos_edges": [float(x) for x in self.cos_edges],
-                "p_up": [[round(float(x), 4) for x in row] for row in self.p_up]}
+        return {
+            "cos_edges": [float(x) for x in self.cos_edges],
+            "p_up": [[round(float(x), 4) for x in row] for row in self.p_up],
+        }
 
     @classmethod
-    def from_json(cls, data: dict) -> "JudgementModel":
+    def from_json(cls, data: dict) -> JudgementModel:
         """Raises ValueError on a malformed table (edges not a finite increasing list, a table not of
         their shape, probabilities outside [CLIP, 1 - CLIP])."""
         try:
@@ -175,9 +194,13 @@ class JudgementModel:
             raise ValueError(f"judgement table unreadable: {exc}") from None
         if edges.ndim != 1 or not len(edges) or not np.all(np.isfinite(edges)) or np.any(np.diff(edges) <= 0):
             raise ValueError("judgement table: cos_edges must be a finite, strictly increasing list")
-        if p.shape != (len(edges) + 1, cls.JACCARD_BINS) or not np.all((p >= cls.CLIP - 1e-9) & (p <= 1 - cls.CLIP + 1e-9)):
-            raise ValueError(f"judgement table of shape {p.shape}, expected ({len(edges) + 1}, {cls.JACCARD_BINS}) "
-                             f"with probabilities in [{cls.CLIP}, {1 - cls.CLIP}]")
+        if p.shape != (len(edges) + 1, cls.JACCARD_BINS) or not np.all(
+            (p >= cls.CLIP - 1e-9) & (p <= 1 - cls.CLIP + 1e-9)
+        ):
+            raise ValueError(
+                f"judgement table of shape {p.shape}, expected ({len(edges) + 1}, {cls.JACCARD_BINS}) "
+                f"with probabilities in [{cls.CLIP}, {1 - cls.CLIP}]"
+            )
         return cls(p, edges)
 
 
@@ -194,7 +217,7 @@ def _carried(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 def _increasing(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The weighted least-squares non-decreasing fit (pool adjacent violators); weight-0 entries count as tiny."""
-    blocks: list[list[float]] = []          # [mean, weight, length]
+    blocks: list[list[float]] = []  # [mean, weight, length]
     for v, w in zip(np.asarray(values, dtype=np.float64), np.maximum(np.asarray(weights, dtype=np.float64), 1e-9)):
         blocks.append([v, w, 1])
         while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
@@ -208,18 +231,18 @@ class Request:
     """One ranking request, as the signals see it."""
 
     intent: Intent
-    query_vector: np.ndarray | None = None       # the intent's semantic query, encoded
-    words_vector: np.ndarray | None = None       # the person's recent words, encoded
-    references: list[int] = field(default_factory=list)   # rows, in the order they came up (liked included)
+    query_vector: np.ndarray | None = None  # the intent's semantic query, encoded
+    words_vector: np.ndarray | None = None  # the person's recent words, encoded
+    references: list[int] = field(default_factory=list)  # rows, in the order they came up (liked included)
     liked: set[int] = field(default_factory=set)
     disliked: list[int] = field(default_factory=list)
     history_rows: list[int] = field(default_factory=list)
     history_ratings: list[float] = field(default_factory=list)
     user_vector: np.ndarray | None = None
-    dialogue_vector: np.ndarray | None = None    # both sides' recent words, encoded (None: same as words)
-    feedback_up: list[int] = field(default_factory=list)     # rows given 👍 in this session (effective value)
-    feedback_down: list[int] = field(default_factory=list)   # rows given 👎
-    feedback_tau: float = 0.4                    # the cosine at which a 👍 and a 👎 are equally likely (fitted)
+    dialogue_vector: np.ndarray | None = None  # both sides' recent words, encoded (None: same as words)
+    feedback_up: list[int] = field(default_factory=list)  # rows given 👍 in this session (effective value)
+    feedback_down: list[int] = field(default_factory=list)  # rows given 👎
+    feedback_tau: float = 0.4  # the cosine at which a 👍 and a 👎 are equally likely (fitted)
     feedback_model: JudgementModel | None = None  # the learned P(👍 | item, wanted film); None: logistic in tau
 
 
@@ -355,9 +378,13 @@ def feedback(f, r, cand):
                 out += np.log(p if liked else 1.0 - p).sum(axis=1)
         return out
     if up:
-        out -= np.logaddexp(0.0, -FEEDBACK_SLOPE * (items @ f.vectors[up].T.astype(np.float64) - r.feedback_tau)).sum(axis=1)
+        out -= np.logaddexp(0.0, -FEEDBACK_SLOPE * (items @ f.vectors[up].T.astype(np.float64) - r.feedback_tau)).sum(
+            axis=1
+        )
     if down:
-        out -= np.logaddexp(0.0, FEEDBACK_SLOPE * (items @ f.vectors[down].T.astype(np.float64) - r.feedback_tau)).sum(axis=1)
+        out -= np.logaddexp(0.0, FEEDBACK_SLOPE * (items @ f.vectors[down].T.astype(np.float64) - r.feedback_tau)).sum(
+            axis=1
+        )
     return out
 
 
@@ -365,6 +392,7 @@ def _side(name: str) -> Signal:
     def signal(f, r, cand):
         values = getattr(f.side, name)
         return None if values is None else values[cand]
+
     return signal
 
 
@@ -388,8 +416,12 @@ def genre(f, r, cand):
     if (not want and not unwanted) or not f.genre_names:
         return None
     items = f.catalog.items
-    return np.array([len(want & set(items[x].genres)) / max(1, len(want)) - float(bool(unwanted & set(items[x].genres)))
-                     for x in cand])
+    return np.array(
+        [
+            len(want & set(items[x].genres)) / max(1, len(want)) - float(bool(unwanted & set(items[x].genres)))
+            for x in cand
+        ]
+    )
 
 
 def era(f, r, cand):
@@ -405,7 +437,9 @@ def mood(f, r, cand):
         return None
     plus, minus = (set(g) for g in MOOD_GENRES[r.intent.mood])
     items = f.catalog.items
-    return np.array([float(bool(plus & set(items[x].genres))) - float(bool(minus & set(items[x].genres))) for x in cand])
+    return np.array(
+        [float(bool(plus & set(items[x].genres))) - float(bool(minus & set(items[x].genres))) for x in cand]
+    )
 
 
 def unwanted_keyword(f, r, cand):
@@ -417,11 +451,30 @@ def unwanted_keyword(f, r, cand):
 
 #: Every signal, in the fixed order of the signal matrix and the weight vectors.
 SIGNALS: dict[str, Signal] = {
-    "sem": sem, "words": words, "dialogue": dialogue, "ref_mean": ref_mean, "ref_max": ref_max, "ref_last": ref_last,
-    "disliked": disliked, "genre_profile": genre_profile, "ref_year": ref_year, "cf": cf, "cf_last": cf_last, "user": user,
-    "pop": pop, "mentions": mentions, "year_pop": year_pop, "comention": comention, "ext_pop": ext_pop,
-    "ext_recent": ext_recent, "year": year, "genre": genre, "era": era, "mood": mood,
-    "unwanted_keyword": unwanted_keyword, "feedback": feedback,
+    "sem": sem,
+    "words": words,
+    "dialogue": dialogue,
+    "ref_mean": ref_mean,
+    "ref_max": ref_max,
+    "ref_last": ref_last,
+    "disliked": disliked,
+    "genre_profile": genre_profile,
+    "ref_year": ref_year,
+    "cf": cf,
+    "cf_last": cf_last,
+    "user": user,
+    "pop": pop,
+    "mentions": mentions,
+    "year_pop": year_pop,
+    "comention": comention,
+    "ext_pop": ext_pop,
+    "ext_recent": ext_recent,
+    "year": year,
+    "genre": genre,
+    "era": era,
+    "mood": mood,
+    "unwanted_keyword": unwanted_keyword,
+    "feedback": feedback,
 }
 NAMES: tuple[str, ...] = tuple(SIGNALS)
 

@@ -13,23 +13,213 @@ import numpy as np
 
 from ..catalog import Catalog, ItemId, display_title
 
-CUES = ("like", "lik", "liek", "loved", "love", "liked", "enjoyed", "adored", "hated", "disliked", "similar to", "why", "about",
-        "than", "as", "watched", "saw", "seen", "fan of", "such as", "style of", "is", "was", "not")
-COMMON = set("""a an the and or of to in on at by for with from it is was be i me my we you he she they this that
-what why how who when where love like big heat speed fear crash men man woman women up down out home boys girls
-kids children family war horror drama comedy action crime romance western musical mystery thriller fantasy
-adventure animation documentary noir sci fi space scary funny dark night day time life world city story new old
-good bad best great little young ice one two three four five six seven eight nine ten house the end run go
-something anything more less really very no not some any
-yes yeah yep nope ok okay lol haha sure maybe please sorry thanks hi hello hey bye wow cool nice fun cute
-them her him us his hers its our your their hope friday loved liked hated awesome amazing perfect
-movie movies film films thing things thrillers comedies dramas westerns musicals mysteries romances cartoons
-documentaries kid date""".split())
+CUES = (
+    "like",
+    "lik",
+    "liek",
+    "loved",
+    "love",
+    "liked",
+    "enjoyed",
+    "adored",
+    "hated",
+    "disliked",
+    "similar to",
+    "why",
+    "about",
+    "than",
+    "as",
+    "watched",
+    "saw",
+    "seen",
+    "fan of",
+    "such as",
+    "style of",
+    "is",
+    "was",
+    "not",
+)
+COMMON = {
+    "a",
+    "an",
+    "the",
+    "and",
+    "or",
+    "of",
+    "to",
+    "in",
+    "on",
+    "at",
+    "by",
+    "for",
+    "with",
+    "from",
+    "it",
+    "is",
+    "was",
+    "be",
+    "i",
+    "me",
+    "my",
+    "we",
+    "you",
+    "he",
+    "she",
+    "they",
+    "this",
+    "that",
+    "what",
+    "why",
+    "how",
+    "who",
+    "when",
+    "where",
+    "love",
+    "like",
+    "big",
+    "heat",
+    "speed",
+    "fear",
+    "crash",
+    "men",
+    "man",
+    "woman",
+    "women",
+    "up",
+    "down",
+    "out",
+    "home",
+    "boys",
+    "girls",
+    "kids",
+    "children",
+    "family",
+    "war",
+    "horror",
+    "drama",
+    "comedy",
+    "action",
+    "crime",
+    "romance",
+    "western",
+    "musical",
+    "mystery",
+    "thriller",
+    "fantasy",
+    "adventure",
+    "animation",
+    "documentary",
+    "noir",
+    "sci",
+    "fi",
+    "space",
+    "scary",
+    "funny",
+    "dark",
+    "night",
+    "day",
+    "time",
+    "life",
+    "world",
+    "city",
+    "story",
+    "new",
+    "old",
+    "good",
+    "bad",
+    "best",
+    "great",
+    "little",
+    "young",
+    "ice",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "house",
+    "end",
+    "run",
+    "go",
+    "something",
+    "anything",
+    "more",
+    "less",
+    "really",
+    "very",
+    "no",
+    "not",
+    "some",
+    "any",
+    "yes",
+    "yeah",
+    "yep",
+    "nope",
+    "ok",
+    "okay",
+    "lol",
+    "haha",
+    "sure",
+    "maybe",
+    "please",
+    "sorry",
+    "thanks",
+    "hi",
+    "hello",
+    "hey",
+    "bye",
+    "wow",
+    "cool",
+    "nice",
+    "fun",
+    "cute",
+    "them",
+    "her",
+    "him",
+    "us",
+    "his",
+    "hers",
+    "its",
+    "our",
+    "your",
+    "their",
+    "hope",
+    "friday",
+    "loved",
+    "liked",
+    "hated",
+    "awesome",
+    "amazing",
+    "perfect",
+    "movie",
+    "movies",
+    "film",
+    "films",
+    "thing",
+    "things",
+    "thrillers",
+    "comedies",
+    "dramas",
+    "westerns",
+    "musicals",
+    "mysteries",
+    "romances",
+    "cartoons",
+    "documentaries",
+    "kid",
+    "date",
+}
 _WORD = re.compile(r"[\w']+(?:[-:][\w']+)*", re.UNICODE)
 
 
 def normalise_title(title: str) -> str:
-    """Lowercase key without year, leading article or punctuation: "Shawshank Redemption, The (1994)" -> "shawshank redemption"."""
+    """Lowercase key without year, leading article or punctuation:
+    "Shawshank Redemption, The (1994)" -> "shawshank redemption"."""
     title = re.sub(r"\s*\((?:\d{4}|[IVX]+|V)\)\s*", " ", title)
     title = display_title(title.strip()).lower().replace("&", " and ")
     title = re.sub(r"^(the|a|an)\s+", "", title.strip())
@@ -39,10 +229,10 @@ def normalise_title(title: str) -> str:
 
 @dataclass(frozen=True)
 class Mention:
-    start: int          # character span in the message
+    start: int  # character span in the message
     end: int
-    surface: str        # the words as the person wrote them
-    item_id: ItemId | None   # None: looked like a title but matches nothing in the catalog
+    surface: str  # the words as the person wrote them
+    item_id: ItemId | None  # None: looked like a title but matches nothing in the catalog
     score: float = 100.0
 
 
@@ -96,9 +286,9 @@ class TitleMatcher:
         found: list[Mention] = []
         for n in range(min(self.max_words + 1, 9), 0, -1):
             for i in range(len(words) - n + 1):
-                if any(used[i:i + n]):
+                if any(used[i : i + n]):
                     continue
-                span = lower[i:i + n]
+                span = lower[i : i + n]
                 if span[0] in ("the", "a", "an") and n > 1:
                     continue  # matched without the article at i + 1
                 key = " ".join(span)
@@ -110,20 +300,22 @@ class TitleMatcher:
                 if i > 0 and lower[i - 1] in ("the", "a", "an"):
                     start = words[i - 1][1]
                 found.append(Mention(start, end, message[start:end], item_id))
-                used[i:i + n] = [True] * n
+                used[i : i + n] = [True] * n
         found += self._after_cues(message, words, used)
         return sorted(found, key=lambda m: m.start)
 
     def _plausible(self, message: str, words, i: int, n: int) -> bool:
-        tokens = [w.lower() for w, _, _ in words[i:i + n]]
+        tokens = [w.lower() for w, _, _ in words[i : i + n]]
         if n >= 2 and not all(t in COMMON for t in tokens):
             return True
-        before = " ".join(w.lower() for w, _, _ in words[max(0, i - 2):i])
+        before = " ".join(w.lower() for w, _, _ in words[max(0, i - 2) : i])
         cue = any(re.search(rf"\b{re.escape(c)}$", before) for c in CUES if c not in ("is", "was", "not", "as"))
-        capitalised = all(w[0].isupper() for w, _, _ in words[i:i + n] if w.lower() not in ("the", "a", "an", "of", "and"))
+        capitalised = all(
+            w[0].isupper() for w, _, _ in words[i : i + n] if w.lower() not in ("the", "a", "an", "of", "and")
+        )
         quoted = words[i][1] > 0 and message[words[i][1] - 1] in "\"'“"
         if all(t in COMMON for t in tokens):
-            return capitalised and (cue or quoted) or (quoted and n >= 2)
+            return (capitalised and (cue or quoted)) or (quoted and n >= 2)
         return cue or quoted or (capitalised and i > 0)
 
     def _after_cues(self, message: str, words, used) -> list[Mention]:
@@ -131,14 +323,29 @@ class TitleMatcher:
         out = []
         lower = [w.lower() for w, _, _ in words]
         for i, w in enumerate(lower):
-            if w not in ("like", "lik", "liek", "loved", "liked", "enjoyed", "hated", "to", "why", "about", "than", "adored", "watched", "saw"):
+            if w not in (
+                "like",
+                "lik",
+                "liek",
+                "loved",
+                "liked",
+                "enjoyed",
+                "hated",
+                "to",
+                "why",
+                "about",
+                "than",
+                "adored",
+                "watched",
+                "saw",
+            ):
                 continue
             if w == "to" and (i == 0 or lower[i - 1] != "similar"):
                 continue
             j = i + 1
             phrase = []
             while j < len(words) and len(phrase) < 6 and not used[j]:
-                between = message[words[j - 1][2]:words[j][1]]
+                between = message[words[j - 1][2] : words[j][1]]
                 if phrase and re.search(r"[,.;!?]", between):
                     break
                 if lower[j] in ("but", "and", "or", "because", "from", "with", "that", "which", "so", "in", "it"):

@@ -23,7 +23,7 @@ class UIState:
 
     session: Session = field(default_factory=Session)
     cards: list[Recommendation] = field(default_factory=list)
-    message_items: dict[int, object] = field(default_factory=dict)   # chat message index -> item id
+    message_items: dict[int, object] = field(default_factory=dict)  # chat message index -> item id
     why: Recommendation | None = None
     why_weights: list[tuple[str, float]] = field(default_factory=list)
     why_method: str = ""
@@ -98,7 +98,9 @@ class ChatUI:
         item_id = ui.message_items.get(data.index[0] if isinstance(data.index, (list, tuple)) else data.index)
         if item_id is None:
             return ui
-        value = "retract" if data.liked in ("", None) else ("up" if data.liked is True or data.liked == "like" else "down")
+        value = (
+            "retract" if data.liked in ("", None) else ("up" if data.liked is True or data.liked == "like" else "down")
+        )
         ui = copy.deepcopy(ui)
         self.agent.record_feedback(ui.session, item_id, value)
         return ui
@@ -110,9 +112,9 @@ class ChatUI:
             return ui
         ui.why = card
         lime = self.agent.explain_words(ui.session, item_id)
-        if lime is not None:      # LIME over the trained re-ranker's score
+        if lime is not None:  # LIME over the trained re-ranker's score
             ui.why_weights, ui.why_method = lime.weights, "LIME on the re-ranker score"
-        else:                     # no re-ranker: occlusion of words on the semantic score
+        else:  # no re-ranker: occlusion of words on the semantic score
             ui.why_weights = word_influence(self.agent.rec, ui.last_message, self.agent.catalog.row(item_id))
             ui.why_method = "occlusion on the semantic score"
         return ui
@@ -153,8 +155,12 @@ class ChatUI:
                 with gr.Column(scale=3):
                     chatbot = gr.Chatbot(label="Conversation", height=420, elem_id="chat")
                     with gr.Row():
-                        box = gr.Textbox(placeholder="e.g. something scary from the 80s, but not too gory",
-                                         show_label=False, scale=5, elem_id="msg")
+                        box = gr.Textbox(
+                            placeholder="e.g. something scary from the 80s, but not too gory",
+                            show_label=False,
+                            scale=5,
+                            elem_id="msg",
+                        )
                         send = gr.Button("Send", variant="primary", scale=1, elem_id="send")
 
                     @gr.render(inputs=ui_state)
@@ -176,11 +182,19 @@ class ChatUI:
                             gr.Markdown(why_markdown(ui.why), elem_id="why-facts")
                             if ui.why_weights:
                                 gr.Markdown(f"*Word weights: {ui.why_method}*", elem_id="why-method")
-                                gr.BarPlot(pd.DataFrame(influence_rows(ui.why_weights)), x="word", y="influence",
-                                           title=f"Request words behind this pick ({ui.why_method})", elem_id="why-chart",
-                                           sort="-y")
+                                gr.BarPlot(
+                                    pd.DataFrame(influence_rows(ui.why_weights)),
+                                    x="word",
+                                    y="influence",
+                                    title=f"Request words behind this pick ({ui.why_method})",
+                                    elem_id="why-chart",
+                                    sort="-y",
+                                )
+
                 with gr.Column(scale=1):
-                    user = gr.Textbox(label="Who you are: a MovieLens user id, or blank for a new user", elem_id="user")
+                    user = gr.Textbox(
+                        label="Who you are: a MovieLens user id, or blank for a new user", elem_id="user"
+                    )
                     user_md = gr.Markdown(user_summary([], None))
                     device = gr.Radio(DEVICES, value="laptop", label="Device")
                     when = gr.Dropdown(TIMES, value="now", label="Time")
@@ -190,6 +204,7 @@ class ChatUI:
             inputs = [box, ui_state, chatbot, user, device, when]
             send.click(stream, inputs, [ui_state, chatbot, box])
             box.submit(stream, inputs, [ui_state, chatbot, box])
+
             def on_like(ui, data):
                 return self.like(ui, data)
 

@@ -19,8 +19,16 @@ from chat_rec.ui.app import build_app
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def free_port() -> int:
@@ -31,20 +39,30 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(ml_parts):
+    from chat_rec.assemble import load_fusion_reranker
+    from chat_rec.config import RerankerConfig
     from chat_rec.recommender.fusion import load_fusion
     from chat_rec.recommender.pipeline import Recommender
 
-    from chat_rec.assemble import load_fusion_reranker
-    from chat_rec.config import RerankerConfig
-
-    base = ml_parts["recommender"]     # the served fusion: the packaged fitted weights and the re-ranker they weight
+    base = ml_parts["recommender"]  # the served fusion: the packaged fitted weights and the re-ranker they weight
     fusion, notice = load_fusion("auto", ml_parts["data"].root / "models")
     assert notice is None and fusion.fitted
-    reranker, notice = (load_fusion_reranker(fusion, RerankerConfig(models_dir=ml_parts["data"].root / "models"))
-                        if fusion.weight("request", "reranker") else (None, None))
+    reranker, notice = (
+        load_fusion_reranker(fusion, RerankerConfig(models_dir=ml_parts["data"].root / "models"))
+        if fusion.weight("request", "reranker")
+        else (None, None)
+    )
     assert notice is None
-    rec = Recommender(base.catalog, base.index, base.vectors, base.encoder, base.cf, ml_parts["interactions"],
-                      fusion=fusion, reranker=reranker)
+    rec = Recommender(
+        base.catalog,
+        base.index,
+        base.vectors,
+        base.encoder,
+        base.cf,
+        ml_parts["interactions"],
+        fusion=fusion,
+        reranker=reranker,
+    )
     if reranker is not None:
         reranker.warm(rec.texts)
     agent = Agent(rec, ml_parts["interactions"], config=AgentConfig(k=5), store=MemoryStore())
@@ -74,8 +92,9 @@ def test_browser_chat_thumbs_down_and_why(server):
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        ctx = p.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, args=FLAGS, headless=True,
-                                                   viewport={"width": 1300, "height": 1400})
+        ctx = p.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=FLAGS, headless=True, viewport={"width": 1300, "height": 1400}
+        )
         try:
             page = ctx.new_page()
             start = time.perf_counter()
@@ -89,9 +108,14 @@ def test_browser_chat_thumbs_down_and_why(server):
             assert page.locator("#chat").inner_text().count("Horror") >= 5
             before = page.locator("#card-2").inner_text()
             page.locator("#down-2").click()
-            page.wait_for_function("t => document.querySelector('#card-2') && document.querySelector('#card-2').innerText !== t",
-                                   arg=before, timeout=30_000)
-            assert before.split("\n")[0].split(". ", 1)[1] not in page.locator(".card-text").all_inner_texts().__str__()
+            page.wait_for_function(
+                "t => document.querySelector('#card-2') && document.querySelector('#card-2').innerText !== t",
+                arg=before,
+                timeout=30_000,
+            )
+            assert (
+                before.split("\n")[0].split(". ", 1)[1] not in page.locator(".card-text").all_inner_texts().__str__()
+            )
             assert page.locator("#card-5").is_visible()  # a replacement keeps five cards
             page.locator("#why-1").click()
             page.locator("#why-chart").wait_for(timeout=30_000)
@@ -106,10 +130,13 @@ def test_browser_chat_thumbs_down_and_why(server):
             first = page.locator("#card-1").inner_text()
             page.locator("#msg textarea").fill("more like the second one")
             page.locator("#send").click()
-            page.wait_for_function("t => document.querySelector('#card-1') && document.querySelector('#card-1').innerText !== t",
-                                   arg=first, timeout=60_000)
+            page.wait_for_function(
+                "t => document.querySelector('#card-1') && document.querySelector('#card-1').innerText !== t",
+                arg=first,
+                timeout=60_000,
+            )
             assert named not in " ".join(page.locator(".card-text").all_inner_texts())
-            assert page.locator("#chat").inner_text().count(named) >= 2, named   # its card, then "close to ..."
+            assert page.locator("#chat").inner_text().count(named) >= 2, named  # its card, then "close to ..."
             page.screenshot(path=str(ARTIFACTS / "browser_more_like.png"), full_page=True)
         finally:
             ctx.close()

@@ -14,8 +14,15 @@ GENRES = ("Action", "Comedy", "Drama", "Horror", "Sci-Fi")
 def world():
     rng = np.random.default_rng(1)
     n, dim = 600, 32
-    items = [Item(i + 100, f"Item {i}", int(1950 + rng.integers(0, 50)) if i % 17 else None,
-                  tuple(g for g in GENRES if rng.random() < 0.3)) for i in range(n)]
+    items = [
+        Item(
+            i + 100,
+            f"Item {i}",
+            int(1950 + rng.integers(0, 50)) if i % 17 else None,
+            tuple(g for g in GENRES if rng.random() < 0.3),
+        )
+        for i in range(n)
+    ]
     vectors = rng.normal(size=(n, dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     queries = rng.normal(size=(8, dim)).astype(np.float32)

@@ -15,9 +15,11 @@ from chat_rec.recommender.llm_intent import LLMHelper
 from chat_rec.scripting import new_session, run_script
 
 SCRIPTS = sorted(Path(__file__).parent.glob("*.yaml"))
-EMPTY_LLM = ('{"kind": "recommend", "genres": [], "avoid_genres": [], "keywords": [], "avoid_keywords": [], '
-             '"liked_titles": [], "disliked_titles": [], "similar_to_titles": [], "year_min": null, "year_max": null, '
-             '"mood": null}')
+EMPTY_LLM = (
+    '{"kind": "recommend", "genres": [], "avoid_genres": [], "keywords": [], "avoid_keywords": [], '
+    '"liked_titles": [], "disliked_titles": [], "similar_to_titles": [], "year_min": null, "year_max": null, '
+    '"mood": null}'
+)
 
 
 def check(expect: dict, record: dict, previous: list | None, agent: Agent, session, mode: str, where: str) -> None:
@@ -28,7 +30,10 @@ def check(expect: dict, record: dict, previous: list | None, agent: Agent, sessi
     reply = record.get("reply", "")
     notices = " ".join(record.get("notices", []))
     for key, want in expect.items():
-        msg = f"{where}: {key}={want!r}; got items {[(i['title'], i['genres']) for i in items]}, reply {reply!r}, notices {notices!r}"
+        msg = (
+            f"{where}: {key}={want!r}; got items {[(i['title'], i['genres']) for i in items]}, reply {reply!r}, "
+            f"notices {notices!r}"
+        )
         if key == "min_items":
             assert len(items) >= want, msg
         elif key == "max_items":
@@ -41,8 +46,11 @@ def check(expect: dict, record: dict, previous: list | None, agent: Agent, sessi
             # the pick the person named by its place in the previous list is the reference: it is said so
             assert previous is not None and 0 < want <= len(previous), msg
             named = catalog.item(previous[want - 1])
-            assert previous[want - 1] not in ids and named.title.split(" (")[0].lower() in reply.lower() + " " + \
-                " ".join(str(i.get("explanation", "")) for i in items).lower(), msg
+            assert (
+                previous[want - 1] not in ids
+                and named.title.split(" (")[0].lower()
+                in reply.lower() + " " + " ".join(str(i.get("explanation", "")) for i in items).lower()
+            ), msg
         elif key == "some_genre":
             assert any(want in g for g in genres), msg
         elif key == "no_genre":
@@ -59,9 +67,11 @@ def check(expect: dict, record: dict, previous: list | None, agent: Agent, sessi
             if key == "older_than_before":
                 assert all(y is not None and y < min(before) for y in years), msg
             else:
-                assert all(y is not None and y > max(before) for y in years) or \
-                    all(y is not None and y >= max(y for y in (catalog.items[r].year or 0 for r in range(len(catalog)))) - 2
-                        for y in years), msg
+                assert all(y is not None and y > max(before) for y in years) or all(
+                    y is not None
+                    and y >= max(y for y in (catalog.items[r].year or 0 for r in range(len(catalog)))) - 2
+                    for y in years
+                ), msg
         elif key == "distinct_films":
             # one film, one card: MovieLens lists a few films under two ids
             titles = [i["title"].lower() for i in items]

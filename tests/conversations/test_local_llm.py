@@ -10,14 +10,13 @@ import os
 from pathlib import Path
 
 import pytest
+from test_conversations import SCRIPTS, run_checked
 
 from chat_rec.agent import Agent
 from chat_rec.evaluation.intents import load_labelled, score_intents
 from chat_rec.models.llm import GGUF_NAME, LlamaCppChatModel
 from chat_rec.recommender.intent import merge_intents
 from chat_rec.recommender.llm_intent import LLMFailure, LLMHelper
-
-from test_conversations import SCRIPTS, run_checked
 
 pytestmark = [pytest.mark.llm_local, pytest.mark.shared_data, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]

@@ -13,7 +13,13 @@ BOOKS = [
     ("b01", "Dune", 1965, "Science Fiction", "A desert planet, a noble family and a war over the spice."),
     ("b02", "Foundation", 1951, "Science Fiction", "A mathematician predicts the fall of a galactic empire."),
     ("b03", "Neuromancer", 1984, "Science Fiction|Cyberpunk", "A hacker is hired for one last job in cyberspace."),
-    ("b04", "The Left Hand of Darkness", 1969, "Science Fiction", "An envoy on an icy planet whose people change sex."),
+    (
+        "b04",
+        "The Left Hand of Darkness",
+        1969,
+        "Science Fiction",
+        "An envoy on an icy planet whose people change sex.",
+    ),
     ("b05", "Hyperion", 1989, "Science Fiction", "Pilgrims tell their stories on the way to the Time Tombs."),
     ("b06", "The Martian", 2011, "Science Fiction", "An astronaut stranded on Mars must survive alone."),
     ("b07", "Pride and Prejudice", 1813, "Romance|Classic", "Elizabeth Bennet and the proud Mr Darcy."),
@@ -38,7 +44,13 @@ BOOKS = [
     ("b26", "The Name of the Wind", 2007, "Fantasy", "A gifted musician and magician tells his life story."),
     ("b27", "Mistborn", 2006, "Fantasy", "A street thief learns metal-based magic to topple a dark lord."),
     ("b28", "Sapiens", 2011, "Nonfiction|History", "A brief history of humankind from the Stone Age."),
-    ("b29", "A Brief History of Time", 1988, "Nonfiction|Science", "Black holes, the big bang and the nature of time."),
+    (
+        "b29",
+        "A Brief History of Time",
+        1988,
+        "Nonfiction|Science",
+        "Black holes, the big bang and the nature of time.",
+    ),
     ("b30", "Cosmos", 1980, "Nonfiction|Science", "A journey through the universe and the history of science."),
 ]
 
@@ -50,8 +62,11 @@ def write_books(tmp_path):
         w.writerow(["id", "title", "year", "genres", "description"])
         w.writerows(BOOKS)
     inter = tmp_path / "reads.csv"
-    groups = {"scifi": ["b01", "b02", "b03", "b05", "b06"], "romance": ["b07", "b08", "b09", "b10", "b12"],
-              "horror": ["b19", "b20", "b21", "b23", "b17"]}
+    groups = {
+        "scifi": ["b01", "b02", "b03", "b05", "b06"],
+        "romance": ["b07", "b08", "b09", "b10", "b12"],
+        "horror": ["b19", "b20", "b21", "b23", "b17"],
+    }
     with open(inter, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["user", "item", "rating", "timestamp"])
@@ -70,7 +85,9 @@ def test_books_through_index_and_cf(tmp_path, minilm):
     built = build_item_index(catalog, minilm, DataConfig(root=tmp_path / "data"), show_progress=False)
     top = [h.item_id for h in built.search_text("stranded astronaut survival on another planet", 3)]
     assert top[0] == "b06"
-    horror = built.search_text("a haunted hotel", 5, SearchFilter(require_genres=("horror",), exclude_ids=frozenset({"b20"})))
+    horror = built.search_text(
+        "a haunted hotel", 5, SearchFilter(require_genres=("horror",), exclude_ids=frozenset({"b20"}))
+    )
     assert horror and all("Horror" in catalog.item(h.item_id).genres for h in horror)
     assert "b20" not in [h.item_id for h in horror]
     model = EASE(lam=2.0, weighting="rating").fit(interactions)

@@ -12,7 +12,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "conversations" / "scary_80s_not_
 
 
 def test_script_json_output(ml_parts, monkeypatch, capsys):
-    monkeypatch.setenv("CHATREC_DATA_DIR", str(ml_parts["data"].root))   # reuse the session's embedding cache
+    monkeypatch.setenv("CHATREC_DATA_DIR", str(ml_parts["data"].root))  # reuse the session's embedding cache
     monkeypatch.setenv("CHATREC_SHARED_DATA", str(ml_parts["data"].shared_dirs[0]))
     assert main(["chat", "--llm", "none", "--script", str(SCRIPT), "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]

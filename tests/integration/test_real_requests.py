@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_served import served_agent
 
 from chat_rec.evaluation.real_requests import load_real, score_real
-from test_served import served_agent
 
 pytestmark = pytest.mark.shared_data
 REAL = Path(__file__).resolve().parents[1] / "data" / "real_requests.yaml"
@@ -22,4 +22,4 @@ def test_real_requests_meet_the_bars_on_the_served_agent(ml_parts):
     assert result["all_constraints_met"] >= 0.90, failures
     assert result["negation_recall"] >= 0.95, result["by_kind"]
     assert result["referenced_title_returned"] == 0, failures
-    assert result["by_kind"]["refers"]["recall"] >= 0.9      # "I loved that one" is about the film on screen
+    assert result["by_kind"]["refers"]["recall"] >= 0.9  # "I loved that one" is about the film on screen

@@ -5,22 +5,34 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import require_shared
 
 from chat_rec.cli import main
-from conftest import require_shared
 
 pytestmark = pytest.mark.shared_data
 
 
 def test_eval_redial_cli_on_real_dialogues(tmp_path, monkeypatch, capsys, ml_parts):
     redial = require_shared("redial")
-    monkeypatch.setenv("CHATREC_DATA_DIR", str(ml_parts["data"].root))   # one ReDial embedding per test run
+    monkeypatch.setenv("CHATREC_DATA_DIR", str(ml_parts["data"].root))  # one ReDial embedding per test run
     lines = (redial / "kgsf_valid_data.jsonl").read_text().splitlines()[:60]
     evaluated = tmp_path / "valid60.jsonl"
     evaluated.write_text("\n".join(lines + ["{broken json"]) + "\n")
     out = tmp_path / "redial.json"
-    code = main(["eval", "redial", "--dialogues", str(evaluated), "--movies", str(redial / "movies_with_mentions.csv"),
-                 "--train", str(redial / "kepler_train_subset.jsonl"), "--out", str(out)])
+    code = main(
+        [
+            "eval",
+            "redial",
+            "--dialogues",
+            str(evaluated),
+            "--movies",
+            str(redial / "movies_with_mentions.csv"),
+            "--train",
+            str(redial / "kepler_train_subset.jsonl"),
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     result = json.loads(out.read_text())
     assert result["malformed_lines"] == 1 and result["n_dialogues"] == 60 and result["n_cases"] > 150
@@ -28,10 +40,20 @@ def test_eval_redial_cli_on_real_dialogues(tmp_path, monkeypatch, capsys, ml_par
     assert result["recall@50"] > pop["recall@50"] and result["recall@10"] >= pop["recall@10"]
     assert result["text_only"]["n_cases"] == result["n_cases"] and result["path"].startswith("Agent.read + Agent.rank")
     assert result["ablations"]["hand-set defaults"]["recall@50"] <= result["recall@50"]
-    assert result["turns_per_second"] > 0           # reported, never asserted against a time (shared machines)
+    assert result["turns_per_second"] > 0  # reported, never asserted against a time (shared machines)
     out = capsys.readouterr().out
     assert "popularity (train)" in out and "chat-rec text-only" in out and "ReFICR" in out
 
-    same = main(["eval", "redial", "--dialogues", str(evaluated), "--movies", str(redial / "movies_with_mentions.csv"),
-                 "--train", str(evaluated)])
+    same = main(
+        [
+            "eval",
+            "redial",
+            "--dialogues",
+            str(evaluated),
+            "--movies",
+            str(redial / "movies_with_mentions.csv"),
+            "--train",
+            str(evaluated),
+        ]
+    )
     assert same == 2 and "nothing may be fitted on it" in capsys.readouterr().err

@@ -10,8 +10,8 @@ from chat_rec.agent import Agent, Session
 from chat_rec.catalog import item_text
 from chat_rec.config import AgentConfig, RerankerConfig
 from chat_rec.recommender.feedback import MemoryStore
-from chat_rec.recommender.lime_words import remove_words
 from chat_rec.recommender.fusion import with_reranker
+from chat_rec.recommender.lime_words import remove_words
 from chat_rec.recommender.pipeline import Recommender
 
 REQUESTS = [
@@ -31,8 +31,16 @@ REQUESTS = [
 @pytest.fixture(scope="module")
 def rr_agent(ml_parts, quick_reranker):
     base = ml_parts["recommender"]
-    rec = Recommender(base.catalog, base.index, base.vectors, base.encoder, base.cf, ml_parts["interactions"],
-                      reranker=quick_reranker, fusion=with_reranker(0.5))
+    rec = Recommender(
+        base.catalog,
+        base.index,
+        base.vectors,
+        base.encoder,
+        base.cf,
+        ml_parts["interactions"],
+        reranker=quick_reranker,
+        fusion=with_reranker(0.5),
+    )
     return Agent(rec, ml_parts["interactions"], config=AgentConfig(k=5), store=MemoryStore())
 
 
@@ -57,7 +65,14 @@ def test_training_resumes_after_interruption(ml_parts, tmp_path):
     from chat_rec.training import train_reranker
 
     out, lines = tmp_path / "rr.pt", []
-    kw = dict(quick=True, progress=False, log=lines.append, max_train_users=24, max_fusion_users=8, users_per_step=8)
+    kw = {
+        "quick": True,
+        "progress": False,
+        "log": lines.append,
+        "max_train_users": 24,
+        "max_fusion_users": 8,
+        "users_per_step": 8,
+    }
     first = train_reranker(ml_parts["catalog"], ml_parts["interactions"], out, max_minutes=0.0, **kw)
     assert not first.meta["complete"] and first.meta["steps"] == 1
     assert out.with_suffix(".pt.partial").exists()
@@ -80,9 +95,10 @@ def test_lime_faithfulness_over_50_cases(rr_agent, ml_parts):
         for card in reply.items:
             text = rec.texts[rec.catalog.row(card.item_id)]
 
-            def score(reqs, text=text):
-                return reranker.score_queries([rec.reranker_query(session.intent, rr_agent.user_state(session), r)
-                                               for r in reqs], [text])[:, 0]
+            def score(reqs, text=text, session=session):
+                return reranker.score_queries(
+                    [rec.reranker_query(session.intent, rr_agent.user_state(session), r) for r in reqs], [text]
+                )[:, 0]
 
             weights = explain_lime(score, request, num_samples=300, seed=cases)
             top = [w for w, _ in sorted(weights.weights, key=lambda p: -p[1])[:3]]
@@ -105,7 +121,9 @@ def test_agent_ranks_and_explains_with_the_reranker(rr_agent):
     ranking = rr_agent.rec.rank(session.intent, rr_agent.user_state(session), 5)
     assert all("reranker" in s.parts for s in ranking.items)
     words = rr_agent.explain_words(session, reply.items[0].item_id)
-    assert {w for w, _ in words.weights} <= set(session.messages[-1].lower().split()) | set(session.messages[-1].split())
+    assert {w for w, _ in words.weights} <= set(session.messages[-1].lower().split()) | set(
+        session.messages[-1].split()
+    )
     assert len(words.weights) >= 5
 
 
@@ -141,7 +159,7 @@ def test_rerank_rows_reorder_cf_candidates(quick_reranker, ml_parts):
     ce = cross_encoder_scores(quick_reranker, train, cand, progress=False)
     out = {name: fused_order(cand, cf_scores, ce[name], 0.5) for name in ABLATIONS}
     assert set(out) == set(ABLATIONS)
-    for name, ranked in out.items():
+    for ranked in out.values():
         assert all(sorted(ranked[u].tolist()) == sorted(cand[u].tolist()) for u in users)
     assert any(not np.array_equal(out["cf+rerank"][u], cand[u]) for u in users)
 
@@ -154,8 +172,22 @@ def test_cli_explain_chat_and_eval_guard(quick_reranker, ml_parts, monkeypatch, 
 
     monkeypatch.setenv("CHATREC_DATA_DIR", str(ml_parts["data"].root))
     monkeypatch.setenv("CHATREC_SHARED_DATA", str(ml_parts["data"].shared_dirs[0]))
-    assert main(["explain", "--say", "something scary from the 80s", "--item", "183",
-                 "--reranker", str(quick_reranker.path), "--samples", "100"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                "--say",
+                "something scary from the 80s",
+                "--item",
+                "183",
+                "--reranker",
+                str(quick_reranker.path),
+                "--samples",
+                "100",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert out.startswith("Alien (1979): re-ranker score") and "scary" in out and "80s" in out
 
@@ -166,22 +198,22 @@ def test_cli_explain_chat_and_eval_guard(quick_reranker, ml_parts, monkeypatch, 
     monkeypatch.setenv("CHATREC_RANKER", str(ml_parts["data"].root / "ranker-rr.json"))
     monkeypatch.setenv("CHATREC_RERANKER", str(quick_reranker.path))
     assert main(["chat", "--llm", "none", "--script", str(script), "--json"]) == 0
-    first = json.loads(next(l for l in capsys.readouterr().out.splitlines() if l.startswith("{")))
+    first = json.loads(next(line for line in capsys.readouterr().out.splitlines() if line.startswith("{")))
     assert not any("re-ranker" in n for n in first["notices"]) and len(first["items"]) == 5
     monkeypatch.setenv("CHATREC_RERANKER", str(ml_parts["data"].root / "absent.pt"))
     assert main(["chat", "--llm", "none", "--script", str(script), "--json"]) == 0
-    first = json.loads(next(l for l in capsys.readouterr().out.splitlines() if l.startswith("{")))
+    first = json.loads(next(line for line in capsys.readouterr().out.splitlines() if line.startswith("{")))
     assert any("re-ranker off" in n and "chat-rec train ranker" in n for n in first["notices"])
     # The packaged fusion gives the re-ranker no weight: it is not even loaded, so no notice.
     monkeypatch.delenv("CHATREC_RANKER")
     monkeypatch.delenv("CHATREC_RERANKER")
     assert main(["chat", "--llm", "none", "--script", str(script), "--json"]) == 0
-    first = json.loads(next(l for l in capsys.readouterr().out.splitlines() if l.startswith("{")))
+    first = json.loads(next(line for line in capsys.readouterr().out.splitlines() if line.startswith("{")))
     assert not any("re-ranker" in n for n in first["notices"]) and len(first["items"]) == 5
     assert len(first["items"]) == 5
 
     assert main(["eval", "chatrec-ml100k", "--seed", "3", "--reranker", str(quick_reranker.path)]) == 2
-    assert "chat-rec train ranker --seed 3" in capsys.readouterr().err      # the fitted fusion's own split
+    assert "chat-rec train ranker --seed 3" in capsys.readouterr().err  # the fitted fusion's own split
     monkeypatch.setenv("CHATREC_RANKER", "defaults")
     assert main(["eval", "chatrec-ml100k", "--seed", "3", "--reranker", str(quick_reranker.path)]) == 2
     assert "chat-rec train reranker --seed 3" in capsys.readouterr().err
@@ -191,13 +223,13 @@ def test_protocol_rows_with_the_reranker_on_a_user_subset(quick_reranker, ml_par
     from chat_rec.evaluation import chatrec_ml100k
 
     inter = ml_parts["interactions"]
-    few = inter.subset(inter.user_rows < 120)       # the first 120 users: the whole protocol in seconds
+    few = inter.subset(inter.user_rows < 120)  # the first 120 users: the whole protocol in seconds
     result = chatrec_ml100k.run(few, seed=0, lambdas=(100.0,), progress=False, reranker=quick_reranker)
     rows = {(r["model"], r["users"]): r for r in result["rows"]}
     for name in ("cf+rerank", "cf+rerank-no-context", "cf+rerank-no-profile"):
         row = rows[(name, "all")]
         assert row["candidates"] == result["strongest_cf"] == "ease-rated"
-        assert row["recall@20"] == rows[("ease-rated", "all")]["recall@20"]      # the same 20, re-ordered
+        assert row["recall@20"] == rows[("ease-rated", "all")]["recall@20"]  # the same 20, re-ordered
     assert rows[("cf+rerank", "all")]["fusion_weight"] == quick_reranker.fusion_weight
     assert set(result["paired"]["cf+rerank"]) == {"precision@5", "recall@5", "ndcg@5", "against"}
     table = chatrec_ml100k.format_table(result)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import require_shared
 
 from chat_rec.agent import Agent, Session
 from chat_rec.config import AgentConfig
 from chat_rec.recommender.feedback import MemoryStore
 from chat_rec.recommender.fusion import load_fusion
 from chat_rec.recommender.pipeline import Recommender
-from conftest import require_shared
 
 pytestmark = pytest.mark.shared_data
 
@@ -33,8 +33,13 @@ def test_served_row_is_not_below_its_own_cf(ml_parts):
     below rating-weighted EASE beyond noise (the paired bootstrap interval reaches 0 or above)."""
     from chat_rec.evaluation import chatrec_ml100k
 
-    result = chatrec_ml100k.run(ml_parts["interactions"], seed=0, lambdas=(100.0,), progress=False,
-                                served=lambda train: served_agent(ml_parts, train))
+    result = chatrec_ml100k.run(
+        ml_parts["interactions"],
+        seed=0,
+        lambdas=(100.0,),
+        progress=False,
+        served=lambda train: served_agent(ml_parts, train),
+    )
     rows = {(r["model"], r["users"]): r for r in result["rows"]}
     served, cf = rows[("served", "all")], rows[("ease-rated", "all")]
     assert served["n_users"] == cf["n_users"] == 930
@@ -75,17 +80,32 @@ def test_train_ranker_on_a_slice_writes_a_versioned_artifact(ml_parts, tmp_path,
     slice_ = tmp_path / "train40.jsonl"
     slice_.write_text("\n".join(lines) + "\n")
     out, rr = tmp_path / "ranker.json", tmp_path / "reranker.pt"
-    assert main(["train", "ranker", "--dialogues", str(slice_), "--out", str(out), "--reranker-out", str(rr),
-                 "--reranker-epochs", "1"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "ranker",
+                "--dialogues",
+                str(slice_),
+                "--out",
+                str(out),
+                "--reranker-out",
+                str(rr),
+                "--reranker-epochs",
+                "1",
+            ]
+        )
+        == 0
+    )
     model = FusionModel.load(out)
     assert model.fitted and set(model.heads) == {"request", "history"}
     assert model.meta["seed"] == 0 and any(f["path"] == str(slice_) for f in model.meta["files"])
     assert model.meta["fitting"]["request"]["cases"] > 50
     assert not set(model.heads["request"]) & {"comention", "mentions", "year_pop", "ext_pop", "ext_recent"}
-    assert model.heads["history"].get("cf", 0) > 0                     # CF leads for a known user
-    tree = model.meta["fitting"]["tree"]                                # tried; kept only if it beat the linear order
+    assert model.heads["history"].get("cf", 0) > 0  # CF leads for a known user
+    tree = model.meta["fitting"]["tree"]  # tried; kept only if it beat the linear order
     assert bool(model.trees) == tree["kept"] and set(tree["signals"]) <= set(model.heads["request"])
-    assert tree["catalog"] == "redial"                                   # it serves only the catalog it was fitted on
+    assert tree["catalog"] == "redial"  # it serves only the catalog it was fitted on
     assert "wrote" in capsys.readouterr().out
     raw = json.loads(out.read_text())
     assert raw["version"] == 1 and "train ranker" in raw["meta"]["command"]
@@ -97,7 +117,9 @@ def test_train_ranker_on_a_slice_writes_a_versioned_artifact(ml_parts, tmp_path,
     reranker = CrossEncoderReranker.load(rr)
     meta = reranker.meta
     assert meta["task"] == "dialogues" and meta["n_train_cases"] > 30 and meta["n_heldout_cases"] > 5
-    assert len(meta["train_ids"]) + len(meta["heldout_ids"]) == 40 and not set(meta["train_ids"]) & set(meta["heldout_ids"])
+    assert len(meta["train_ids"]) + len(meta["heldout_ids"]) == 40 and not set(meta["train_ids"]) & set(
+        meta["heldout_ids"]
+    )
     rfit = model.meta["fitting"]["reranker"]
     assert rfit["weight"] == meta["fusion_weight"] == model.heads["request"].get("reranker", 0.0)
     assert rfit["heldout"]["fused"]["recall@10"] >= rfit["heldout"]["linear_alone"]["recall@10"]

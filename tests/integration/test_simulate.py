@@ -66,15 +66,20 @@ def test_talkers_speak_everyday_words_see_five_picks_and_critique(ml_parts):
         assert title not in said and (not p.genres or GENRE_PHRASES[p.genres[0]] in said)
     p = next(p for p in people if p.year and p.year < 1990)
     newer = [r for r, it in enumerate(catalog.items) if it.year and it.year >= p.year + 10][:5]
-    assert critique(catalog, p, newer, 0, set()) in ("Something older?", "Can you go further back?",
-                                                      "These are all too recent. Something older?")
+    assert critique(catalog, p, newer, 0, set()) in (
+        "Something older?",
+        "Can you go further back?",
+        "These are all too recent. Something older?",
+    )
     agent = Agent(rec, interactions, config=AgentConfig(k=5), store=MemoryStore())
-    result = simulate_talkers(agent, lambda uid: Session(), catalog, rec.vectors, targets[:10], interactions, turns=3,
-                              progress=False)
+    result = simulate_talkers(
+        agent, lambda uid: Session(), catalog, rec.vectors, targets[:10], interactions, turns=3, progress=False
+    )
     with_fb, without = result["rows"]
     assert with_fb["success@1turn"] == without["success@1turn"]
-    again = simulate_talkers(agent, lambda uid: Session(), catalog, rec.vectors, targets[:10], interactions, turns=3,
-                             progress=False)
+    again = simulate_talkers(
+        agent, lambda uid: Session(), catalog, rec.vectors, targets[:10], interactions, turns=3, progress=False
+    )
     assert again["rows"] == result["rows"]
 
 
@@ -85,26 +90,42 @@ def test_the_feedback_head_is_fitted_against_its_baseline_and_the_fusion_is_left
 
     base = ml_parts["recommender"]
     fusion, _ = load_fusion("auto", ml_parts["data"].root / "models")
-    rec = Recommender(base.catalog, base.index, base.vectors, base.encoder, base.cf, ml_parts["interactions"],
-                      fusion=fusion)
+    rec = Recommender(
+        base.catalog, base.index, base.vectors, base.encoder, base.cf, ml_parts["interactions"], fusion=fusion
+    )
     agent = Agent(rec, ml_parts["interactions"], config=AgentConfig(k=5), store=MemoryStore())
     words, df = description_words(rec.catalog)
     rng = np.random.default_rng(1)
-    people = [make_talker(rec.catalog, rec.vectors, ml_parts["interactions"], uid, row, words, df, rng)
-              for uid, row in choose_targets(ml_parts["interactions"], 8, 1)]
+    people = [
+        make_talker(rec.catalog, rec.vectors, ml_parts["interactions"], uid, row, words, df, rng)
+        for uid, row in choose_targets(ml_parts["interactions"], 8, 1)
+    ]
     heads, meta = {h: dict(w) for h, w in fusion.heads.items()}, dict(fusion.meta)
-    head, likelihood, log = fit_feedback_head(agent, rec.catalog, rec.vectors, people, turns=2, taus=(0.4,),
-                                              weights=(0.6,), scaled=("pop",), scales=(0.5,), values={}, progress=False)
-    assert log[0]["try"].startswith("request head")                              # the baseline is always run
-    learned = any("learned from" in row["try"] for row in log)                   # when the people gave both 👍 and 👎
+    head, likelihood, log = fit_feedback_head(
+        agent,
+        rec.catalog,
+        rec.vectors,
+        people,
+        turns=2,
+        taus=(0.4,),
+        weights=(0.6,),
+        scaled=("pop",),
+        scales=(0.5,),
+        values={},
+        progress=False,
+    )
+    assert log[0]["try"].startswith("request head")  # the baseline is always run
+    learned = any("learned from" in row["try"] for row in log)  # when the people gave both 👍 and 👎
     assert len(log) - 1 - (head is not None) == 1 + learned
     assert likelihood["tau"] == 0.4 and (likelihood["judgements"] is None or learned)
-    if head is not None:                                     # the likelihood served is the one that won the grid
-        grid = log[1:2 + learned]
+    if head is not None:  # the likelihood served is the one that won the grid
+        grid = log[1 : 2 + learned]
         winner = max(range(len(grid)), key=lambda g: (grid[g]["success@3turns"], grid[g]["success@5turns"]))
         assert (likelihood["judgements"] is not None) == ("learned from" in grid[winner]["try"])
     if head is not None:
         assert head["feedback"] == 0.6 and "user" not in head
-        grid = log[1:2 + learned]
-        assert max(r["success@3turns"] for r in grid) >= log[0]["success@3turns"] + 0.01   # kept only when it beats the baseline
+        grid = log[1 : 2 + learned]
+        assert (
+            max(r["success@3turns"] for r in grid) >= log[0]["success@3turns"] + 0.01
+        )  # kept only when it beats the baseline
     assert fusion.heads == heads and fusion.meta == meta

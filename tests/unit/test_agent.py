@@ -70,7 +70,7 @@ def test_llm_failure_falls_back_to_rules(agent, tiny_catalog):
 
 def test_explain_without_a_list_asks_which_one(agent):
     reply = agent.turn("why the second one?", Session())
-    assert reply.kind in ("explain", "recommend", "chat") and "Which one" in reply.text or reply.items
+    assert (reply.kind in ("explain", "recommend", "chat") and "Which one" in reply.text) or reply.items
 
 
 def test_feedback_paths(agent):
@@ -122,8 +122,14 @@ def test_contradictory_request_asks_and_still_recommends(agent):
 def test_script_runner_and_feedback_by_rank(agent):
     from chat_rec.scripting import run_script
 
-    script = {"turns": [{"say": "something scary"}, {"feedback": {"rank": 1, "value": "down"}},
-                        {"feedback": {"rank": 9, "value": "up"}}, {"say": "why the first one?"}]}
+    script = {
+        "turns": [
+            {"say": "something scary"},
+            {"feedback": {"rank": 1, "value": "down"}},
+            {"feedback": {"rank": 9, "value": "up"}},
+            {"say": "why the first one?"},
+        ]
+    }
     records = list(run_script(agent, script))
     assert records[1]["feedback"]["value"] == "down" and "recorded" in records[1]["result"]
     assert "ignored" in records[2]["result"]
@@ -140,20 +146,25 @@ def test_a_liked_pick_is_which_you_liked_not_which_you_mentioned(agent, monkeypa
     rec = agent.rec
     row = 0
     pick = next(r for r in range(len(rec.catalog)) if rec.catalog.film_key[r] != rec.catalog.film_key[row])
-    vectors = rec.vectors.copy()                              # the hash encoder's films are far apart: move one
-    vectors[pick] = vectors[row] + 0.3 * vectors[pick]        # close to the film talked about
+    vectors = rec.vectors.copy()  # the hash encoder's films are far apart: move one
+    vectors[pick] = vectors[row] + 0.3 * vectors[pick]  # close to the film talked about
     vectors[pick] /= np.linalg.norm(vectors[pick])
     monkeypatch.setattr(rec, "vectors", vectors)
     liked = " ".join(f.text for f in facts_for(rec, Scored(pick, 1.0, {}), Intent(), UserState(liked_rows=[row])))
     assert "which you liked" in liked and "which you mentioned" not in liked
     itself = " ".join(f.text for f in facts_for(rec, Scored(row, 1.0, {}), Intent(), UserState(liked_rows=[row])))
-    assert "close to" not in itself                           # a 👍'd card re-scored on screen: not close to itself
+    assert "close to" not in itself  # a 👍'd card re-scored on screen: not close to itself
     named = Intent(reference_items=[rec.catalog.items[row].id])
-    said = " ".join(f.text for f in facts_for(rec, Scored(pick, 1.0, {}), named, UserState(request="something lik alein")))
-    assert "which you mentioned" in said                      # named in the person's words, typo and all
-    pointed = " ".join(f.text for f in facts_for(rec, Scored(pick, 1.0, {}), named,
-                                                 UserState(request="more like the second one")))
+    said = " ".join(
+        f.text for f in facts_for(rec, Scored(pick, 1.0, {}), named, UserState(request="something lik alein"))
+    )
+    assert "which you mentioned" in said  # named in the person's words, typo and all
+    pointed = " ".join(
+        f.text for f in facts_for(rec, Scored(pick, 1.0, {}), named, UserState(request="more like the second one"))
+    )
     assert "which you picked out" in pointed and "mentioned" not in pointed
     loved = Intent(liked_items=[rec.catalog.items[row].id])
-    said_liked = " ".join(f.text for f in facts_for(rec, Scored(pick, 1.0, {}), loved, UserState(request="I loved alein")))
+    said_liked = " ".join(
+        f.text for f in facts_for(rec, Scored(pick, 1.0, {}), loved, UserState(request="I loved alein"))
+    )
     assert "which you said you liked" in said_liked and "mentioned" not in said_liked

@@ -12,8 +12,15 @@ def test_display_title_moves_trailing_articles():
 
 
 def test_item_text_has_title_year_genres_and_details():
-    item = Item(1, "Shining, The (1980)", 1980, ("Horror",), "A writer goes mad.", ("Stanley Kubrick",),
-                ("Jack Nicholson", "Shelley Duvall"))
+    item = Item(
+        1,
+        "Shining, The (1980)",
+        1980,
+        ("Horror",),
+        "A writer goes mad.",
+        ("Stanley Kubrick",),
+        ("Jack Nicholson", "Shelley Duvall"),
+    )
     text = item_text(item)
     assert text.startswith("The Shining (1980). Genres: Horror.")
     assert "A writer goes mad." in text and "Director: Stanley Kubrick." in text and "Jack Nicholson" in text
@@ -41,7 +48,9 @@ def test_empty_and_duplicate_catalogs_are_refused():
 
 
 def test_fingerprint_changes_with_text(tiny_catalog):
-    other = Catalog("tiny", [Item(**{**i.__dict__, "description": "changed"}) if i.id == 1 else i for i in tiny_catalog])
+    other = Catalog(
+        "tiny", [Item(**{**i.__dict__, "description": "changed"}) if i.id == 1 else i for i in tiny_catalog]
+    )
     assert other.fingerprint() != tiny_catalog.fingerprint()
     assert Catalog("tiny", list(tiny_catalog.items)).fingerprint() == tiny_catalog.fingerprint()
 
@@ -51,18 +60,24 @@ def test_boilerplate_sentences_are_found_by_frequency_not_by_title():
     from chat_rec.catalog import Catalog, Item
 
     filler = "It looks like we don't have any Plot Summaries for this title yet. Be the first to contribute!"
-    items = [Item(i, f"Film {i} (1990)", 1990, ("Drama",), filler if i < 6 else f"A story number {i} about a town.")
-             for i in range(40)]
+    items = [
+        Item(i, f"Film {i} (1990)", 1990, ("Drama",), filler if i < 6 else f"A story number {i} about a town.")
+        for i in range(40)
+    ]
     items.append(Item(99, "Mixed (1991)", 1991, ("Drama",), "A real plot about a dog. " + filler))
     catalog = Catalog("filler", items)
     assert catalog.item(0).description == "" and catalog.item(99).description == "A real plot about a dog."
-    assert catalog.item(7).description == "A story number 7 about a town."      # unique sentences stay
+    assert catalog.item(7).description == "A story number 7 about a town."  # unique sentences stay
 
 
 def test_the_same_film_under_two_ids_is_one_film():
-    items = [Item(1, "Chasing Amy (1997)", 1997, ("Drama",)), Item(2, "Alien (1979)", 1979, ("Horror",)),
-             Item(3, "Chasing  amy (1997)", 1997, ("Drama",)), Item(4, "Chasing Amy (1985)", 1985, ("Drama",))]
+    items = [
+        Item(1, "Chasing Amy (1997)", 1997, ("Drama",)),
+        Item(2, "Alien (1979)", 1979, ("Horror",)),
+        Item(3, "Chasing  amy (1997)", 1997, ("Drama",)),
+        Item(4, "Chasing Amy (1985)", 1985, ("Drama",)),
+    ]
     c = Catalog("t", items)
     assert c.twins(0) == [2] and c.twins(2) == [0]
-    assert c.twins(1) == [] and c.twins(3) == []     # another year is another film
+    assert c.twins(1) == [] and c.twins(3) == []  # another year is another film
     assert c.film_key[0] == c.film_key[2] != c.film_key[3]

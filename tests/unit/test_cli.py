@@ -4,10 +4,9 @@ import subprocess
 import sys
 
 import pytest
+from helpers import write_ml
 
 from chat_rec.cli import main
-
-from helpers import write_ml
 
 
 @pytest.fixture
@@ -66,13 +65,27 @@ def test_empty_and_huge_queries(isolated, capsys):
 
 
 def test_search_filters_from_the_command_line(isolated, capsys):
-    (isolated / "books.csv").write_text("id,title,genres,year\n1,Dune,SF,1965\n2,Emma,Romance,1815\n3,It,Horror,1986\n")
-    code, out, _ = run(capsys, "search", "a book", "--items", "books.csv", "--encoder", "hash",
-                       "--not-genre", "Horror", "--year-min", "1900")
+    (isolated / "books.csv").write_text(
+        "id,title,genres,year\n1,Dune,SF,1965\n2,Emma,Romance,1815\n3,It,Horror,1986\n"
+    )
+    code, out, _ = run(
+        capsys,
+        "search",
+        "a book",
+        "--items",
+        "books.csv",
+        "--encoder",
+        "hash",
+        "--not-genre",
+        "Horror",
+        "--year-min",
+        "1900",
+    )
     assert code == 0 and [line.split(". ")[1].split("  ")[0] for line in out.splitlines()] == ["Dune"]
 
 
 def test_installed_entry_point_prints_no_traceback(isolated):
-    proc = subprocess.run([sys.executable, "-m", "chat_rec.cli", "search", ""], capture_output=True, text=True,
-                          cwd=isolated, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "chat_rec.cli", "search", ""], capture_output=True, text=True, cwd=isolated, timeout=120
+    )
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr

@@ -6,20 +6,28 @@ import numpy as np
 import pytest
 import torch
 
-from chat_rec.models.cross_encoder import (CrossEncoderReranker, CrossEncoderSpec, LateCrossEncoder, RerankerUnavailable,
-                                           bert_layer, read_checkpoint)
+from chat_rec.models.cross_encoder import (
+    CrossEncoderReranker,
+    CrossEncoderSpec,
+    LateCrossEncoder,
+    RerankerUnavailable,
+    bert_layer,
+    read_checkpoint,
+)
 
 QUERY = "woman 25-34 engineer; weekend evening; asks: something scary; likes horror, sci-fi; loved alien (1979)"
-ITEMS = ["Alien (1979). Genres: Horror, Sci-Fi. A crew in deep space meets a deadly creature.",
-         "Toy Story (1995). Genres: Animation, Children's, Comedy.",
-         "Fargo (1996)"]
+ITEMS = [
+    "Alien (1979). Genres: Horror, Sci-Fi. A crew in deep space meets a deadly creature.",
+    "Toy Story (1995). Genres: Animation, Children's, Comedy.",
+    "Fargo (1996)",
+]
 
 
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
     m = LateCrossEncoder(CrossEncoderSpec())
-    torch.nn.init.normal_(m.head[1].weight, std=0.5)   # an untrained but non-trivial head
+    torch.nn.init.normal_(m.head[1].weight, std=0.5)  # an untrained but non-trivial head
     return m.eval()
 
 
@@ -47,7 +55,7 @@ def test_shared_query_path_equals_repeated_query(model):
     with torch.no_grad():
         repeated = model(q.expand(3, -1, -1), qk.expand(3, -1), qe.expand(3, -1), i, ik, ie).numpy()
     assert np.allclose(shared, repeated, atol=1e-5)
-    assert len(set(np.round(shared, 4))) == 3          # the items are told apart
+    assert len(set(np.round(shared, 4))) == 3  # the items are told apart
 
 
 def test_query_window_cut_on_purpose(model):
@@ -57,7 +65,7 @@ def test_query_window_cut_on_purpose(model):
     assert rr.query_tokens(long_a) > model.spec.max_query_tokens
     a = rr.score(long_a, ITEMS)
     assert rr.last_truncated
-    assert np.allclose(a, rr.score(long_b, ITEMS))        # only the first 36 word pieces count
+    assert np.allclose(a, rr.score(long_b, ITEMS))  # only the first 36 word pieces count
     rr.score(QUERY[:40], ITEMS)
     assert not rr.last_truncated
     tok = model.tokenize([long_a], "query")
@@ -80,7 +88,7 @@ def test_checkpoint_roundtrip_and_bad_files(model, tmp_path):
         read_checkpoint(tmp_path / "missing.pt")
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"\x00garbage" * 100)
-    with pytest.raises(RerankerUnavailable, match="corrupt.*chat-rec train reranker"):
+    with pytest.raises(RerankerUnavailable, match=r"corrupt.*chat-rec train reranker"):
         CrossEncoderReranker.load(corrupt)
     other = tmp_path / "other.pt"
     torch.save({"weights": [1, 2, 3]}, other)

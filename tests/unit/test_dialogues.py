@@ -8,20 +8,34 @@ import numpy as np
 import pytest
 
 from chat_rec.catalog import Catalog, Item
-from chat_rec.datasets.dialogues import DialogueFile, read_inspired, read_redial
+from chat_rec.datasets.dialogues import read_inspired, read_redial
 from chat_rec.evaluation.redial import run
 from chat_rec.models.encoder import HashEncoder
 
-MOVIES = [Item(10, "Alien (1979)", 1979, ("Horror", "Sci-Fi")), Item(11, "Aliens (1986)", 1986, ("Action", "Horror")),
-          Item(12, "Toy Story (1995)", 1995, ("Animation", "Comedy")), Item(13, "Fargo (1996)", 1996, ("Crime",)),
-          Item(14, "Heat (1995)", 1995, ("Action", "Crime")), Item(15, "Up (2009)", 2009, ("Animation",))]
+MOVIES = [
+    Item(10, "Alien (1979)", 1979, ("Horror", "Sci-Fi")),
+    Item(11, "Aliens (1986)", 1986, ("Action", "Horror")),
+    Item(12, "Toy Story (1995)", 1995, ("Animation", "Comedy")),
+    Item(13, "Fargo (1996)", 1996, ("Crime",)),
+    Item(14, "Heat (1995)", 1995, ("Action", "Crime")),
+    Item(15, "Up (2009)", 2009, ("Animation",)),
+]
 
 
 def dialogue(cid, lines, questions=None):
-    msgs = [{"text": t, "senderWorkerId": 1 if who == "S" else 2, "timeOffset": n, "messageId": n}
-            for n, (who, t) in enumerate(lines)]
-    return {"conversationId": cid, "movieMentions": {}, "initiatorQuestions": questions if questions is not None else {},
-            "respondentQuestions": {}, "messages": msgs, "initiatorWorkerId": 1, "respondentWorkerId": 2}
+    msgs = [
+        {"text": t, "senderWorkerId": 1 if who == "S" else 2, "timeOffset": n, "messageId": n}
+        for n, (who, t) in enumerate(lines)
+    ]
+    return {
+        "conversationId": cid,
+        "movieMentions": {},
+        "initiatorQuestions": questions if questions is not None else {},
+        "respondentQuestions": {},
+        "messages": msgs,
+        "initiatorWorkerId": 1,
+        "respondentWorkerId": 2,
+    }
 
 
 @pytest.fixture
@@ -35,11 +49,14 @@ def write(path, records, extra_lines=()):
 
 
 def test_read_redial_counts_malformed_lines(tmp_path):
-    path = write(tmp_path / "d.jsonl", [dialogue("a", [("S", "hi")], questions=[])],
-                 extra_lines=["{not json", json.dumps({"messages": "nope"}), ""])
+    path = write(
+        tmp_path / "d.jsonl",
+        [dialogue("a", [("S", "hi")], questions=[])],
+        extra_lines=["{not json", json.dumps({"messages": "nope"}), ""],
+    )
     f = read_redial(path)
     assert len(f.dialogues) == 1 and f.malformed == 2
-    assert f.dialogues[0].questions == {}                         # ReDial sometimes stores [] here
+    assert f.dialogues[0].questions == {}  # ReDial sometimes stores [] here
 
 
 def _agent(catalog, dialogues=(), fusion=None):
@@ -54,24 +71,41 @@ def _agent(catalog, dialogues=(), fusion=None):
 def test_first_mentions_are_targets_with_the_dialogue_before(tmp_path, catalog):
     from chat_rec.replay import count_cases, replay
 
-    d = dialogue("a", [("S", "I loved @10 , something like it?"), ("R", ""),
-                       ("R", "Have you seen @11 or @10 ?"), ("S", "yes @11 was great"),
-                       ("R", "Then @11 again, or @99999 , or @12")],
-                 questions={"10": {"suggested": 0, "seen": 1, "liked": 1}, "11": {"suggested": 1, "seen": 1, "liked": 1},
-                            "12": {"suggested": 1, "seen": 0, "liked": 0}})
+    d = dialogue(
+        "a",
+        [
+            ("S", "I loved @10 , something like it?"),
+            ("R", ""),
+            ("R", "Have you seen @11 or @10 ?"),
+            ("S", "yes @11 was great"),
+            ("R", "Then @11 again, or @99999 , or @12"),
+        ],
+        questions={
+            "10": {"suggested": 0, "seen": 1, "liked": 1},
+            "11": {"suggested": 1, "seen": 1, "liked": 1},
+            "12": {"suggested": 1, "seen": 0, "liked": 0},
+        },
+    )
     dialogues = read_redial(write(tmp_path / "d.jsonl", [d])).dialogues
     agent = _agent(catalog)
     seen = []
     for case, session in replay(agent, dialogues[0]):
-        seen.append((catalog.items[case.target].id, case.liked_target, list(session.mentioned), list(session.liked),
-                     list(session.messages)))
+        seen.append(
+            (
+                catalog.items[case.target].id,
+                case.liked_target,
+                list(session.mentioned),
+                list(session.liked),
+                list(session.messages),
+            )
+        )
         ranked = [catalog.items[s.row].id for s in agent.rank(session, 50).items]
-        assert not set(session.mentioned) & set(ranked)            # mentioned movies never come back
-    assert [s[0] for s in seen] == [11, 12]        # @10 came from the seeker first; @11 repeats; @99999 unknown
+        assert not set(session.mentioned) & set(ranked)  # mentioned movies never come back
+    assert [s[0] for s in seen] == [11, 12]  # @10 came from the seeker first; @11 repeats; @99999 unknown
     assert count_cases(dialogues, catalog) == (1, 1)
-    (t1, liked1, mentioned1, likes1, msgs1), (t2, liked2, mentioned2, likes2, _) = seen
-    assert msgs1 == ["I loved Alien (1979) , something like it?"]   # the seeker's words, titles as typed
-    assert mentioned1 == [10] and likes1 == [10]                      # read "I loved ..." and the questionnaire
+    (_t1, liked1, mentioned1, likes1, msgs1), (_t2, liked2, mentioned2, likes2, _) = seen
+    assert msgs1 == ["I loved Alien (1979) , something like it?"]  # the seeker's words, titles as typed
+    assert mentioned1 == [10] and likes1 == [10]  # read "I loved ..." and the questionnaire
     assert liked1 and not liked2
     assert mentioned2 == [10, 11] and set(likes2) == {10, 11}
 
@@ -79,8 +113,11 @@ def test_first_mentions_are_targets_with_the_dialogue_before(tmp_path, catalog):
 def test_text_only_replay_ignores_the_questionnaire(tmp_path, catalog):
     from chat_rec.replay import replay
 
-    d = dialogue("a", [("S", "any ideas?"), ("R", "@13 maybe?"), ("S", "ok"), ("R", "or @14")],
-                 questions={"13": {"suggested": 1, "seen": 1, "liked": 0}})
+    d = dialogue(
+        "a",
+        [("S", "any ideas?"), ("R", "@13 maybe?"), ("S", "ok"), ("R", "or @14")],
+        questions={"13": {"suggested": 1, "seen": 1, "liked": 0}},
+    )
     d0 = read_redial(write(tmp_path / "d.jsonl", [d])).dialogues[0]
     agent = _agent(catalog)
     with_q = [list(s.disliked) for _, s in replay(agent, d0)]
@@ -93,13 +130,15 @@ def test_served_ranking_is_the_fused_signal_matrix(tmp_path, catalog):
     from chat_rec.recommender.fusion import FusionModel
     from chat_rec.replay import replay_all
 
-    d = [dialogue(f"a{n}", [("S", "a scary movie like @10 please"), ("R", "@11 ?"), ("S", "no crime"), ("R", "@15")])
-         for n in range(3)]
+    d = [
+        dialogue(f"a{n}", [("S", "a scary movie like @10 please"), ("R", "@11 ?"), ("S", "no crime"), ("R", "@15")])
+        for n in range(3)
+    ]
     dialogues = read_redial(write(tmp_path / "d.jsonl", d)).dialogues
     fusion = FusionModel({"request": {"ref_max": 1.0, "pop": 0.5, "genre": 0.7, "year": -0.2}}, {"fitted": True})
     agent = _agent(catalog, dialogues, fusion)
     checked = 0
-    for case, session in replay_all(agent, dialogues):
+    for _case, session in replay_all(agent, dialogues):
         served = [s.row for s in agent.rank(session, 50).items]
         cand, Z, head = agent.signals(session)
         order = cand[np.argsort(-(fusion.vector(head) @ Z), kind="stable")]
@@ -115,26 +154,32 @@ def test_the_tree_stage_ranks_on_the_served_path(tmp_path, catalog):
     from chat_rec.recommender.fusion import FusionModel, TreeStage, stage_scores
     from chat_rec.replay import replay_all
 
-    d = [dialogue(f"a{n}", [("S", "a scary movie like @10 please"), ("R", "@11 ?"), ("S", "no crime"), ("R", "@15")])
-         for n in range(3)]
+    d = [
+        dialogue(f"a{n}", [("S", "a scary movie like @10 please"), ("R", "@11 ?"), ("S", "no crime"), ("R", "@15")])
+        for n in range(3)
+    ]
     dialogues = read_redial(write(tmp_path / "d.jsonl", d)).dialogues
 
     names = ("ref_max", "pop", "genre", "year")
     rng = np.random.default_rng(0)
     X = rng.standard_normal((400, len(names) + 3))
-    booster = lightgbm.train({"objective": "lambdarank", "num_leaves": 3, "min_data_in_leaf": 5, "verbose": -1},
-                             lightgbm.Dataset(X, (X[:, 3] > 0.5).astype(float), group=[20] * 20), 10)
+    booster = lightgbm.train(
+        {"objective": "lambdarank", "num_leaves": 3, "min_data_in_leaf": 5, "verbose": -1},
+        lightgbm.Dataset(X, (X[:, 3] > 0.5).astype(float), group=[20] * 20),
+        10,
+    )
     weights = {"ref_max": 1.0, "pop": 0.5, "genre": 0.7, "year": -0.2}
-    fusion = FusionModel({"request": weights}, {"fitted": True}, "",
-                         {"request": TreeStage(names, 4, booster.model_to_string())})
+    fusion = FusionModel(
+        {"request": weights}, {"fitted": True}, "", {"request": TreeStage(names, 4, booster.model_to_string())}
+    )
     agent = _agent(catalog, dialogues, fusion)
     differs = 0
-    for case, session in replay_all(agent, dialogues):
+    for _case, session in replay_all(agent, dialogues):
         served = [s.row for s in agent.rank(session, 50).items]
         cand, Z, head = agent.signals(session)
         assert served == cand[np.argsort(-stage_scores(fusion, head, Z), kind="stable")].tolist()
         differs += served != cand[np.argsort(-(fusion.vector(head) @ Z), kind="stable")].tolist()
-    assert differs                                  # the tree did re-order some lists
+    assert differs  # the tree did re-order some lists
 
 
 def test_nothing_is_fitted_on_the_evaluated_file(tmp_path, catalog):
@@ -142,8 +187,10 @@ def test_nothing_is_fitted_on_the_evaluated_file(tmp_path, catalog):
     came from the evaluated file, popularity would put it first."""
     from chat_rec.index import ExactIndex
 
-    train = [dialogue(f"t{n}", [("S", "any crime movie? I liked @13"), ("R", "try @11 then"), ("R", "or @15")])
-             for n in range(6)]
+    train = [
+        dialogue(f"t{n}", [("S", "any crime movie? I liked @13"), ("R", "try @11 then"), ("R", "or @15")])
+        for n in range(6)
+    ]
     evaluated = [dialogue(f"e{n}", [("S", "something good"), ("R", "@14 is great")]) for n in range(8)]
     tf = read_redial(write(tmp_path / "train.jsonl", train))
     ef = read_redial(write(tmp_path / "eval.jsonl", evaluated))
@@ -152,23 +199,34 @@ def test_nothing_is_fitted_on_the_evaluated_file(tmp_path, catalog):
     index = ExactIndex(catalog, vectors)
     result = run(ef, [tf], catalog, vectors, enc, index, progress=False)
     assert result["n_cases"] == 8
-    assert result["baselines"]["popularity"]["recall@1"] == 0.0     # 1.0 if the evaluated file were counted
+    assert result["baselines"]["popularity"]["recall@1"] == 0.0  # 1.0 if the evaluated file were counted
     altered = read_redial(write(tmp_path / "eval2.jsonl", evaluated[:3]))
     again = run(altered, [tf], catalog, vectors, enc, index, progress=False)
-    assert again["weights"] == result["weights"]                    # weights depend on the training file only
+    assert again["weights"] == result["weights"]  # weights depend on the training file only
     assert result["fitted_on"] == [str(tmp_path / "train.jsonl")]
-    assert set(result) >= {"n_cases", "recall@1", "recall@10", "recall@50", "liked_only", "text_only", "baselines",
-                           "ablations", "turns_per_second"}
+    assert set(result) >= {
+        "n_cases",
+        "recall@1",
+        "recall@10",
+        "recall@50",
+        "liked_only",
+        "text_only",
+        "baselines",
+        "ablations",
+        "turns_per_second",
+    }
     assert set(result["text_only"]) == {"n_cases", "recall@1", "recall@10", "recall@50"}
     assert set(result["ablations"]) == {"hand-set defaults", "no re-ranker", "no CF", "text signals only"}
 
 
 def test_inspired_titles_become_mentions(tmp_path, catalog):
-    rows = ["dialog_id\tutt_id\tspeaker\tturn_id\ttext\tmovies\tcoarse_label",
-            "d1\t1\tRECOMMENDER\t1\tWhat do you like?\t\taccept_new",
-            "d1\t2\tSEEKER\t1\tI liked Fargo a lot\tFargo (1996)\taccept_new",
-            "d1\t3\tRECOMMENDER\t2\tYou should see Heat\tHeat (1995)\taccept_new",
-            "d2\t1\tRECOMMENDER\t1\tTry Up (2009)\tUp (2009)\treject_new"]
+    rows = [
+        "dialog_id\tutt_id\tspeaker\tturn_id\ttext\tmovies\tcoarse_label",
+        "d1\t1\tRECOMMENDER\t1\tWhat do you like?\t\taccept_new",
+        "d1\t2\tSEEKER\t1\tI liked Fargo a lot\tFargo (1996)\taccept_new",
+        "d1\t3\tRECOMMENDER\t2\tYou should see Heat\tHeat (1995)\taccept_new",
+        "d2\t1\tRECOMMENDER\t1\tTry Up (2009)\tUp (2009)\treject_new",
+    ]
     path = tmp_path / "dev.tsv"
     path.write_text("\n".join(rows) + "\n")
     f = read_inspired(path, catalog)
@@ -205,5 +263,5 @@ def test_fit_weights_finds_the_informative_signal():
     assert set(weights) == set(NAMES)
     assert weights["ref_max"] > 1.0 > abs(weights["sem"]) and abs(weights["pop"]) < 0.5
     assert all(weights[n] == 0 for n in NAMES if n not in ("ref_max", "sem", "pop"))
-    assert fit_weights(cases) == weights                                  # deterministic
+    assert fit_weights(cases) == weights  # deterministic
     assert set(fit_weights(cases, ["sem", "pop"])) == {"sem", "pop"}

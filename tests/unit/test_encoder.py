@@ -21,9 +21,13 @@ def test_unknown_encoder_kind_lists_accepted_values():
 
 
 def test_packaged_minilm_loads_offline_and_is_semantic(minilm):
-    vectors = minilm.encode(["a scary movie about a monster on a spaceship",
-                             "horror film: an alien creature hunts the crew of a space freighter",
-                             "a light romantic comedy set in Paris"])
+    vectors = minilm.encode(
+        [
+            "a scary movie about a monster on a spaceship",
+            "horror film: an alien creature hunts the crew of a space freighter",
+            "a light romantic comedy set in Paris",
+        ]
+    )
     assert vectors.shape == (3, 384)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2

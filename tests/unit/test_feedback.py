@@ -17,12 +17,14 @@ import pytest
 from chat_rec.agent import Agent, Session
 from chat_rec.config import AgentConfig
 from chat_rec.errors import ChatRecError
-from chat_rec.recommender.feedback import (FeedbackEvent, MemoryStore, SQLiteStore, effective, open_store,
-                                           user_vector)
+from chat_rec.recommender.feedback import FeedbackEvent, MemoryStore, SQLiteStore, effective, open_store, user_vector
 
 
 def test_effective_keeps_the_last_value_per_item():
-    ev = [FeedbackEvent("u", "s", i, v) for i, v in [(1, "up"), (2, "up"), (1, "down"), (3, "up"), (2, "retract"), (3, "up")]]
+    ev = [
+        FeedbackEvent("u", "s", i, v)
+        for i, v in [(1, "up"), (2, "up"), (1, "down"), (3, "up"), (2, "retract"), (3, "up")]
+    ]
     assert effective(ev) == [(1, "down"), (3, "up")]
 
 
@@ -82,7 +84,7 @@ def test_acknowledged_events_survive_sigkill(tmp_path):
 def test_corrupt_database_is_refused_and_untouched(tmp_path):
     db = tmp_path / "state.db"
     db.write_bytes(b"this is not sqlite" * 10)
-    with pytest.raises(ChatRecError, match="not a SQLite database.*move it away"):
+    with pytest.raises(ChatRecError, match=r"not a SQLite database.*move it away"):
         SQLiteStore(db)
     store, notice = open_store(db)
     assert isinstance(store, MemoryStore) and "in memory" in notice
@@ -115,8 +117,11 @@ def test_feedback_changes_the_next_turn(agent_factory):
     agent = agent_factory(MemoryStore())
     session = Session()
     first = agent.turn("a movie", session)
-    liked = next(r.item_id for r in first.items if "Horror" in agent.catalog.item(r.item_id).genres) \
-        if any("Horror" in agent.catalog.item(r.item_id).genres for r in first.items) else 1
+    liked = (
+        next(r.item_id for r in first.items if "Horror" in agent.catalog.item(r.item_id).genres)
+        if any("Horror" in agent.catalog.item(r.item_id).genres for r in first.items)
+        else 1
+    )
     agent.record_feedback(session, liked, "up")
     assert session.user_vector is not None and np.linalg.norm(session.user_vector) > 0
     nxt = agent.turn("more please", session)
@@ -131,7 +136,7 @@ def test_repeated_clicks_and_up_then_down(agent_factory):
     agent.record_feedback(session, 1, "up")
     once = session.user_vector.copy()
     agent.record_feedback(session, 1, "up")
-    np.testing.assert_allclose(session.user_vector, once)   # a repeated click changes nothing
+    np.testing.assert_allclose(session.user_vector, once)  # a repeated click changes nothing
     agent.record_feedback(session, 1, "down")
     assert 1 in session.disliked and 1 not in session.liked and session.user_vector @ once < 0
     agent.record_feedback(session, 1, "retract")
@@ -149,7 +154,7 @@ def test_returning_user_gets_state_back_after_restart(agent_factory, tmp_path):
     agent.record_feedback(session, 7, "down")
     before = session.user_vector.copy()
     del agent
-    restarted = agent_factory(SQLiteStore(db))       # a new process would build exactly this
+    restarted = agent_factory(SQLiteStore(db))  # a new process would build exactly this
     back = Session(user_id=3)
     restarted.turn("hello", back)
     assert back.liked == [6] and back.disliked == [7]
@@ -164,7 +169,7 @@ def test_store_failure_mid_chat_keeps_the_feedback(agent_factory, tmp_path):
     agent = agent_factory(store)
     session = Session()
     agent.turn("something scary", session)
-    store.db.close()                                   # the database goes away under us
+    store.db.close()  # the database goes away under us
     message = agent.record_feedback(session, 1, "up")
     assert "in memory" in message and 1 in session.liked
     assert isinstance(agent.store, MemoryStore) and agent.store.events(session.user_key)

@@ -4,14 +4,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import write_ml
 
 from chat_rec.config import DataConfig
 from chat_rec.datasets import load_dataset
 from chat_rec.datasets.fetch import RECBOLE_PREFIX, convert_recbole, fetch_movielens_100k, find_movielens_100k
 from chat_rec.datasets.movielens import load_movielens_100k
 from chat_rec.errors import DataNotFoundError
-
-from helpers import write_ml
 
 
 def test_root_first_then_shared(tmp_path, monkeypatch):
@@ -39,7 +38,7 @@ def test_data_dir_holding_the_files_directly(tmp_path, monkeypatch):
 def test_nothing_found_says_what_to_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = DataConfig(root=tmp_path / "root", shared_dirs=(tmp_path / "none",), allow_download=False)
-    with pytest.raises(DataNotFoundError, match="Tried: .*Fix: .*chat-rec data fetch movielens-100k"):
+    with pytest.raises(DataNotFoundError, match=r"Tried: .*Fix: .*chat-rec data fetch movielens-100k"):
         fetch_movielens_100k(cfg)
     with pytest.raises(DataNotFoundError, match="run `chat-rec data fetch movielens-100k`"):
         load_dataset(cfg)
@@ -47,13 +46,20 @@ def test_nothing_found_says_what_to_run(tmp_path, monkeypatch):
 
 
 def fake_recbole_wheel(path: Path) -> Path:
-    header = {"inter": "user_id:token\titem_id:token\trating:float\ttimestamp:float",
-              "item": "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq",
-              "user": "user_id:token\tage:token\tgender:token\toccupation:token\tzip_code:token"}
-    body = {"inter": ["196\t242\t3\t881250949", "196\t267\t4\t881250950"],
-            "item": ["242\tShawshank Redemption, The\t1994\tDrama", "267\tunkonwn\tunkonwn\tunknown",
-                     "1412\tLand Before Time III: The Time of the Great Giving (1995)\tV\tAnimation Children's"],
-            "user": ["196\t49\tM\twriter\t55105"]}
+    header = {
+        "inter": "user_id:token\titem_id:token\trating:float\ttimestamp:float",
+        "item": "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq",
+        "user": "user_id:token\tage:token\tgender:token\toccupation:token\tzip_code:token",
+    }
+    body = {
+        "inter": ["196\t242\t3\t881250949", "196\t267\t4\t881250950"],
+        "item": [
+            "242\tShawshank Redemption, The\t1994\tDrama",
+            "267\tunkonwn\tunkonwn\tunknown",
+            "1412\tLand Before Time III: The Time of the Great Giving (1995)\tV\tAnimation Children's",
+        ],
+        "user": ["196\t49\tM\twriter\t55105"],
+    }
     with zipfile.ZipFile(path, "w") as zf:
         for ext in header:
             zf.writestr(f"{RECBOLE_PREFIX}.{ext}", "\n".join([header[ext], *body[ext]]) + "\n")

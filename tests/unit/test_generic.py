@@ -10,9 +10,11 @@ from chat_rec.errors import DataFormatError, DataNotFoundError, EmptyCatalogErro
 
 def test_csv_items_with_optional_columns(tmp_path):
     path = tmp_path / "songs.csv"
-    path.write_text("id,title,genres,year,description\n"
-                    "s1,Blue Monday,Synth-pop|Dance,1983,A drum machine classic.\n"
-                    "s2,Jolene,Country,,\n")
+    path.write_text(
+        "id,title,genres,year,description\n"
+        "s1,Blue Monday,Synth-pop|Dance,1983,A drum machine classic.\n"
+        "s2,Jolene,Country,,\n"
+    )
     catalog = load_items(path)
     assert catalog.name == "songs" and len(catalog) == 2
     assert catalog.item("s1").genres == ("Synth-pop", "Dance") and catalog.item("s1").year == 1983
@@ -21,9 +23,16 @@ def test_csv_items_with_optional_columns(tmp_path):
 
 def test_jsonl_items_with_tags_and_integer_ids(tmp_path):
     path = tmp_path / "books.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in [
-        {"id": 1, "title": "Dune", "tags": ["science fiction", "desert"], "year": 1965},
-        {"id": 2, "title": "Emma"}]) + "\n")
+    path.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"id": 1, "title": "Dune", "tags": ["science fiction", "desert"], "year": 1965},
+                {"id": 2, "title": "Emma"},
+            ]
+        )
+        + "\n"
+    )
     catalog = load_items(path)
     assert catalog.item(1).genres == ("science fiction", "desert")
     assert 2 in catalog and "2" not in catalog  # ids that are all integers become ints

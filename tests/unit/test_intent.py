@@ -37,13 +37,15 @@ def test_years(parser):
 
 def test_negated_and_decade_bounds(parser):
     """A bound inside a negation is turned round, never kept as it reads; "pre 2000s" is a bound, not the 2000s."""
+
     def bounds(text):
         i = parser.parse(text)
         return i.year_min, i.year_max
+
     assert bounds("only dramas please, nothing before 1990") == (1990, None)
     assert bounds("not older than 1985") == (1985, None)
     assert bounds("nothing after 2000 please") == (None, 2000)
-    assert bounds("no 80s stuff") == (None, None)          # a negated decade is left out, not inverted
+    assert bounds("no 80s stuff") == (None, None)  # a negated decade is left out, not inverted
     assert bounds("something pre 2000s") == (None, 1999)
     assert bounds("a comedy from after the 80s") == (1990, None)
     assert bounds("anything since the 70s") == (1970, None)
@@ -51,14 +53,25 @@ def test_negated_and_decade_bounds(parser):
 
 
 def test_vague_era_words_only_as_a_request(parser):
-    """"classic" and "old" as praise or description are not an era; as a request they are."""
-    for praise in ("Forrest Gump is an epic classic", "it is classic", "That is a old funny one",
-                   "I want to watch a movie for older people", "I like the older It though",
-                   "I'm looking for a new period drama to watch"):
+    """ "classic" and "old" as praise or description are not an era; as a request they are."""
+    for praise in (
+        "Forrest Gump is an epic classic",
+        "it is classic",
+        "That is a old funny one",
+        "I want to watch a movie for older people",
+        "I like the older It though",
+        "I'm looking for a new period drama to watch",
+    ):
         i = parser.parse(praise)
         assert (i.year_min, i.year_max) == (None, None), praise
-    for ask in ("something older", "I'm looking for something older.", "any old movies?", "some classics please",
-                "classic films", "oldies"):
+    for ask in (
+        "something older",
+        "I'm looking for something older.",
+        "any old movies?",
+        "some classics please",
+        "classic films",
+        "oldies",
+    ):
         assert parser.parse(ask).year_max == 1996 - 25, ask
     assert parser.parse("more recent animated movies").year_min == 1996 - 5
 
@@ -89,15 +102,24 @@ def test_explain_and_chat_kinds(parser):
 
 
 def test_generic_catalog_genres_work_as_words():
-    catalog = Catalog("songs", [Item("s1", "Blue Monday", 1983, ("Synth-pop",)), Item("s2", "Jolene", 1973, ("Country",))])
+    catalog = Catalog(
+        "songs", [Item("s1", "Blue Monday", 1983, ("Synth-pop",)), Item("s2", "Jolene", 1973, ("Country",))]
+    )
     i = RuleParser(catalog).parse("some country, no synth-pop")
     assert i.wanted_genres == ["Country"] and i.unwanted_genres == ["Synth-pop"]
 
 
 def test_merge_rules_win_on_hard_constraints():
     rules = Intent(wanted_genres=["Horror"], unwanted_genres=["Comedy"], year_min=1980, year_max=1989)
-    llm = Intent(wanted_genres=["Comedy", "Sci-Fi"], unwanted_genres=["Horror", "Drama"], keywords=["space"],
-                 year_min=1990, year_max=1999, mood="dark", reference_items=[1])
+    llm = Intent(
+        wanted_genres=["Comedy", "Sci-Fi"],
+        unwanted_genres=["Horror", "Drama"],
+        keywords=["space"],
+        year_min=1990,
+        year_max=1999,
+        mood="dark",
+        reference_items=[1],
+    )
     merged = merge_intents(rules, llm)
     assert merged.wanted_genres == ["Horror"] and (merged.year_min, merged.year_max) == (1980, 1989)
     assert set(merged.unwanted_genres) == {"Comedy", "Drama"}  # the LLM cannot forbid what the rules asked for
@@ -124,15 +146,17 @@ def test_hedges_and_misspellings(parser):
     assert i.unwanted_genres == ["Musical"] and not {"huge", "fan"} & set(i.unwanted_keywords)
     i = parser.parse("sumthing scarey but not to gorey")
     assert i.wanted_genres == ["Horror"] and "gore" in i.unwanted_keywords and "gorey" not in i.unwanted_keywords
-    assert parser.parse("that looks familiar").wanted_genres == []        # close spelling is not enough
+    assert parser.parse("that looks familiar").wanted_genres == []  # close spelling is not enough
     assert parser.parse("kinda lik Alien").reference_items == [1]
 
 
 def test_one_word_for_two_genres_asks_for_both(tiny_catalog):
     from chat_rec.index import SearchFilter
 
-    items = list(tiny_catalog.items) + [Item(9, "Love Story (1970)", 1970, ("Romance",)),
-                                        Item(10, "Romcom (1990)", 1990, ("Comedy", "Romance"))]
+    items = list(tiny_catalog.items) + [
+        Item(9, "Love Story (1970)", 1970, ("Romance",)),
+        Item(10, "Romcom (1990)", 1990, ("Comedy", "Romance")),
+    ]
     catalog = Catalog("tiny+", items)
     i = RuleParser(catalog).parse("a romantic comedy please")
     assert set(i.wanted_genres) == {"Romance", "Comedy"} and i.all_genres
@@ -158,7 +182,7 @@ def test_real_seekers_words_from_redial(parser):
 
 
 def test_picks_named_by_their_place(tiny_catalog):
-    """"more like the second one" names the second pick on screen; "not the third one" rules one out."""
+    """ "more like the second one" names the second pick on screen; "not the third one" rules one out."""
     p = RuleParser(tiny_catalog)
     shown = [it.id for it in tiny_catalog.items[:5]]
     assert p.parse("more like the second one", last_shown=shown).reference_items == [shown[1]]
@@ -168,7 +192,7 @@ def test_picks_named_by_their_place(tiny_catalog):
     assert i.disliked_items == [shown[2]] and i.reference_items == [shown[-1]]
     assert p.parse("why the second one?", last_shown=shown).explain_rank == 2
     assert p.parse("I am the first one here", last_shown=shown).reference_items == []
-    assert p.parse("more like the second one").reference_items == []       # nothing on screen
+    assert p.parse("more like the second one").reference_items == []  # nothing on screen
 
 
 def test_real_language_classes(parser):
@@ -194,7 +218,7 @@ def test_real_language_classes(parser):
     assert "silly" in parser.parse("it was too silly for me").unwanted_keywords
     # genre words people use
     assert parser.parse("something about criminals").wanted_genres == ["Crime"]
-    assert parser.parse("no chick flicks").unwanted_genres == []      # the tiny catalog has no Romance
+    assert parser.parse("no chick flicks").unwanted_genres == []  # the tiny catalog has no Romance
     # eras: open-ended decades, "current"
     i = parser.parse("a movie from the 90s up till now")
     assert (i.year_min, i.year_max) == (1990, None)
@@ -216,7 +240,7 @@ def test_critiques_and_relative_eras(tiny_catalog):
 
 
 def test_verdicts_on_the_item_in_focus(tiny_catalog):
-    """"I loved that one" / "I didn't like it" about the one item in focus: a like or a dislike in words."""
+    """ "I loved that one" / "I didn't like it" about the one item in focus: a like or a dislike in words."""
     p = RuleParser(tiny_catalog)
     i = p.parse("Oh cool ya i loved that one!", focus=4)
     assert i.liked_items == [4] and i.reference_items == [4]
@@ -224,6 +248,6 @@ def test_verdicts_on_the_item_in_focus(tiny_catalog):
     assert p.parse("yesss was not a fan of the new one", focus=4).disliked_items == [4]
     assert p.parse("I accept your recommendation.", focus=4).liked_items == [4]
     assert p.parse("Haven't seen that one either, but it sounds great", focus=4).liked_items == [4]
-    assert p.parse("is it funny?", focus=4).liked_items == []              # a question, not a verdict
+    assert p.parse("is it funny?", focus=4).liked_items == []  # a question, not a verdict
     assert p.parse("I haven't seen it", focus=4).liked_items == []
-    assert p.parse("I loved that one!").liked_items == []                  # nothing in focus
+    assert p.parse("I loved that one!").liked_items == []  # nothing in focus

@@ -5,9 +5,25 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "chat_rec"
 LAYERS = ["config", "errors", "catalog", "datasets", "models", "index", "recommender", "agent", "ui", "cli"]
-RANK = {"config": 0, "errors": 1, "catalog": 2, "datasets": 3, "models": 4, "index": 4, "recommender": 5, "scripting": 6,
-        "agent": 6, "assemble": 6, "training": 6,
-        "replay": 6, "ranker_training": 6, "ui": 7, "cli": 7, "cli_reranker": 7, "cli_dialogues": 7}
+RANK = {
+    "config": 0,
+    "errors": 1,
+    "catalog": 2,
+    "datasets": 3,
+    "models": 4,
+    "index": 4,
+    "recommender": 5,
+    "scripting": 6,
+    "agent": 6,
+    "assemble": 6,
+    "training": 6,
+    "replay": 6,
+    "ranker_training": 6,
+    "ui": 7,
+    "cli": 7,
+    "cli_reranker": 7,
+    "cli_dialogues": 7,
+}
 
 
 def top_level(module_path: Path) -> str:
@@ -22,7 +38,7 @@ def imported_layers(path: Path) -> set[str]:
         if isinstance(node, ast.ImportFrom) and node.level:
             parts = path.relative_to(PACKAGE).parts
             base = list(parts[:-1])[: len(parts) - node.level] if node.level > 1 else list(parts[:-1])
-            target = (base + (node.module.split(".") if node.module else []))
+            target = base + (node.module.split(".") if node.module else [])
             if target:
                 found.add(target[0])
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -38,7 +54,7 @@ def test_imports_flow_left_to_right():
         if layer in ("__init__", "__main__"):
             continue
         for target in imported_layers(path) - {layer}:
-            if layer == "evaluation":   # beside serving, through the public API (Agent.read / Agent.rank)
+            if layer == "evaluation":  # beside serving, through the public API (Agent.read / Agent.rank)
                 if target in ("ui", "cli"):
                     bad.append(f"{path.relative_to(PACKAGE)} imports {target}")
                 continue

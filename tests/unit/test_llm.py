@@ -9,7 +9,6 @@ import threading
 import time
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
@@ -19,9 +18,21 @@ from chat_rec.models.llm import LlamaCppChatModel, ScriptedChatModel, join_parts
 from chat_rec.recommender.llm_intent import LLMFailure, LLMHelper, intent_schema
 from chat_rec.recommender.titles import TitleMatcher
 
-GOOD = json.dumps({"kind": "more_like", "genres": ["horror", "Polka"], "avoid_genres": ["Comedy"], "keywords": ["Space"],
-                   "avoid_keywords": ["gore"], "liked_titles": ["the shining"], "disliked_titles": [],
-                   "similar_to_titles": ["Alien", "Not A Real Movie"], "year_min": 1980, "year_max": 3000, "mood": "dark"})
+GOOD = json.dumps(
+    {
+        "kind": "more_like",
+        "genres": ["horror", "Polka"],
+        "avoid_genres": ["Comedy"],
+        "keywords": ["Space"],
+        "avoid_keywords": ["gore"],
+        "liked_titles": ["the shining"],
+        "disliked_titles": [],
+        "similar_to_titles": ["Alien", "Not A Real Movie"],
+        "year_min": 1980,
+        "year_max": 3000,
+        "mood": "dark",
+    }
+)
 
 
 def helper(catalog, model, timeout=5.0):
@@ -30,14 +41,15 @@ def helper(catalog, model, timeout=5.0):
 
 def test_scripted_reply_maps_to_catalog_terms(tiny_catalog):
     intent = helper(tiny_catalog, ScriptedChatModel(replies=[GOOD])).extract("anything")
-    assert intent.wanted_genres == ["Horror"]          # unknown genre "Polka" dropped, case fixed
+    assert intent.wanted_genres == ["Horror"]  # unknown genre "Polka" dropped, case fixed
     assert intent.unwanted_genres == ["Comedy"] and intent.keywords == ["space"]
-    assert intent.liked_items == [6] and intent.reference_items == [1]   # unresolvable title dropped
+    assert intent.liked_items == [6] and intent.reference_items == [1]  # unresolvable title dropped
     assert (intent.year_min, intent.year_max) == (1980, None) and intent.mood == "dark"
 
 
-@pytest.mark.parametrize("reply, reason", [("sure, here you go!", "not JSON"), ("[1, 2]", "not JSON"),
-                                           (RuntimeError("boom"), "failed")])
+@pytest.mark.parametrize(
+    "reply, reason", [("sure, here you go!", "not JSON"), ("[1, 2]", "not JSON"), (RuntimeError("boom"), "failed")]
+)
 def test_bad_answers_raise_llm_failure(tiny_catalog, reply, reason):
     with pytest.raises(LLMFailure, match=reason):
         helper(tiny_catalog, ScriptedChatModel(respond=lambda m: reply)).extract("a comedy")
@@ -49,7 +61,7 @@ def test_timeout(tiny_catalog):
         return GOOD
 
     start = time.perf_counter()
-    with pytest.raises(LLMFailure, match="within 0.3 s"):
+    with pytest.raises(LLMFailure, match=r"within 0.3 s"):
         helper(tiny_catalog, ScriptedChatModel(respond=slow), timeout=0.3).extract("a comedy")
     assert time.perf_counter() - start < 1.2
 
@@ -64,17 +76,23 @@ def test_schema_caps_arrays(tiny_catalog):
 class FakeOpenAI(BaseHTTPRequestHandler):
     """Speaks the chat-completions API: replies with the JSON in ``server.reply`` (or fails)."""
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.requests.append({"path": self.path, "body": body})
         if self.server.status != 200:
             self.send_response(self.server.status)
             self.end_headers()
             return
-        payload = {"id": "x", "object": "chat.completion", "created": 0, "model": body.get("model", "m"),
-                   "choices": [{"index": 0, "finish_reason": "stop",
-                                "message": {"role": "assistant", "content": self.server.reply}}],
-                   "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+        payload = {
+            "id": "x",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body.get("model", "m"),
+            "choices": [
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": self.server.reply}}
+            ],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
         data = json.dumps(payload).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -97,7 +115,9 @@ def openai_server():
 
 
 def test_openai_compatible_endpoint(tiny_catalog, openai_server):
-    cfg = LLMConfig(kind="openai", base_url=f"http://127.0.0.1:{openai_server.server_port}/v1", model="any-model", timeout=5)
+    cfg = LLMConfig(
+        kind="openai", base_url=f"http://127.0.0.1:{openai_server.server_port}/v1", model="any-model", timeout=5
+    )
     intent = helper(tiny_catalog, make_chat_model(cfg)).extract("something like Alien from the 80s")
     assert intent.reference_items == [1] and intent.wanted_genres == ["Horror"]
     request = openai_server.requests[-1]

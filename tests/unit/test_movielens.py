@@ -1,10 +1,11 @@
 """The official MovieLens-100K format: parsing, errors naming file and line, IMDb details."""
 
 import pytest
+from helpers import write_ml
 
 from chat_rec.datasets.movielens import load_movielens_100k, read_details
 from chat_rec.errors import DataFormatError, DataNotFoundError
-from helpers import write_ml
+
 
 def test_loads_items_ratings_users(tmp_path):
     catalog, inter = load_movielens_100k(write_ml(tmp_path / "ml"))
@@ -25,23 +26,25 @@ def test_malformed_line_names_file_and_line(tmp_path):
 
 def test_unknown_item_in_ratings(tmp_path):
     d = write_ml(tmp_path / "ml", ["10\t99\t5\t881250949\n"])
-    with pytest.raises(DataFormatError, match="not in u.item"):
+    with pytest.raises(DataFormatError, match=r"not in u.item"):
         load_movielens_100k(d)
 
 
 def test_missing_directory_and_files(tmp_path):
-    with pytest.raises(DataNotFoundError, match="does not exist.*chat-rec data fetch"):
+    with pytest.raises(DataNotFoundError, match=r"does not exist.*chat-rec data fetch"):
         load_movielens_100k(tmp_path / "nowhere")
     (tmp_path / "half").mkdir()
     (tmp_path / "half" / "u.data").write_text("")
-    with pytest.raises(DataNotFoundError, match="u.item, u.user"):
+    with pytest.raises(DataNotFoundError, match=r"u.item, u.user"):
         load_movielens_100k(tmp_path / "half")
 
 
 def test_details_attach_descriptions_but_not_genres(tmp_path):
     details = tmp_path / "details.csv"
-    details.write_text('movie_id,movie_title,description,director,cast,genre\n'
-                       '2,"Shining, The (1980)",A writer goes mad.,[\'Stanley Kubrick\'],"[\'Jack Nicholson\']",[\'Comedy\']\n')
+    details.write_text(
+        "movie_id,movie_title,description,director,cast,genre\n"
+        "2,\"Shining, The (1980)\",A writer goes mad.,['Stanley Kubrick'],\"['Jack Nicholson']\",['Comedy']\n"
+    )
     catalog, _ = load_movielens_100k(write_ml(tmp_path / "ml"), details=details)
     shining = catalog.item(2)
     assert shining.description == "A writer goes mad." and shining.director == ("Stanley Kubrick",)

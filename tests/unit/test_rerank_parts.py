@@ -17,7 +17,7 @@ def test_profile_and_time_words():
     assert profile_text({"age": 24, "gender": "M", "occupation": "technician"}) == "man 18-24 technician"
     assert profile_text({"age": 61, "gender": "F", "occupation": "none"}) == "woman 56+"
     assert profile_text({}) == "" and age_band("?") == ""
-    assert time_context(datetime(2026, 11, 28, 20, 0)) == "weekend evening"     # a Saturday
+    assert time_context(datetime(2026, 11, 28, 20, 0)) == "weekend evening"  # a Saturday
     assert time_context(datetime(2026, 11, 25, 8, 0)) == "weekday morning"
     assert time_context(None) == ""
 
@@ -25,8 +25,10 @@ def test_profile_and_time_words():
 def test_history_and_compose_order(tiny_catalog):
     rows = [0, 1, 2, 5]
     text = history_text(tiny_catalog, rows, [5, 4, 1, 5])
-    assert text == ("likes horror, sci-fi, action; dislikes animation, children's; "
-                    "loved the shining (1980), alien (1979), aliens (1986)")
+    assert text == (
+        "likes horror, sci-fi, action; dislikes animation, children's; "
+        "loved the shining (1980), alien (1979), aliens (1986)"
+    )
     q = compose("man 18-24", "weekday evening", "something funny", text)
     assert q.index("man") < q.index("weekday") < q.index("asks: something funny") < q.index("likes")
     assert "weekday" not in compose("man", "weekday evening", "", text, drop=("context",))
@@ -34,7 +36,9 @@ def test_history_and_compose_order(tiny_catalog):
 
 
 def test_request_text_from_intent():
-    intent = Intent(keywords=["space"], wanted_genres=["Horror"], unwanted_keywords=["gory"], year_min=1980, year_max=1989)
+    intent = Intent(
+        keywords=["space"], wanted_genres=["Horror"], unwanted_keywords=["gory"], year_min=1980, year_max=1989
+    )
     assert request_text(intent) == "space, horror, 1980-1989, not gory"
 
 
@@ -52,15 +56,16 @@ def test_fusion_formula_and_weight_choice():
 
 def test_lime_finds_the_words_a_known_function_uses():
     def score(requests):
-        return np.array([2.0 * ("scary" in r.split()) + 1.0 * ("80s" in r.split()) - 0.5 * ("gory" in r.split())
-                         for r in requests])
+        return np.array(
+            [2.0 * ("scary" in r.split()) + 1.0 * ("80s" in r.split()) - 0.5 * ("gory" in r.split()) for r in requests]
+        )
 
     weights = explain_lime(score, "something scary from the 80s but not gory", num_samples=300, seed=0)
     assert weights.top(2) == ["scary", "80s"]
     assert dict(weights.weights)["gory"] < 0
     assert weights.score == pytest.approx(2.5)
     again = explain_lime(score, "something scary from the 80s but not gory", num_samples=300, seed=0)
-    assert again.weights == weights.weights                                   # seeded
+    assert again.weights == weights.weights  # seeded
     assert remove_words("a scary, scary 80s film", ["scary"]) == "a , 80s film"
 
 
@@ -78,8 +83,8 @@ def test_cf_llm_counts_invalid_answers(block_interactions):
     from chat_rec.models.llm import ScriptedChatModel
 
     cand = {0: np.array([5, 4, 3, 2, 1, 0]), 1: np.array([0, 1, 2, 3, 4, 5])}
-    model = ScriptedChatModel(replies=['{"picks": [6, 5, 4, 3, 2]}', 'not json'])
+    model = ScriptedChatModel(replies=['{"picks": [6, 5, 4, 3, 2]}', "not json"])
     ranked, invalid = llm_rankings(model, block_interactions, cand, [0, 1], progress=False)
     assert ranked[0][:5].tolist() == [0, 1, 2, 3, 4] and invalid == 1
-    assert ranked[1].tolist() == [0, 1, 2, 3, 4, 5]                          # the CF order stands in
+    assert ranked[1].tolist() == [0, 1, 2, 3, 4, 5]  # the CF order stands in
     assert "Candidates:\n1. " in llm_prompt(block_interactions, 0, cand[0])

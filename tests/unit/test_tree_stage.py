@@ -45,7 +45,7 @@ def test_a_tree_that_beats_the_linear_order_is_kept(fitted):
 
 
 def test_a_tree_on_noise_is_not_kept():
-    cases = _cases(300, 60, lambda Z, rng: int(np.argmax(Z[POP] + Z[SEM])))   # linear is already right
+    cases = _cases(300, 60, lambda Z, rng: int(np.argmax(Z[POP] + Z[SEM])))  # linear is already right
     tree, meta = fit_tree(cases, {"pop": 1.0, "sem": 1.0}, top=40, progress=False)
     assert tree is None and not meta["kept"]
     assert meta["heldout"]["linear"]["recall@10"] == 1.0
@@ -76,7 +76,8 @@ def test_round_trip_with_the_tree(tmp_path, fitted):
 def test_a_damaged_tree_is_dropped_with_a_notice_and_the_weights_stay(tmp_path, fitted):
     tree, _ = fitted
     path = FusionModel({"request": {"pop": 1.0, "sem": 0.1}}, {"fitted": True}, "", {"request": tree}).save(
-        tmp_path / "ranker.json")
+        tmp_path / "ranker.json"
+    )
     raw = json.loads(path.read_text())
     raw["trees"]["request"]["model"] = "tree\nnot a model"
     path.write_text(json.dumps(raw))

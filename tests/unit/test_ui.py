@@ -62,7 +62,7 @@ def test_thumbs_down_replaces_and_thumbs_up_reorders(ui):
     assert gone in after.session.disliked
     liked = after.cards[-1].item_id
     again = ui.feedback(after, liked, "up")
-    assert again.cards[0].item_id == liked and set(c.item_id for c in again.cards) == set(c.item_id for c in after.cards)
+    assert again.cards[0].item_id == liked and {c.item_id for c in again.cards} == {c.item_id for c in after.cards}
 
 
 def test_like_data_and_unlike(ui):
@@ -82,7 +82,7 @@ def test_why_gives_facts_and_word_weights(ui):
     state, *_ = ui.send("something scary from the 80s", UIState(), [], "", "laptop", "now")
     shown = ui.why(state, state.cards[0].item_id)
     assert shown.why.item_id == state.cards[0].item_id and shown.why_weights
-    assert {w for w, _ in shown.why_weights} <= set("something scary from the 80s".split())
+    assert {w for w, _ in shown.why_weights} <= {"something", "scary", "from", "the", "80s"}
 
 
 def test_user_picker_and_reset(ui):
@@ -91,7 +91,7 @@ def test_user_picker_and_reset(ui):
     state, *_ = ui.send("a movie", UIState(), [], "1", "laptop", "now")
     assert state.session.user_id == 1
     assert "User 1" in ui.user_info("1") and "999" in ui.user_info("999")
-    fresh, history, box = ui.reset("")
+    fresh, history, _box = ui.reset("")
     assert fresh.cards == [] and history == [] and fresh.session.user_id is None
 
 
