@@ -13,7 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from chat_rec.assemble import build_agent
-from chat_rec.config import Config
+from chat_rec.config import Config, ConfigError
 from chat_rec.datasets import fetch_movielens_100k
 from chat_rec.errors import ChatRecError
 from chat_rec.models.llm import fetch_gguf
@@ -42,12 +42,12 @@ def prepare(cfg: Config) -> str:
 
 def main() -> int:
     logging.basicConfig(level=logging.WARNING)
-    cfg = Config.from_env()
     try:
+        cfg = Config.from_env()
         status = prepare(cfg)
         print("Loading the catalog, the item index and the models ...", flush=True)
         agent = build_agent(cfg, show_progress=True)
-    except ChatRecError as exc:
+    except (ChatRecError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     agent.rec.encoder.encode(["warm up"])  # load the encoder now, not on the first message

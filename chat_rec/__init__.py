@@ -1,10 +1,13 @@
 """chat-rec: a conversational, explainable recommender.
 
-Layers (a module imports only from layers to its left; ``tests/unit/test_layering.py`` checks it):
+Layers (a module imports only from layers to its left; ``tests/unit/test_layering.py`` checks it, and that no
+package has an import circle):
 
-    config -> errors -> catalog / datasets -> models / index -> recommender -> agent -> ui / cli
+    config -> errors, files -> catalog -> datasets -> models, prompts -> recommender -> session -> agent
+           -> assemble, scripting, training -> evaluation -> ui, cli
 
-``evaluation`` sits beside serving and uses only the public API; serving never imports it.
+The UI talks to the agent, never to the ranking core. ``evaluation`` uses the public API (``Agent.read``,
+``Agent.rank``, ``Agent.turn``); serving never imports it.
 """
 
 __version__ = "0.1.0"

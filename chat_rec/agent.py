@@ -4,30 +4,21 @@ session intent (refinements accumulate) -> rank -> explain -> reply text."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import re
 import sqlite3
 import time
-import uuid
-from dataclasses import dataclass, field
-from typing import Any
 
-from .catalog import Interactions, ItemId
-from .config import AgentConfig
-from .errors import ChatRecError
-from .recommender.explain import Fact, facts_for, grounded, short_title, template
-from .recommender.feedback import (
-    VALUES,
-    FeedbackEvent,
-    FeedbackStore,
-    MemoryStore,
-    OnlineConfig,
-    effective,
-    user_vector,
-)
-from .recommender.intent import ANSWER_NO, ANSWER_YES, Intent, RuleParser, merge_intents
-from .recommender.llm_intent import LLMFailure, LLMHelper
-from .recommender.pipeline import (
+from chat_rec.catalog import Interactions, ItemId
+from chat_rec.config import AgentConfig, OnlineConfig
+from chat_rec.errors import ChatRecError
+from chat_rec.recommender.explain import Fact, facts_for, grounded, short_title, template, word_influence
+from chat_rec.recommender.feedback import VALUES, FeedbackEvent, FeedbackStore, MemoryStore, effective, user_vector
+from chat_rec.recommender.intent import ANSWER_NO, ANSWER_YES, Intent, RuleParser, merge_intents
+from chat_rec.recommender.intent.llm_reader import LLMFailure, LLMHelper
+from chat_rec.recommender.intent.titles import TitleMatcher
+from chat_rec.recommender.pipeline import (
     DIALOGUE_MESSAGES,
     WORDS_MESSAGES,
     Ranking,
@@ -36,79 +27,16 @@ from .recommender.pipeline import (
     UserState,
     decade_label,
 )
-from .recommender.titles import TitleMatcher
+from chat_rec.session import Recommendation, Reply, Session
 
 log = logging.getLogger(__name__)
+#: how many years "something older" / "more recent" moves the era by (a window, not everything before)
+ERA_STEP = 20
 INJECTION = re.compile(
     r"\b(ignore (all |your |the |previous )*(instructions|rules)|system prompt|you are now|"
     r"disregard|jailbreak|print your (prompt|instructions))\b",
     re.I,
 )
-
-
-@dataclass
-class Recommendation:
-    item_id: ItemId
-    title: str
-    year: int | None
-    genres: list[str]
-    score: float
-    explanation: str
-    facts: list[str]
-    parts: dict[str, float] = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        return {
-            "id": self.item_id,
-            "title": self.title,
-            "year": self.year,
-            "genres": self.genres,
-            "score": round(self.score, 4),
-            "explanation": self.explanation,
-            "facts": self.facts,
-        }
-
-
-@dataclass
-class Reply:
-    text: str
-    items: list[Recommendation]
-    notices: list[str]
-    intent: Intent
-    kind: str
-    seconds: float = 0.0
-
-    def to_json(self) -> dict:
-        return {"reply": self.text, "items": [r.to_json() for r in self.items], "notices": self.notices}
-
-
-@dataclass
-class Session:
-    """Everything one conversation has accumulated. Plain data: it can be stored and restored."""
-
-    user_id: Any = None
-    context: dict[str, str] = field(default_factory=dict)
-    messages: list[str] = field(default_factory=list)
-    intent: Intent | None = None
-    shown: list[ItemId] = field(default_factory=list)
-    liked: list[ItemId] = field(default_factory=list)
-    disliked: list[ItemId] = field(default_factory=list)
-    last_items: list[ItemId] = field(default_factory=list)
-    feedback: list[FeedbackEvent] = field(default_factory=list)
-    user_vector: Any = None  # numpy vector learned from 👍/👎
-    # titles the conversation brought up besides what the reader found (a replayed dialogue's @mentions by
-    # either speaker), in order: references for the ranking, never recommended again
-    mentioned: list[ItemId] = field(default_factory=list)
-    # both sides' words in order, ("person" | "assistant", text): the dialogue context the ranking reads
-    transcript: list[tuple[str, str]] = field(default_factory=list)
-    focus: ItemId | None = None  # the item last explained, for "something like it"
-    turns: int = 0
-    session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    restored: bool = False
-
-    @property
-    def user_key(self) -> str:
-        return f"user:{self.user_id}" if self.user_id is not None else f"session:{self.session_id}"
 
 
 class Agent:
@@ -190,6 +118,10 @@ class Agent:
             if item_id not in session.disliked:
                 session.disliked.append(item_id)
         return intent
+
+    def word_influence(self, message: str, item_id: ItemId) -> list[tuple[str, float]]:
+        """How much each word of ``message`` moves the item's semantic score (occlusion), for the "why" panel."""
+        return word_influence(self.rec, message, self.catalog.row(item_id))
 
     def rank(self, session: Session, k: int | None = None, intent: Intent | None = None) -> Ranking:
         """The ranked picks for the session's current request (what a recommend turn shows, top ``k``)."""
@@ -411,8 +343,9 @@ class Agent:
 
     def _shifted_era(self, direction: str, shown: list, old: Intent | None) -> dict:
         """ "something older" / "more recent": an era moved from the films on screen (their median year by
-        five years, past the oldest / newest of them), not a fixed cut-off; an earlier bound that still
-        leaves a decade is kept."""
+        five years, past the oldest / newest of them) and ``ERA_STEP`` years wide, a step rather than a leap to
+        the catalog's far end ("further back" steps again); an earlier bound that still leaves a decade is kept.
+        """
         years = sorted(self.catalog.item(i).year for i in shown if i in self.catalog and self.catalog.item(i).year)
         if not years:
             return {}
@@ -420,10 +353,10 @@ class Agent:
         if direction == "older":
             hi = min(median - 5, years[0] - 1)
             lo = old.year_min if old is not None and old.year_min is not None and old.year_min <= hi - 9 else None
-            return {"year_min": lo, "year_max": hi}
+            return {"year_min": max(lo or 0, hi - ERA_STEP + 1), "year_max": hi}
         lo = min(max(median + 5, years[-1] + 1), newest - 2)
         hi = old.year_max if old is not None and old.year_max is not None and old.year_max >= lo + 9 else None
-        return {"year_min": lo, "year_max": hi}
+        return {"year_min": lo, "year_max": min(hi or 10**4, lo + ERA_STEP - 1)}
 
     # --------------------------------------------------------------------------------- replies
     def user_state(self, session: Session) -> UserState:
@@ -450,10 +383,16 @@ class Agent:
 
     def explain_words(self, session: Session, item_id: ItemId, num_samples: int = 200, seed: int = 0):
         """LIME weights of the person's request words for ``item_id``'s re-ranker score (``WordWeights``),
-        or None when no trained re-ranker is loaded or the session has no words yet."""
-        from .recommender.lime_words import explain_lime
+        or None when no trained re-ranker is loaded, the session has no words yet, or ``lime`` (an extra:
+        ``pip install 'chat-rec[lime]'``) is not installed; the UI then shows the occlusion weights."""
+        from chat_rec.recommender.lime_words import explain_lime
 
-        if not self.has_reranker or not session.messages or item_id not in self.catalog:
+        if (
+            importlib.util.find_spec("lime") is None
+            or not self.has_reranker
+            or not session.messages
+            or item_id not in self.catalog
+        ):
             return None
         state = self.user_state(session)
         intent = session.intent or Intent()

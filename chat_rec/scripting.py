@@ -19,8 +19,9 @@ from pathlib import Path
 
 import yaml
 
-from .agent import Agent, Session
-from .errors import DataFormatError
+from chat_rec.agent import Agent
+from chat_rec.errors import DataFormatError
+from chat_rec.session import Session
 
 
 def load_script(path: Path) -> dict:

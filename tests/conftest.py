@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,8 @@ from chat_rec.catalog import Catalog, Item, build_interactions
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("CHATREC_SHARED_DATA", REPO.parent / "shared" / "data"))
 ML100K = SHARED_DATA / "ml-100k"
+#: the committed catalog in the ML-100K format (403 films, synthetic ratings; tests/data/make_slice.py)
+SLICE = REPO / "tests" / "data" / "ml-slice"
 
 
 def require_shared(*parts: str) -> Path:
@@ -40,20 +43,38 @@ def minilm():
 
 @pytest.fixture(scope="session")
 def ml_parts(tmp_path_factory, minilm):
-    """MovieLens-100K with the real encoder, FAISS index and rating-weighted EASE (built once per run)."""
+    """MovieLens-100K (team data folder) with the real encoder, FAISS index and rating-weighted EASE, built once
+    per run; on a clone without the team data, the committed slice (``source`` says which)."""
     from chat_rec.config import DataConfig
     from chat_rec.datasets import load_dataset
-    from chat_rec.index import build_item_index
     from chat_rec.models.cf import EASE
+    from chat_rec.models.index import build_item_index
     from chat_rec.recommender.pipeline import Recommender
 
-    shared = require_shared("ml-100k").parent
-    data = DataConfig(root=tmp_path_factory.mktemp("data"), shared_dirs=(shared,), allow_download=False)
+    root = tmp_path_factory.mktemp("data")
+    if ML100K.is_dir():
+        source, data = "ml-100k", DataConfig(root=root, shared_dirs=(ML100K.parent,), allow_download=False)
+    else:
+        shutil.copytree(SLICE, root / "ml-100k")
+        source, data = "slice", DataConfig(root=root, shared_dirs=(), allow_download=False)
     catalog, interactions = load_dataset(data)
     built = build_item_index(catalog, minilm, data, show_progress=False)
     cf = EASE(lam=100.0, weighting="rating").fit(interactions)
     rec = Recommender(catalog, built.index, built.index.vectors, minilm, cf, interactions)
-    return {"catalog": catalog, "interactions": interactions, "built": built, "data": data, "recommender": rec}
+    return {
+        "catalog": catalog,
+        "interactions": interactions,
+        "built": built,
+        "data": data,
+        "recommender": rec,
+        "source": source,
+    }
+
+
+def require_full_movielens(ml_parts) -> None:
+    """Skip a test whose expectations hold for the full ML-100K (its ratings, its 1,682 films) only."""
+    if ml_parts["source"] != "ml-100k":
+        pytest.skip(f"needs the full MovieLens-100K ({ML100K}); this clone has the committed slice only")
 
 
 @pytest.fixture
@@ -90,9 +111,9 @@ def rng():
 @pytest.fixture
 def tiny_recommender(tiny_catalog, block_interactions):
     """The ranking core on the tiny catalog with fakes: hash encoder, exact index, EASE."""
-    from chat_rec.index import ExactIndex
     from chat_rec.models.cf import EASE
     from chat_rec.models.encoder import HashEncoder
+    from chat_rec.models.index import ExactIndex
     from chat_rec.recommender.pipeline import Recommender
 
     enc = HashEncoder(64)
@@ -110,7 +131,7 @@ def tiny_recommender(tiny_catalog, block_interactions):
 @pytest.fixture(scope="session")
 def quick_reranker(tmp_path_factory, ml_parts):
     """`chat-rec train reranker --quick` on MovieLens-100K (about a minute), as a loaded reranker."""
-    from chat_rec.training import train_reranker
+    from chat_rec.training.reranker import train_reranker
 
     path = tmp_path_factory.mktemp("models") / "reranker-quick.pt"
     lines: list[str] = []

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..catalog import Catalog, Interactions
-from ..config import DataConfig
-from ..errors import DataNotFoundError
-from .fetch import FETCH_HINT, fetch_movielens_100k, find_details, find_movielens_100k
-from .generic import load_interactions, load_items
-from .movielens import load_movielens_100k
+from chat_rec.catalog import Catalog, Interactions
+from chat_rec.config import DataConfig
+from chat_rec.datasets.descriptions import SOURCE, attach_packaged
+from chat_rec.datasets.fetch import FETCH_HINT, fetch_movielens_100k, find_details, find_movielens_100k
+from chat_rec.datasets.generic import load_interactions, load_items
+from chat_rec.datasets.movielens import load_movielens_100k
+from chat_rec.errors import DataNotFoundError
 
 __all__ = [
     "fetch_movielens_100k",
@@ -33,13 +34,20 @@ def load_dataset(
 
     MovieLens is read where ``find_movielens_100k`` finds it (no copies, no downloads here:
     ``chat-rec data fetch movielens-100k`` does those). ``details="auto"`` attaches
-    the IMDb descriptions when a details file is found; ``None`` never does.
+    the IMDb descriptions when a details file is found, else the descriptions the package ships
+    (``datasets.descriptions``); ``None`` attaches none. ``catalog.text_source`` says which.
 
     Raises:
         DataNotFoundError: nothing local; the message says to run ``chat-rec data fetch movielens-100k``.
     """
     if items is not None:
         catalog = load_items(Path(items))
+        described = sum(bool(item.description) for item in catalog.items)
+        catalog.text_source = (
+            f"the items file's descriptions: {described:,} of {len(catalog):,} items"
+            if described
+            else "titles and genres only: add a description column to the items file for better search"
+        )
         return catalog, load_interactions(Path(interactions), catalog) if interactions else None
     path = find_movielens_100k(cfg)
     if path is None:
@@ -48,4 +56,14 @@ def load_dataset(
             f"movielens-100k` (or {FETCH_HINT})"
         )
     details_path = find_details(cfg) if details == "auto" else (Path(details) if details else None)
-    return load_movielens_100k(path, details=details_path)
+    catalog, ratings = load_movielens_100k(path, details=details_path)
+    if details_path is not None:
+        catalog.text_source = f"IMDb descriptions ({details_path})"
+    elif details == "auto":
+        items, n = attach_packaged(catalog.items)
+        catalog = Catalog(catalog.name, items)
+        catalog.text_source = f"{SOURCE}: {n:,} of {len(items):,} films; no director or cast"
+        ratings.catalog = catalog
+    else:
+        catalog.text_source = "titles and genres only (descriptions turned off)"
+    return catalog, ratings

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..catalog import Catalog, Item
-from ..errors import DataFormatError, DataNotFoundError
+from chat_rec.catalog import Catalog, Item
+from chat_rec.errors import DataFormatError, DataNotFoundError
 
 MENTION = re.compile(r"@(\d+)")
 _YEAR = re.compile(r"\((\d{4})\)\s*$")

@@ -28,9 +28,10 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ..config import DataConfig
-from ..errors import DataNotFoundError
-from .movielens import ML100K_GENRES, REQUIRED_FILES, is_ml100k_dir
+from chat_rec.config import DataConfig
+from chat_rec.datasets.movielens import ML100K_GENRES, REQUIRED_FILES, is_ml100k_dir
+from chat_rec.errors import DataNotFoundError
+from chat_rec.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +134,7 @@ def _copy_details(cfg: DataConfig) -> None:
     found = find_details(cfg)
     target = cfg.root / DETAILS_DIR / DETAILS_FILE
     if found and found.resolve() != target.resolve():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
-        shutil.copy2(found, tmp)
-        os.replace(tmp, target)
+        atomic_write(target, lambda tmp: shutil.copy2(found, tmp))
 
 
 def convert_recbole(wheel: Path, dest: Path) -> None:

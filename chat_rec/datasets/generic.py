@@ -13,8 +13,8 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..catalog import Catalog, Interactions, Item, build_interactions
-from ..errors import DataFormatError, DataNotFoundError
+from chat_rec.catalog import Catalog, Interactions, Item, build_interactions
+from chat_rec.errors import DataFormatError, DataNotFoundError
 
 ITEM_COLUMNS = ("id", "title", "description", "genres|tags", "year", "director", "cast")
 INTERACTION_COLUMNS = ("user", "item", "rating", "timestamp")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..catalog import Catalog, Interactions, Item
-from ..errors import DataFormatError, DataNotFoundError
+from chat_rec.catalog import Catalog, Interactions, Item
+from chat_rec.errors import DataFormatError, DataNotFoundError
 
 #: Genre flag order of ``u.item`` (also in ``u.genre``).
 ML100K_GENRES = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..catalog import Interactions
+from chat_rec.catalog import Interactions
 
 RELEVANT_MIN_RATING = 4
 

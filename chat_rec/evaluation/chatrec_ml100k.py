@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..catalog import Interactions
-from ..datasets.splits import relevant_sets, split_per_user
-from ..models.cf import EASE, Popularity, top_k, user_item_matrix
-from .metrics import mean, ndcg_at_k, precision_at_k, recall_at_k
-from .rerank import ABLATIONS, cross_encoder_scores, fused_order, llm_rankings, paired_bootstrap
+from chat_rec.catalog import Interactions
+from chat_rec.datasets.splits import relevant_sets, split_per_user
+from chat_rec.evaluation.metrics import mean, ndcg_at_k, precision_at_k, recall_at_k
+from chat_rec.evaluation.rerank import ABLATIONS, cross_encoder_scores, fused_order, llm_rankings, paired_bootstrap
+from chat_rec.models.cf import EASE, Popularity, top_k, user_item_matrix
 
 PROTOCOL = "chatrec-ml100k"
 #: Gao et al. 2023, Table (MovieLens-100K, top-5): precision@5, recall@5, ndcg@5.
@@ -140,7 +140,7 @@ def served_rankings(
 ) -> dict[int, np.ndarray]:
     """The chat's own top ``k`` per user: ``make_agent(train)`` is the served agent over the train part;
     each user is a known user (train ratings loaded) who says "recommend me something"."""
-    from ..agent import Session
+    from chat_rec.session import Session
 
     agent = make_agent(train)
     out = {}

@@ -37,11 +37,5 @@ def ndcg_at_k(ranked: Sequence, relevant: Collection, k: int) -> float:
     return dcg / ideal
 
 
-def hit_at_k(ranked: Sequence, relevant: Collection, k: int) -> float:
-    """1.0 when any relevant item is in the first ``k``."""
-    relevant = set(relevant)
-    return float(any(item in relevant for item in ranked[:k]))
-
-
 def mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else 0.0

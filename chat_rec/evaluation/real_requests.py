@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from ..catalog import Item, item_text
+from chat_rec.catalog import Item, item_text
 
 KINDS = ("genre", "neg_genre", "era", "like", "not_like", "neg_keyword", "refers")
 REFERS = {"that_one": -1, "it": -1, "last": -1, "1": 1, "2": 2, "3": 3, "4": 4, "5": 5}
@@ -112,7 +112,7 @@ def stem(word: str) -> str:
 def keyword_match(label: str, read: str) -> bool:
     """A read unwanted word answers a labelled one: the same stem ("gorey" ~ "gore"), or one of the
     reader's own expansions of it ("gory" -> "blood", "slasher")."""
-    from ..recommender.intent import KEYWORD_EXPANSIONS
+    from chat_rec.recommender.intent import KEYWORD_EXPANSIONS
 
     label, read = label.lower(), read.lower()
     if stem(label) == stem(read) or read.startswith(stem(label)) or label.startswith(stem(read)):
@@ -153,7 +153,7 @@ class Expected:
 
 def context_session(agent, case: dict):
     """A fresh session holding the case's recorded context: the recommender's titles on screen."""
-    from ..agent import Session
+    from chat_rec.session import Session
 
     session = Session()
     for line in case.get("context") or []:

@@ -1,5 +1,5 @@
 """The conversational-recommendation protocol on ReDial-format dialogues (DESIGN.md section 4), replayed
-through the chat's own agent (``chat_rec.replay``).
+through the chat's own agent (``chat_rec.training.replay``).
 
 Every movie the recommender mentions, at its first mention in the dialogue, is a target. The dialogue
 before that message is fed into an agent ``Session`` (the seeker's words through the chat's intent reader,
@@ -15,7 +15,7 @@ before that message is fed into an agent ``Session`` (the seeker's words through
   ``comention``, refitted), text signals only (refitted), all linear; a popularity baseline.
 
 Nothing is fitted on the evaluated file: dialogue statistics come from the ``--train`` files, the fusion
-weights are fitted on the ``--train`` dialogues by two-fold cross-fitting (``ranker_training``), and
+weights are fitted on the ``--train`` dialogues by two-fold cross-fitting (``training.ranker``), and
 ``fitted_on`` in the report lists the files used. The intent reader is the rules (no LLM): replaying
 thousands of messages through the local LLM would take hours on a laptop.
 """
@@ -28,13 +28,13 @@ from collections.abc import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..agent import Agent
-from ..catalog import Catalog
-from ..ranker_training import fit_tree, fit_weights, request_cases
-from ..recommender.fusion import DEFAULT_WEIGHTS, RERANKER, FusionModel, stage_scores
-from ..recommender.signals import NAMES, SideData
-from ..replay import Replayer, count_cases, replay_all
-from ..reranker_dialogues import refit_weight, with_fitted_reranker
+from chat_rec.agent import Agent
+from chat_rec.catalog import Catalog
+from chat_rec.recommender.fusion import DEFAULT_WEIGHTS, RERANKER, FusionModel, stage_scores
+from chat_rec.recommender.signals import NAMES, SideData
+from chat_rec.training.ranker import fit_tree, fit_weights, request_cases
+from chat_rec.training.replay import Replayer, count_cases, replay_all
+from chat_rec.training.reranker_dialogues import refit_weight, with_fitted_reranker
 
 KS = (1, 10, 50)
 NO_CF = ("cf", "cf_last", "comention")

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..catalog import Interactions, display_title, item_text
-from ..recommender.context import offline_query
-from ..training import fuse
+from chat_rec.catalog import Interactions, display_title, item_text
+from chat_rec.recommender.context import offline_query
+from chat_rec.training.reranker import fuse
 
 ABLATIONS = {"cf+rerank": (), "cf+rerank-no-context": ("context",), "cf+rerank-no-profile": ("profile",)}
 

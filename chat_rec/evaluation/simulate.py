@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..catalog import Catalog, Interactions
-from .metrics import mean
+from chat_rec.catalog import Catalog, Interactions
+from chat_rec.evaluation.metrics import mean
 
 STOP = {
     "about",
@@ -343,7 +343,7 @@ def make_talker(
 ) -> Talker:
     """A talker for one held-out target. Half of them name the film of their history (train ratings >= 4)
     closest to the target; ``interactions`` must not hold the target."""
-    from ..catalog import display_title
+    from chat_rec.catalog import display_title
 
     base = make_user(catalog, user_id, target_row, words, df, n_keywords=4)
     liked = None
@@ -508,9 +508,9 @@ def fit_feedback_head(
     Returns ``(head, likelihood, log)``: ``likelihood`` is ``{"tau", "judgements"}`` (the table as JSON, or
     None for the logistic) as the fusion's ``meta.fitting.feedback`` holds it; ``head`` is None when no
     candidate beat the baseline by ``min_gain`` (then it is not served). The agent's fusion is left as it was."""
-    from ..agent import Session
-    from ..recommender.feedback import MemoryStore
-    from ..recommender.signals import FEEDBACK_TAU, JudgementModel
+    from chat_rec.recommender.feedback import MemoryStore
+    from chat_rec.recommender.signals import FEEDBACK_TAU, JudgementModel
+    from chat_rec.session import Session
 
     fusion = agent.rec.fusion
     heads, meta = fusion.heads, fusion.meta

@@ -7,12 +7,11 @@ served by fold-in: the few items they liked in the conversation form the vector.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
 
 import numpy as np
 from scipy import sparse
 
-from ..catalog import Interactions
+from chat_rec.catalog import Interactions
 
 
 def history_vector(n_items: int, rows: Iterable[int], weights: Iterable[float] | None = None) -> np.ndarray:
@@ -38,23 +37,6 @@ def top_k(scores: np.ndarray, k: int, exclude: Iterable[int] = ()) -> np.ndarray
     pool = np.flatnonzero(scores >= threshold)
     order = pool[np.argsort(-scores[pool], kind="stable")]
     return order[:k]
-
-
-class CFModel(Protocol):
-    """A collaborative model over catalog rows.
-
-    Example:
-        >>> model = EASE(lam=100).fit(interactions)
-        >>> model.recommend(history_rows=[0, 3], k=5)
-    """
-
-    def fit(self, interactions: Interactions) -> CFModel:
-        """Learn from ``interactions``; returns self."""
-        ...
-
-    def score(self, x: np.ndarray) -> np.ndarray:
-        """Scores for every catalog row given history vector(s) ``x`` of shape (n_items,) or (n, n_items)."""
-        ...
 
 
 class _Recommend:

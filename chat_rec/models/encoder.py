@@ -12,8 +12,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..config import EncoderConfig
-from ..errors import ChatRecError
+from chat_rec.config import EncoderConfig
+from chat_rec.errors import ChatRecError
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
 from tqdm.auto import tqdm
 
-from ..config import LLMConfig
-from ..errors import ChatRecError
+from chat_rec.config import LLMConfig
+from chat_rec.errors import ChatRecError
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ class LlamaCppChatModel(BaseChatModel):
     seed: int = 0
     model_config = ConfigDict(arbitrary_types_allowed=True)
     _llama: Any = PrivateAttr(default=None)
+    #: decodes under a JSON schema passed as ``json_schema`` (llama.cpp grammar)
+    accepts_json_schema: bool = True
 
     @property
     def _llm_type(self) -> str:
@@ -107,6 +109,9 @@ class ScriptedChatModel(BaseChatModel):
     replies: list[str] = Field(default_factory=list)
     respond: Callable[[list[BaseMessage]], str] | None = None
     calls: int = 0
+    #: takes the schema like the local model (and keeps the last call's arguments for tests)
+    accepts_json_schema: bool = True
+    last_kwargs: dict = Field(default_factory=dict)
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     @property
@@ -121,6 +126,7 @@ class ScriptedChatModel(BaseChatModel):
         else:
             text = "{}"
         self.calls += 1
+        self.last_kwargs = dict(kwargs)
         if isinstance(text, BaseException):
             raise text
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])

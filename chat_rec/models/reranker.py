@@ -1,5 +1,5 @@
-"""Re-rankers score (query text, item text) pairs. The trained cross-encoder arrives with issue 4;
-this module holds the protocol and the identity double the pipeline uses until then."""
+"""Re-rankers score (query text, item text) pairs: the protocol the pipeline calls, and the identity double the
+tests use (the trained BERT context re-ranker is ``models.cross_encoder``)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from ..catalog import Catalog, Interactions, display_title
+from chat_rec.catalog import Catalog, Interactions, display_title
 
 PARTS = ("profile", "context", "request", "history")
 AGE_BANDS = ((18, "under 18"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (50, "45-49"), (56, "50-55"))

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..catalog import Item, display_title
-from .intent import MOOD_GENRES, Intent
-from .pipeline import Recommender, Scored, UserState, decade_label
+from chat_rec.catalog import Item, display_title
+from chat_rec.recommender.intent import MOOD_GENRES, Intent
+from chat_rec.recommender.pipeline import Recommender, Scored, UserState, decade_label
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ def _named(title: str, words: str) -> bool:
     """Whether the person's words name the title (its key words, as the title matcher reads them)."""
     import difflib
 
-    from .titles import normalise_title
+    from chat_rec.recommender.intent.titles import normalise_title
 
     key = normalise_title(title)
     tokens = re.sub(r"[^\w\s']", " ", words.lower()).split()

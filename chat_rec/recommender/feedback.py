@@ -21,7 +21,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..errors import ChatRecError
+from chat_rec.config import OnlineConfig
+from chat_rec.errors import ChatRecError
 
 log = logging.getLogger(__name__)
 VALUES = ("up", "down", "retract")
@@ -35,13 +36,6 @@ class FeedbackEvent:
     value: str
     turn: int = 0
     time: float = field(default_factory=time.time)
-
-
-@dataclass(frozen=True)
-class OnlineConfig:
-    eta0: float = 1.0  # first step
-    tau: float = 3.0  # steps until the step size halves
-    scale: float = 5.0  # logit scale: σ(scale · u·v), so unit vectors give usable gradients
 
 
 def effective(events: list[FeedbackEvent]) -> list[tuple[Any, str]]:

@@ -13,7 +13,7 @@ The heads, chosen per request by ``head_for``:
 The score of a candidate is ``w[head] @ z(signals)``. A signal whose fitted weight is 0 is not computed.
 A head may also carry a **tree stage** (``TreeStage``): a LambdaRank model (LightGBM) that re-orders the
 linear top ``top`` from the same standardised signals plus the linear score and rank; it is fitted on the
-same cases and kept only when it beats the linear order on held-out dialogues (``ranker_training.fit_tree``).
+same cases and kept only when it beats the linear order on held-out dialogues (``training.ranker.fit_tree``).
 ``chat-rec train ranker`` writes ``data/models/ranker.json``; the package ships the one fitted by the
 team (``chat_rec/recommender/ranker.json``) so a fresh install ranks with fitted weights; when neither
 can be read the chat ranks on ``DEFAULT_WEIGHTS`` (hand-set, documented here) and says so.
@@ -22,14 +22,17 @@ can be read the chat ranks on ``DEFAULT_WEIGHTS`` (hand-set, documented here) an
 from __future__ import annotations
 
 import json
-import os
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ChatRecError
-from .signals import NAMES
+from chat_rec.errors import ChatRecError
+from chat_rec.files import write_json
+from chat_rec.recommender.signals import NAMES
+
+log = logging.getLogger(__name__)
 
 #: The BERT context re-ranker's score: an input of the fusion like the signals, but computed only for the
 #: linear top ``Recommender.rerank_top`` and only when a head gives it a weight.
@@ -175,12 +178,7 @@ class FusionModel:
         return FusionModel({h: dict(w) for h, w in self.heads.items()}, dict(self.meta), self.path)
 
     def save(self, path: Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=1) + "\n")
-        os.replace(tmp, path)
-        return path
+        return write_json(path, self.to_json(), indent=1)
 
     @classmethod
     def load(cls, path: Path) -> FusionModel:
@@ -215,6 +213,10 @@ class FusionModel:
                     raise ValueError(head)
                 model.trees[head] = TreeStage(names, int(t["top"]), t["model"], dict(t.get("meta") or {}))
                 _ = model.trees[head].booster  # parse now: a corrupt model is found at load, not mid-turn
+            except ImportError:
+                # lightgbm is an extra (`pip install 'chat-rec[train]'`): without it the linear stage serves
+                log.warning("lightgbm is not installed: the tree stage of head %r is left out", head)
+                model.trees.pop(head, None)
             except Exception as exc:
                 raise TreeUnavailable(
                     f"the tree stage of head {head!r} in {path} is unreadable ({exc.__class__.__name__}); {fix}",

@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..catalog import Catalog, Interactions, item_text
-from ..index import ItemIndex, SearchFilter
-from ..models.cf import EASE
-from ..models.encoder import Encoder
-from ..models.reranker import IdentityReranker, Reranker
-from . import signals as sig
-from .context import compose, history_text, profile_text, ui_context
-from .fusion import RERANKER, FusionModel, defaults, stage_scores
-from .intent import Intent
+from chat_rec.catalog import Catalog, Interactions, item_text
+from chat_rec.models.cf import EASE
+from chat_rec.models.encoder import Encoder
+from chat_rec.models.index import ItemIndex, SearchFilter
+from chat_rec.models.reranker import IdentityReranker, Reranker
+from chat_rec.recommender import signals as sig
+from chat_rec.recommender.context import compose, history_text, profile_text, ui_context
+from chat_rec.recommender.fusion import RERANKER, FusionModel, defaults, stage_scores
+from chat_rec.recommender.intent import Intent
 
 log = logging.getLogger(__name__)
 

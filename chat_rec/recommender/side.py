@@ -13,10 +13,10 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import sparse
 
-from ..catalog import Catalog, Interactions
-from ..datasets.dialogues import MENTION, Dialogue
-from ..models.cf import EASE
-from .signals import SideData
+from chat_rec.catalog import Catalog, Interactions
+from chat_rec.datasets.dialogues import MENTION, Dialogue
+from chat_rec.models.cf import EASE
+from chat_rec.recommender.signals import SideData
 
 
 def interaction_side(catalog: Catalog, interactions: Interactions | None, cf: EASE | None) -> SideData:
@@ -79,7 +79,7 @@ def dialogue_side(catalog: Catalog, dialogues: Sequence[Dialogue], external: Sid
 def external_cf(catalog: Catalog, ratings_csv, merged_csv, lam: float = 200.0) -> SideData:
     """Rating-weighted EASE over ML-latest-small, restricted to the movies that map to ``catalog``, with
     each row's log(1 + ratings) overall and in the data's last three years."""
-    from ..datasets.dialogues import ml_id_map, ml_latest_rows
+    from chat_rec.datasets.dialogues import ml_id_map, ml_latest_rows
 
     to_ml = ml_id_map(merged_csv)
     ml_to_col: dict[int, int] = {}

@@ -56,9 +56,9 @@ from functools import cached_property
 import numpy as np
 from scipy import sparse
 
-from ..catalog import Catalog
-from ..models.cf import EASE
-from .intent import MOOD_GENRES, Intent
+from chat_rec.catalog import Catalog
+from chat_rec.models.cf import EASE
+from chat_rec.recommender.intent import MOOD_GENRES, Intent
 
 
 @dataclass

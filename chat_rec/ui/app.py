@@ -7,10 +7,10 @@ import logging
 from dataclasses import dataclass, field
 from functools import partial
 
-from ..agent import Agent, Recommendation, Session
-from ..recommender.explain import word_influence
-from . import messages
-from .render import card_markdown, influence_rows, reply_messages, user_summary, why_markdown
+from chat_rec.agent import Agent
+from chat_rec.session import Recommendation, Session
+from chat_rec.ui import messages
+from chat_rec.ui.render import card_markdown, influence_rows, reply_messages, user_summary, why_markdown
 
 log = logging.getLogger(__name__)
 DEVICES = ["phone", "laptop", "TV"]
@@ -115,7 +115,7 @@ class ChatUI:
         if lime is not None:  # LIME over the trained re-ranker's score
             ui.why_weights, ui.why_method = lime.weights, "LIME on the re-ranker score"
         else:  # no re-ranker: occlusion of words on the semantic score
-            ui.why_weights = word_influence(self.agent.rec, ui.last_message, self.agent.catalog.row(item_id))
+            ui.why_weights = self.agent.word_influence(ui.last_message, item_id)
             ui.why_method = "occlusion on the semantic score"
         return ui
 
@@ -199,6 +199,8 @@ class ChatUI:
                     device = gr.Radio(DEVICES, value="laptop", label="Device")
                     when = gr.Dropdown(TIMES, value="now", label="Time")
                     gr.Markdown(f"**Language model:** {self.llm_status}", elem_id="llm-status")
+                    if self.agent.catalog.text_source:
+                        gr.Markdown(f"**Item texts:** {self.agent.catalog.text_source}", elem_id="text-source")
                     reset = gr.Button("Reset conversation", elem_id="reset")
 
             inputs = [box, ui_state, chatbot, user, device, when]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 import re
 
-from ..agent import Recommendation, Reply
-from ..catalog import display_title
+from chat_rec.catalog import display_title
+from chat_rec.session import Recommendation, Reply
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
 

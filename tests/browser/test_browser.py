@@ -16,7 +16,7 @@ from chat_rec.config import AgentConfig
 from chat_rec.recommender.feedback import MemoryStore
 from chat_rec.ui.app import build_app
 
-pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
+pytestmark = [pytest.mark.slow]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [

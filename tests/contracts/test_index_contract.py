@@ -5,7 +5,7 @@ import pytest
 
 from chat_rec.catalog import Catalog, Item
 from chat_rec.config import IndexConfig
-from chat_rec.index import ExactIndex, FaissIndex, SearchFilter
+from chat_rec.models.index import ExactIndex, FaissIndex, SearchFilter
 
 GENRES = ("Action", "Comedy", "Drama", "Horror", "Sci-Fi")
 

@@ -11,7 +11,7 @@ import yaml
 from chat_rec.agent import Agent
 from chat_rec.config import AgentConfig
 from chat_rec.models.llm import ScriptedChatModel
-from chat_rec.recommender.llm_intent import LLMHelper
+from chat_rec.recommender.intent.llm_reader import LLMHelper
 from chat_rec.scripting import new_session, run_script
 
 SCRIPTS = sorted(Path(__file__).parent.glob("*.yaml"))
@@ -144,13 +144,11 @@ def test_there_are_enough_scripts():
     assert len(SCRIPTS) >= 15
 
 
-@pytest.mark.shared_data
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.stem)
 def test_rules_only(rules_agent, path):
     run_checked(rules_agent, path, "rules")
 
 
-@pytest.mark.shared_data
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.stem)
 def test_scripted_llm(scripted_agent, path):
     agent, model = scripted_agent

@@ -16,9 +16,9 @@ from chat_rec.agent import Agent
 from chat_rec.evaluation.intents import load_labelled, score_intents
 from chat_rec.models.llm import GGUF_NAME, LlamaCppChatModel
 from chat_rec.recommender.intent import merge_intents
-from chat_rec.recommender.llm_intent import LLMFailure, LLMHelper
+from chat_rec.recommender.intent.llm_reader import LLMFailure, LLMHelper
 
-pytestmark = [pytest.mark.llm_local, pytest.mark.shared_data, pytest.mark.slow]
+pytestmark = [pytest.mark.llm_local, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 GGUF = Path(os.environ.get("CHATREC_LLM_GGUF") or REPO / "data" / "models" / GGUF_NAME)
 

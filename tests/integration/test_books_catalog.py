@@ -6,8 +6,8 @@ import numpy as np
 
 from chat_rec.config import DataConfig
 from chat_rec.datasets import load_dataset
-from chat_rec.index import SearchFilter, build_item_index
 from chat_rec.models.cf import EASE
+from chat_rec.models.index import SearchFilter, build_item_index
 
 BOOKS = [
     ("b01", "Dune", 1965, "Science Fiction", "A desert planet, a noble family and a war over the spice."),

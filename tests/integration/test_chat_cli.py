@@ -3,17 +3,15 @@
 import json
 from pathlib import Path
 
-import pytest
-
 from chat_rec.cli import main
 
-pytestmark = pytest.mark.shared_data
 SCRIPT = Path(__file__).resolve().parents[1] / "conversations" / "scary_80s_not_gory.yaml"
 
 
 def test_script_json_output(ml_parts, monkeypatch, capsys):
     monkeypatch.setenv("CHATREC_DATA_DIR", str(ml_parts["data"].root))  # reuse the session's embedding cache
-    monkeypatch.setenv("CHATREC_SHARED_DATA", str(ml_parts["data"].shared_dirs[0]))
+    for shared in ml_parts["data"].shared_dirs[:1]:
+        monkeypatch.setenv("CHATREC_SHARED_DATA", str(shared))
     assert main(["chat", "--llm", "none", "--script", str(SCRIPT), "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     assert [r["turn"] for r in lines] == [1, 2, 3]

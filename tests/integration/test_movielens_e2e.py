@@ -1,4 +1,5 @@
-"""MovieLens-100K end to end with the real encoder and FAISS, and the Chat-REC table (team data)."""
+"""MovieLens-100K (or the committed slice) end to end with the real encoder and FAISS, and the Chat-REC table
+(team data)."""
 
 import json
 
@@ -6,9 +7,7 @@ import pytest
 
 from chat_rec.cli import main
 from chat_rec.evaluation import chatrec_ml100k
-from chat_rec.index import SearchFilter, build_item_index
-
-pytestmark = pytest.mark.shared_data
+from chat_rec.models.index import SearchFilter, build_item_index
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +25,10 @@ def test_filters_on_the_real_catalog(ml_index):
     catalog, _, built, _ = ml_index
     flt = SearchFilter(require_genres=("Horror",), forbid_genres=("Comedy",), year_min=1980, year_max=1989)
     hits = built.search_text("something scary", 10, flt)
-    assert len(hits) == 10
+    matching = sum(
+        "Horror" in i.genres and "Comedy" not in i.genres and 1980 <= (i.year or 0) <= 1989 for i in catalog.items
+    )
+    assert matching >= 5 and len(hits) == min(10, matching)
     for h in hits:
         item = catalog.item(h.item_id)
         assert "Horror" in item.genres and "Comedy" not in item.genres and 1980 <= item.year <= 1989
@@ -39,6 +41,7 @@ def test_second_build_uses_the_cache(ml_index, minilm):
 
 
 @pytest.mark.slow
+@pytest.mark.shared_data
 def test_chatrec_table_reaches_the_issue_numbers(tmp_path, monkeypatch, capsys):
     from conftest import require_shared
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from test_served import served_agent
 
 from chat_rec.evaluation.real_requests import load_real, score_real
 
-pytestmark = pytest.mark.shared_data
 REAL = Path(__file__).resolve().parents[1] / "data" / "real_requests.yaml"
 
 

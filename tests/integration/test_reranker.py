@@ -6,13 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chat_rec.agent import Agent, Session
+from chat_rec.agent import Agent
 from chat_rec.catalog import item_text
 from chat_rec.config import AgentConfig, RerankerConfig
 from chat_rec.recommender.feedback import MemoryStore
 from chat_rec.recommender.fusion import with_reranker
 from chat_rec.recommender.lime_words import remove_words
 from chat_rec.recommender.pipeline import Recommender
+from chat_rec.session import Session
 
 REQUESTS = [
     "something scary from the 80s like alien but not gory",
@@ -62,7 +63,7 @@ def test_checkpoint_reloads_to_the_same_scores(quick_reranker, ml_parts):
 
 
 def test_training_resumes_after_interruption(ml_parts, tmp_path):
-    from chat_rec.training import train_reranker
+    from chat_rec.training.reranker import train_reranker
 
     out, lines = tmp_path / "rr.pt", []
     kw = {
@@ -171,7 +172,8 @@ def test_cli_explain_chat_and_eval_guard(quick_reranker, ml_parts, monkeypatch, 
     from chat_rec.cli import main
 
     monkeypatch.setenv("CHATREC_DATA_DIR", str(ml_parts["data"].root))
-    monkeypatch.setenv("CHATREC_SHARED_DATA", str(ml_parts["data"].shared_dirs[0]))
+    for shared in ml_parts["data"].shared_dirs[:1]:
+        monkeypatch.setenv("CHATREC_SHARED_DATA", str(shared))
     assert (
         main(
             [

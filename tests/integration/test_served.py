@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import require_shared
+from conftest import require_full_movielens, require_shared
 
-from chat_rec.agent import Agent, Session
+from chat_rec.agent import Agent
 from chat_rec.config import AgentConfig
 from chat_rec.recommender.feedback import MemoryStore
 from chat_rec.recommender.fusion import load_fusion
 from chat_rec.recommender.pipeline import Recommender
-
-pytestmark = pytest.mark.shared_data
+from chat_rec.session import Session
 
 
 def served_agent(ml_parts, interactions=None):
@@ -28,11 +27,13 @@ def served_agent(ml_parts, interactions=None):
     return Agent(rec, inter, config=AgentConfig(k=5), store=MemoryStore())
 
 
+@pytest.mark.shared_data
 def test_served_row_is_not_below_its_own_cf(ml_parts):
     """The whole protocol (seed 0, about 20 s): the chat's own top 5 for "recommend me something" is not
     below rating-weighted EASE beyond noise (the paired bootstrap interval reaches 0 or above)."""
     from chat_rec.evaluation import chatrec_ml100k
 
+    require_full_movielens(ml_parts)
     result = chatrec_ml100k.run(
         ml_parts["interactions"],
         seed=0,
@@ -66,6 +67,7 @@ def test_a_known_user_asking_for_nothing_uses_the_history_head(ml_parts):
     assert all("Horror" in agent.catalog.items[s.row].genres for s in scary.items)
 
 
+@pytest.mark.shared_data
 def test_train_ranker_on_a_slice_writes_a_versioned_artifact(ml_parts, tmp_path, monkeypatch, capsys):
     """`chat-rec train ranker` on 40 real dialogues: a fitted artifact with provenance that the chat loads."""
     import json

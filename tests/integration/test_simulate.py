@@ -3,15 +3,13 @@
 import re
 
 import numpy as np
-import pytest
 
-from chat_rec.agent import Agent, Session
+from chat_rec.agent import Agent
 from chat_rec.catalog import display_title
 from chat_rec.config import AgentConfig
 from chat_rec.evaluation.simulate import choose_targets, description_words, make_user, simulate, utterances
 from chat_rec.recommender.feedback import MemoryStore
-
-pytestmark = pytest.mark.shared_data
+from chat_rec.session import Session
 
 
 def test_no_utterance_contains_the_target_title(ml_parts):

@@ -5,11 +5,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from chat_rec.agent import Agent, Session
+from chat_rec.agent import Agent
 from chat_rec.config import AgentConfig
 from chat_rec.models.llm import ScriptedChatModel
 from chat_rec.recommender.explain import grounded
-from chat_rec.recommender.llm_intent import LLMHelper
+from chat_rec.recommender.intent.llm_reader import LLMHelper
+from chat_rec.session import Session
 
 
 @pytest.fixture

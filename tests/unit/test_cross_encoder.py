@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from chat_rec.config import CrossEncoderSpec
 from chat_rec.models.cross_encoder import (
     CrossEncoderReranker,
-    CrossEncoderSpec,
     LateCrossEncoder,
     RerankerUnavailable,
     bert_layer,

@@ -60,8 +60,8 @@ def test_read_redial_counts_malformed_lines(tmp_path):
 
 
 def _agent(catalog, dialogues=(), fusion=None):
-    from chat_rec.index import ExactIndex
-    from chat_rec.replay import Replayer
+    from chat_rec.models.index import ExactIndex
+    from chat_rec.training.replay import Replayer
 
     enc = HashEncoder(dim=32)
     vectors = enc.encode(catalog.texts())
@@ -69,7 +69,7 @@ def _agent(catalog, dialogues=(), fusion=None):
 
 
 def test_first_mentions_are_targets_with_the_dialogue_before(tmp_path, catalog):
-    from chat_rec.replay import count_cases, replay
+    from chat_rec.training.replay import count_cases, replay
 
     d = dialogue(
         "a",
@@ -111,7 +111,7 @@ def test_first_mentions_are_targets_with_the_dialogue_before(tmp_path, catalog):
 
 
 def test_text_only_replay_ignores_the_questionnaire(tmp_path, catalog):
-    from chat_rec.replay import replay
+    from chat_rec.training.replay import replay
 
     d = dialogue(
         "a",
@@ -128,7 +128,7 @@ def test_text_only_replay_ignores_the_questionnaire(tmp_path, catalog):
 def test_served_ranking_is_the_fused_signal_matrix(tmp_path, catalog):
     """What ``Agent.rank`` serves equals the fitted weights applied to ``Agent.signals`` (the fitting's view)."""
     from chat_rec.recommender.fusion import FusionModel
-    from chat_rec.replay import replay_all
+    from chat_rec.training.replay import replay_all
 
     d = [
         dialogue(f"a{n}", [("S", "a scary movie like @10 please"), ("R", "@11 ?"), ("S", "no crime"), ("R", "@15")])
@@ -152,7 +152,7 @@ def test_the_tree_stage_ranks_on_the_served_path(tmp_path, catalog):
     import lightgbm
 
     from chat_rec.recommender.fusion import FusionModel, TreeStage, stage_scores
-    from chat_rec.replay import replay_all
+    from chat_rec.training.replay import replay_all
 
     d = [
         dialogue(f"a{n}", [("S", "a scary movie like @10 please"), ("R", "@11 ?"), ("S", "no crime"), ("R", "@15")])
@@ -185,7 +185,7 @@ def test_the_tree_stage_ranks_on_the_served_path(tmp_path, catalog):
 def test_nothing_is_fitted_on_the_evaluated_file(tmp_path, catalog):
     """Heat (14) is recommended in every evaluated dialogue and never in training: if statistics or weights
     came from the evaluated file, popularity would put it first."""
-    from chat_rec.index import ExactIndex
+    from chat_rec.models.index import ExactIndex
 
     train = [
         dialogue(f"t{n}", [("S", "any crime movie? I liked @13"), ("R", "try @11 then"), ("R", "or @15")])
@@ -231,7 +231,7 @@ def test_inspired_titles_become_mentions(tmp_path, catalog):
     path.write_text("\n".join(rows) + "\n")
     f = read_inspired(path, catalog)
     assert [d.accepted for d in f.dialogues] == [True, False]
-    from chat_rec.replay import replay_all
+    from chat_rec.training.replay import replay_all
 
     got = [(catalog.items[c.target].id, list(s.mentioned)) for c, s in replay_all(_agent(catalog), f.dialogues)]
     assert got == [(14, [13])]
@@ -248,8 +248,8 @@ def test_rule_parser_on_a_catalog_without_genres():
 def test_fit_weights_finds_the_informative_signal():
     """Cases whose positive carries a high ``ref_max`` (and nothing else): the fitted weight says so, the
     absent signals stay 0, the fit is deterministic, and signals left out of ``names`` are 0."""
-    from chat_rec.ranker_training import FitCase, fit_weights
     from chat_rec.recommender.signals import NAMES, matrix
+    from chat_rec.training.ranker import FitCase, fit_weights
 
     rng = np.random.default_rng(0)
     pop = rng.normal(size=300)

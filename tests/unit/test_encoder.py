@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
 
-from chat_rec.config import EncoderConfig
-from chat_rec.errors import ChatRecError
-from chat_rec.models.encoder import Encoder, HashEncoder, make_encoder
+from chat_rec.config import ConfigError, EncoderConfig
+from chat_rec.models.encoder import Encoder, HashEncoder
 
 
 def test_hash_encoder_is_deterministic_and_normalised():
@@ -16,8 +15,9 @@ def test_hash_encoder_is_deterministic_and_normalised():
 
 
 def test_unknown_encoder_kind_lists_accepted_values():
-    with pytest.raises(ChatRecError, match="accepted values are 'minilm', 'hash'"):
-        make_encoder(EncoderConfig(kind="word2vec"))
+    """Checked when the configuration is built, before anything loads."""
+    with pytest.raises(ConfigError, match="accepted values are minilm, hash"):
+        EncoderConfig(kind="word2vec")
 
 
 def test_packaged_minilm_loads_offline_and_is_semantic(minilm):

@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chat_rec.agent import Agent, Session
+from chat_rec.agent import Agent
 from chat_rec.config import AgentConfig
 from chat_rec.errors import ChatRecError
 from chat_rec.recommender.feedback import FeedbackEvent, MemoryStore, SQLiteStore, effective, open_store, user_vector
+from chat_rec.session import Session
 
 
 def test_effective_keeps_the_last_value_per_item():

@@ -7,13 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from chat_rec.agent import Agent, Session
+from chat_rec.agent import Agent
 from chat_rec.catalog import Catalog, Item
 from chat_rec.config import AgentConfig
 from chat_rec.recommender import signals as sig
 from chat_rec.recommender.fusion import DEFAULT_WEIGHTS, PACKAGED, FusionModel, load_fusion
 from chat_rec.recommender.intent import Intent
 from chat_rec.recommender.pipeline import UserState, head_for
+from chat_rec.session import Session
 
 
 def test_the_packaged_artifact_is_fitted_and_versioned():
@@ -216,7 +217,7 @@ def test_the_agent_shows_the_fallback_notice_once(tiny_recommender):
 
 def test_the_rerankers_weight_is_fitted_on_held_out_recall_and_zero_when_it_does_not_help():
     """``fit_weight``: linear + w * z(re-ranker) over each case's linear top list, w chosen by Recall@10."""
-    from chat_rec.reranker_dialogues import DialogueCase, fit_weight, fused_recall
+    from chat_rec.training.reranker_dialogues import DialogueCase, fit_weight, fused_recall
 
     rng = np.random.default_rng(0)
     cases, helpful, useless = [], [], []

@@ -5,8 +5,8 @@ import pytest
 
 from chat_rec.config import DataConfig, IndexConfig
 from chat_rec.errors import QueryError
-from chat_rec.index import build_item_index, check_query, embed_catalog
 from chat_rec.models.encoder import HashEncoder
+from chat_rec.models.index import build_item_index, check_query, embed_catalog
 
 
 class CountingEncoder(HashEncoder):

@@ -7,7 +7,7 @@ import pytest
 from chat_rec.catalog import Catalog, Item
 from chat_rec.evaluation.intents import load_labelled, score_intents
 from chat_rec.recommender.intent import Intent, RuleParser, merge_intents
-from chat_rec.recommender.titles import TitleMatcher, normalise_title
+from chat_rec.recommender.intent.titles import TitleMatcher, normalise_title
 
 LABELLED = Path(__file__).resolve().parents[1] / "data" / "intents.yaml"
 
@@ -151,7 +151,7 @@ def test_hedges_and_misspellings(parser):
 
 
 def test_one_word_for_two_genres_asks_for_both(tiny_catalog):
-    from chat_rec.index import SearchFilter
+    from chat_rec.models.index import SearchFilter
 
     items = list(tiny_catalog.items) + [
         Item(9, "Love Story (1970)", 1970, ("Romance",)),

@@ -12,11 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from chat_rec.config import LLMConfig
+from chat_rec.config import ConfigError, LLMConfig
 from chat_rec.errors import ChatRecError
 from chat_rec.models.llm import LlamaCppChatModel, ScriptedChatModel, join_parts, make_chat_model
-from chat_rec.recommender.llm_intent import LLMFailure, LLMHelper, intent_schema
-from chat_rec.recommender.titles import TitleMatcher
+from chat_rec.recommender.intent.llm_reader import LLMFailure, LLMHelper, LLMReading
+from chat_rec.recommender.intent.titles import TitleMatcher
 
 GOOD = json.dumps(
     {
@@ -67,10 +67,31 @@ def test_timeout(tiny_catalog):
 
 
 def test_schema_caps_arrays(tiny_catalog):
-    schema = intent_schema(tiny_catalog.genre_names)
+    schema = LLMReading.json_schema(tiny_catalog.genre_names)
     arrays = [v for v in schema["properties"].values() if v.get("type") == "array"]
     assert arrays and all(v["maxItems"] <= 5 for v in arrays)
     assert "Horror" in schema["properties"]["genres"]["items"]["enum"]
+
+
+def test_one_model_gives_the_schema_the_prompt_fields_and_the_parse(tiny_catalog):
+    """The JSON schema, the prompt's field list and the parsing come from LLMReading: no field is in one of
+    them only."""
+    schema = LLMReading.json_schema(tiny_catalog.genre_names)
+    fields = list(LLMReading.model_fields)
+    assert list(schema["properties"]) == schema["required"] == fields
+    lines = LLMReading.field_lines(tiny_catalog.genre_names).splitlines()
+    assert [line.split(":")[0] for line in lines] == fields and "Horror" in lines[1]
+    model = ScriptedChatModel(replies=[GOOD])
+    h = helper(tiny_catalog, model)
+    assert all(line in h.system for line in LLMReading.field_lines(h.genres).splitlines())
+    assert "{fields}" not in h.system and "unknown" not in h.system
+    h.extract("a comedy")
+    assert model.last_kwargs.get("json_schema") == h.schema == LLMReading.json_schema(h.genres)
+    lenient = LLMReading.model_validate(
+        {"kind": "shout", "genres": ["Horror", 7, None, "", "a", "b", "c"], "year_min": 3000, "mood": "x", "z": 1}
+    )
+    assert lenient.kind == "recommend" and lenient.genres == ["Horror", "7", "a", "b"]
+    assert lenient.year_min is None and lenient.mood is None
 
 
 class FakeOpenAI(BaseHTTPRequestHandler):
@@ -131,8 +152,8 @@ def test_openai_compatible_endpoint(tiny_catalog, openai_server):
 
 def test_factory_errors(tmp_path):
     assert make_chat_model(LLMConfig(kind="none")) is None
-    with pytest.raises(ChatRecError, match="accepted values"):
-        make_chat_model(LLMConfig(kind="gpt9"))
+    with pytest.raises(ConfigError, match="accepted values are local, openai, none"):
+        LLMConfig(kind="gpt9")
     with pytest.raises(ChatRecError, match="CHATREC_LLM_BASE_URL"):
         make_chat_model(LLMConfig(kind="openai"))
     with pytest.raises(ChatRecError, match="chat-rec llm fetch"):

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from chat_rec.evaluation.metrics import hit_at_k, ndcg_at_k, precision_at_k, recall_at_k
+from chat_rec.evaluation.metrics import ndcg_at_k, precision_at_k, recall_at_k
 from chat_rec.models.cf import top_k
 
 
@@ -34,11 +34,6 @@ def test_ndcg_with_fewer_relevant_than_k():
     # the same item at rank 2
     assert ndcg_at_k([1, 4, 2, 3, 5], {4}, 5) == pytest.approx(1 / math.log2(3))
     assert ndcg_at_k([1, 2], set(), 5) == 0.0
-
-
-def test_hit_at_k():
-    assert hit_at_k([1, 2, 3], {3}, 3) == 1.0
-    assert hit_at_k([1, 2, 3], {3}, 2) == 0.0
 
 
 def test_top_k_breaks_ties_by_lower_row_and_excludes():

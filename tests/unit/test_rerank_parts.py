@@ -10,7 +10,7 @@ import pytest
 from chat_rec.recommender.context import age_band, compose, history_text, profile_text, request_text, time_context
 from chat_rec.recommender.intent import Intent
 from chat_rec.recommender.lime_words import explain_lime, remove_words
-from chat_rec.training import FUSION_GRID, UserCase, fit_fusion, fuse
+from chat_rec.training.reranker import FUSION_GRID, UserCase, fit_fusion, fuse
 
 
 def test_profile_and_time_words():

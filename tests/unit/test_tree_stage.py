@@ -9,9 +9,9 @@ import json
 import numpy as np
 import pytest
 
-from chat_rec.ranker_training import FitCase, fit_tree
 from chat_rec.recommender.fusion import FusionModel, TreeStage, load_fusion, stage_scores
 from chat_rec.recommender.signals import NAMES
+from chat_rec.training.ranker import FitCase, fit_tree
 
 POP, SEM = NAMES.index("pop"), NAMES.index("sem")
 

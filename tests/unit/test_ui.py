@@ -3,9 +3,10 @@
 import gradio as gr
 import pytest
 
-from chat_rec.agent import Agent, Session
+from chat_rec.agent import Agent
 from chat_rec.config import AgentConfig
 from chat_rec.recommender.feedback import MemoryStore
+from chat_rec.session import Session
 from chat_rec.ui import messages
 from chat_rec.ui.app import ChatUI, UIState
 from chat_rec.ui.render import card_markdown, influence_rows, reply_messages, user_summary, why_markdown

@@ -7,7 +7,6 @@ IVF or HNSW for large ones); ``ExactIndex`` is the numpy brute force it must agr
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,10 +15,11 @@ from typing import Protocol
 
 import numpy as np
 
-from .catalog import Catalog, ItemId
-from .config import DataConfig, IndexConfig
-from .errors import ChatRecError, QueryError
-from .models.encoder import Encoder
+from chat_rec.catalog import Catalog, ItemId
+from chat_rec.config import DataConfig, IndexConfig
+from chat_rec.errors import ChatRecError, QueryError
+from chat_rec.files import atomic_write
+from chat_rec.models.encoder import Encoder
 
 log = logging.getLogger(__name__)
 
@@ -201,17 +201,6 @@ class BuiltIndex:
         return self.index.search(self.encoder.encode([query]), k, filters)[0]
 
 
-def _atomic_save(path: Path, save) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def embed_catalog(
     catalog: Catalog, encoder: Encoder, data: DataConfig, *, show_progress: bool = True
 ) -> tuple[np.ndarray, bool, float]:
@@ -236,7 +225,7 @@ def embed_catalog(
         with open(tmp, "wb") as fh:
             np.save(fh, vectors)
 
-    _atomic_save(path, save)
+    atomic_write(path, save)
     return vectors, False, seconds
 
 
@@ -265,7 +254,7 @@ def build_item_index(
             index = None
     faiss_index = FaissIndex(catalog, vectors, cfg, index=index)
     if index is None:
-        _atomic_save(path, lambda p: faiss.write_index(faiss_index.index, str(p)))
+        atomic_write(path, lambda p: faiss.write_index(faiss_index.index, str(p)))
     return BuiltIndex(faiss_index, encoder, cached, seconds, path)
 
 

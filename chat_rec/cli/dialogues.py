@@ -1,33 +1,25 @@
-"""``chat-rec eval redial`` and ``chat-rec eval inspired``: real human dialogues (see evaluation/redial.py)."""
+"""`chat-rec train ranker`, `train feedback`, `eval redial/inspired`: recorded dialogues replayed."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import ChatRecError
-
-
-def _shared(cfg, *parts: str) -> Path | None:
-    for base in cfg.data.shared_dirs:
-        path = Path(base).joinpath(*parts)
-        if path.exists():
-            return path
-    return None
+from chat_rec.cli.common import load_catalog, make_config, need_file, shared_path
+from chat_rec.errors import ChatRecError
 
 
 def cmd_eval_dialogues(args) -> dict:
     """Run the protocol and print its report; ``cmd_eval`` writes ``--out``."""
-    from .cli import _config
-    from .datasets.dialogues import load_redial_catalog, read_redial
-    from .evaluation import redial
-    from .index import build_item_index
-    from .models.encoder import make_encoder
+    from chat_rec.datasets.dialogues import load_redial_catalog, read_redial
+    from chat_rec.evaluation import redial
+    from chat_rec.models.encoder import make_encoder
+    from chat_rec.models.index import build_item_index
 
-    cfg = _config(args)
+    cfg = make_config(args)
     if not args.dialogues or not args.movies:
         raise ChatRecError("eval redial/inspired needs --dialogues FILE and --movies movies_with_mentions.csv")
     plots = Path(args.plots) if args.plots else None
-    ml_movies = Path(args.ml_movies) if args.ml_movies else _shared(cfg, "ml-latest-small", "movies.csv")
+    ml_movies = Path(args.ml_movies) if args.ml_movies else shared_path(cfg, "ml-latest-small", "movies.csv")
     catalog = load_redial_catalog(Path(args.movies), plots, ml_movies)
     if args.protocol == "inspired":
         catalog, eval_file = inspired_catalog(catalog, Path(args.dialogues))
@@ -44,7 +36,7 @@ def cmd_eval_dialogues(args) -> dict:
     built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=True)
     reranker = None
     if getattr(args, "reranker", None) not in (None, "none"):
-        from .models.cross_encoder import CrossEncoderReranker, RerankerUnavailable
+        from chat_rec.models.cross_encoder import CrossEncoderReranker, RerankerUnavailable
 
         try:
             reranker = CrossEncoderReranker.load(args.reranker)
@@ -81,9 +73,9 @@ def external_side(cfg, args, catalog):
     """``--ml-ratings`` as the catalog's external CF source (joined through ``--ml-map``), or None."""
     if not args.ml_ratings:
         return None
-    from .recommender.side import external_cf
+    from chat_rec.recommender.side import external_cf
 
-    merged = Path(args.ml_map) if args.ml_map else _shared(cfg, "redial_movielens_map", "movies_merged.csv")
+    merged = Path(args.ml_map) if args.ml_map else shared_path(cfg, "redial_movielens_map", "movies_merged.csv")
     if merged is None:
         raise ChatRecError("--ml-ratings needs --ml-map movies_merged.csv (ReDial id <-> MovieLens id)")
     return external_cf(catalog, Path(args.ml_ratings), merged)
@@ -93,8 +85,8 @@ def inspired_catalog(catalog, dialogues: Path):
     """INSPIRED mentions recent movies ReDial's list lacks: they join the catalog as title-only items."""
     import csv
 
-    from .catalog import Catalog, Item
-    from .datasets.dialogues import _YEAR, _titles, read_inspired
+    from chat_rec.catalog import Catalog, Item
+    from chat_rec.datasets.dialogues import _YEAR, _titles, read_inspired
 
     known = {it.title.lower() for it in catalog.items} | {
         _YEAR.sub("", it.title).strip().lower() for it in catalog.items
@@ -117,25 +109,16 @@ def inspired_catalog(catalog, dialogues: Path):
 TEAM_DIALOGUES = (("redial", "kepler_train_subset.jsonl"), ("redial", "kgsf_valid_data.jsonl"))
 
 
-def _need(cfg, given, *parts: str) -> Path:
-    path = Path(given) if given else _shared(cfg, *parts)
-    if path is None or not path.exists():
-        raise ChatRecError(
-            f"{given or '/'.join(parts)} not found: pass it with its flag (see `chat-rec train ranker -h`) "
-            "or put the team data folder at ../shared/data"
-        )
-    return path
-
-
 def cmd_train_ranker(args) -> int:
     """Fit the fusion weights: the request head on replayed dialogues, the history head on the serving
     catalog's train part; write the versioned artifact."""
-    from .cli import _config, _load
-    from .datasets.dialogues import load_redial_catalog, read_redial
-    from .datasets.splits import split_per_user
-    from .index import build_item_index
-    from .models.encoder import make_encoder
-    from .ranker_training import (
+    from chat_rec.datasets.dialogues import load_redial_catalog, read_redial
+    from chat_rec.datasets.splits import split_per_user
+    from chat_rec.models.encoder import make_encoder
+    from chat_rec.models.index import build_item_index
+    from chat_rec.recommender.pipeline import Recommender
+    from chat_rec.recommender.signals import NAMES
+    from chat_rec.training.ranker import (
         CORPUS_ONLY,
         artifact,
         file_digest,
@@ -144,20 +127,18 @@ def cmd_train_ranker(args) -> int:
         fit_weights,
         request_cases,
     )
-    from .recommender.pipeline import Recommender
-    from .recommender.signals import NAMES
-    from .replay import Replayer
+    from chat_rec.training.replay import Replayer
 
-    cfg = _config(args)
+    cfg = make_config(args)
     out = Path(args.out) if args.out else cfg.ranker.models_dir / "ranker.json"
-    movies = _need(cfg, args.movies, "redial", "movies_with_mentions.csv")
-    plots = _need(cfg, args.plots, "redial_movielens_map", "movie_plot.csv")
-    ml_movies = _need(cfg, args.ml_movies, "ml-latest-small", "movies.csv")
-    files = [Path(f) for f in args.dialogues] if args.dialogues else [_need(cfg, None, *p) for p in TEAM_DIALOGUES]
-    args.ml_ratings = str(_need(cfg, args.ml_ratings, "ml-latest-small", "ratings.csv"))
+    movies = need_file(cfg, args.movies, "redial", "movies_with_mentions.csv")
+    plots = need_file(cfg, args.plots, "redial_movielens_map", "movie_plot.csv")
+    ml_movies = need_file(cfg, args.ml_movies, "ml-latest-small", "movies.csv")
+    files = [Path(f) for f in args.dialogues] if args.dialogues else [need_file(cfg, None, *p) for p in TEAM_DIALOGUES]
+    args.ml_ratings = str(need_file(cfg, args.ml_ratings, "ml-latest-small", "ratings.csv"))
     encoder = make_encoder(cfg.encoder)
 
-    serving, interactions = _load(args, cfg)
+    serving, interactions = load_catalog(args, cfg)
     # The request head is fitted with the signals the serving catalog has: a catalog with interactions only
     # lacks the dialogue-corpus and external-source signals, so weights fitted with them would not transfer.
     names = [n for n in NAMES if n not in CORPUS_ONLY]
@@ -187,13 +168,13 @@ def cmd_train_ranker(args) -> int:
         # head just fitted gives the candidates); its weight is fitted on held-out dialogues and is 0 (not
         # served) unless it beats the linear stage there. ``--reranker FILE`` reuses a trained one and only
         # refits its weight against this linear head, on that checkpoint's own held-out dialogues.
-        from .recommender.fusion import RERANKER, FusionModel
-        from .reranker_dialogues import DialogueRerankerTrainer, DialogueTrainConfig, refit_weight
+        from chat_rec.recommender.fusion import RERANKER, FusionModel
+        from chat_rec.training.reranker_dialogues import DialogueRerankerTrainer, DialogueTrainConfig, refit_weight
 
         linear = FusionModel({"request": dict(heads["request"])}, {"fitted": True}, "", trees)
         make = lambda stats: replayer.agent(stats, linear)  # noqa: E731
         if args.reranker:
-            from .models.cross_encoder import CrossEncoderReranker, RerankerUnavailable
+            from chat_rec.models.cross_encoder import CrossEncoderReranker, RerankerUnavailable
 
             try:
                 reranker = CrossEncoderReranker.load(args.reranker)
@@ -258,9 +239,8 @@ def cmd_train_feedback(args) -> int:
 
     import numpy as np
 
-    from .assemble import build_agent
-    from .cli import _config, _load
-    from .evaluation.simulate import (
+    from chat_rec.assemble import build_agent
+    from chat_rec.evaluation.simulate import (
         FEEDBACK_MIN_GAIN,
         choose_targets,
         description_words,
@@ -268,11 +248,11 @@ def cmd_train_feedback(args) -> int:
         make_talker,
         without_targets,
     )
-    from .recommender.feedback import MemoryStore
-    from .recommender.fusion import load_fusion
+    from chat_rec.recommender.feedback import MemoryStore
+    from chat_rec.recommender.fusion import load_fusion
 
-    cfg = _config(args)
-    catalog, interactions = _load(args, cfg)
+    cfg = make_config(args)
+    catalog, interactions = load_catalog(args, cfg)
     if interactions is None:
         raise ChatRecError("train feedback needs interactions (MovieLens-100K or --interactions)")
     fusion, notice = load_fusion(cfg.ranker.path, cfg.ranker.models_dir)
@@ -329,23 +309,23 @@ def redial_catalog_agent(cfg, args, dialogue_files=("kgsf_valid_data.jsonl", "ke
     from the team's ReDial files, with the LLM of ``--llm`` (rules only for ``none``)."""
     from dataclasses import replace
 
-    from .datasets.dialogues import load_redial_catalog, read_redial
-    from .index import build_item_index
-    from .models.encoder import make_encoder
-    from .models.llm import make_chat_model
-    from .recommender.fusion import load_fusion
-    from .recommender.llm_intent import LLMHelper
-    from .replay import Replayer
+    from chat_rec.datasets.dialogues import load_redial_catalog, read_redial
+    from chat_rec.models.encoder import make_encoder
+    from chat_rec.models.index import build_item_index
+    from chat_rec.models.llm import make_chat_model
+    from chat_rec.recommender.fusion import load_fusion
+    from chat_rec.recommender.intent.llm_reader import LLMHelper
+    from chat_rec.training.replay import Replayer
 
     catalog = load_redial_catalog(
-        _need(cfg, None, "redial", "movies_with_mentions.csv"),
-        _need(cfg, None, "redial_movielens_map", "movie_plot.csv"),
-        _need(cfg, None, "ml-latest-small", "movies.csv"),
+        need_file(cfg, None, "redial", "movies_with_mentions.csv"),
+        need_file(cfg, None, "redial_movielens_map", "movie_plot.csv"),
+        need_file(cfg, None, "ml-latest-small", "movies.csv"),
     )
-    args.ml_ratings, args.ml_map = str(_need(cfg, None, "ml-latest-small", "ratings.csv")), None
+    args.ml_ratings, args.ml_map = str(need_file(cfg, None, "ml-latest-small", "ratings.csv")), None
     encoder = make_encoder(cfg.encoder)
     built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=True)
-    dialogues = [d for name in dialogue_files for d in read_redial(_need(cfg, None, "redial", name)).dialogues]
+    dialogues = [d for name in dialogue_files for d in read_redial(need_file(cfg, None, "redial", name)).dialogues]
     fusion, _ = load_fusion(cfg.ranker.path, cfg.ranker.models_dir)
     agent = Replayer(catalog, built.index, built.index.vectors, encoder, external_side(cfg, args, catalog)).agent(
         dialogues, fusion
@@ -363,20 +343,20 @@ def redial_catalog_agent(cfg, args, dialogue_files=("kgsf_valid_data.jsonl", "ke
 def dialogue_turn_agent(cfg, args):
     """The served agent (rules only) on the ReDial catalog, its dialogue statistics from ``--dialogues``
     itself (a benchmark, not an evaluation), and the first ``--max-dialogues`` dialogues."""
-    from .assemble import load_fusion_reranker
-    from .datasets.dialogues import load_redial_catalog, read_redial
-    from .index import build_item_index
-    from .models.encoder import make_encoder
-    from .recommender.fusion import RERANKER, load_fusion
-    from .replay import Replayer
+    from chat_rec.assemble import load_fusion_reranker
+    from chat_rec.datasets.dialogues import load_redial_catalog, read_redial
+    from chat_rec.models.encoder import make_encoder
+    from chat_rec.models.index import build_item_index
+    from chat_rec.recommender.fusion import RERANKER, load_fusion
+    from chat_rec.training.replay import Replayer
 
-    movies = _need(cfg, None, "redial", "movies_with_mentions.csv")
+    movies = need_file(cfg, None, "redial", "movies_with_mentions.csv")
     catalog = load_redial_catalog(
         movies,
-        _need(cfg, None, "redial_movielens_map", "movie_plot.csv"),
-        _need(cfg, None, "ml-latest-small", "movies.csv"),
+        need_file(cfg, None, "redial_movielens_map", "movie_plot.csv"),
+        need_file(cfg, None, "ml-latest-small", "movies.csv"),
     )
-    args.ml_ratings, args.ml_map = str(_need(cfg, None, "ml-latest-small", "ratings.csv")), None
+    args.ml_ratings, args.ml_map = str(need_file(cfg, None, "ml-latest-small", "ratings.csv")), None
     encoder = make_encoder(cfg.encoder)
     built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=True)
     dialogues = read_redial(Path(args.dialogues)).dialogues
@@ -392,8 +372,8 @@ def dialogue_turn_agent(cfg, args):
 
 def dialogue_turns(agent, dialogues) -> list[float]:
     """Seconds of ``Agent.turn`` for each seeker message, each dialogue one session."""
-    from .agent import Session
-    from .replay import as_typed
+    from chat_rec.session import Session
+    from chat_rec.training.replay import as_typed
 
     agent.turn("warm up: a comedy", Session())
     times = []

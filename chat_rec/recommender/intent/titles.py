@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..catalog import Catalog, ItemId, display_title
+from chat_rec.catalog import Catalog, ItemId, display_title
 
 CUES = (
     "like",

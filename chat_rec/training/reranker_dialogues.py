@@ -26,33 +26,19 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .agent import Agent
-from .datasets.dialogues import Dialogue
-from .models.cross_encoder import CrossEncoderReranker, CrossEncoderSpec, LateCrossEncoder, save_checkpoint
-from .recommender.fusion import RERANKER, FusionModel, stage_scores
-from .recommender.intent import Intent
-from .recommender.signals import zscore
-from .replay import replay_all
+from chat_rec.agent import Agent
+from chat_rec.config import CrossEncoderSpec, DialogueTrainConfig
+from chat_rec.datasets.dialogues import Dialogue
+from chat_rec.models.cross_encoder import CrossEncoderReranker, LateCrossEncoder, save_checkpoint
+from chat_rec.recommender.fusion import RERANKER, FusionModel, stage_scores
+from chat_rec.recommender.intent import Intent
+from chat_rec.recommender.signals import zscore
+from chat_rec.training.replay import replay_all
 
 GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0)
 #: Dialogue queries are longer than a known user's profile: the last messages and the films named.
 #: One joint layer (it reads only [CLS]): training and serving stay within the turn's budget on 2 cores.
 DIALOGUE_SPEC = CrossEncoderSpec(split=5, max_query_tokens=96)
-
-
-@dataclass(frozen=True)
-class DialogueTrainConfig:
-    seed: int = 0
-    epochs: int = 2
-    cases_per_step: int = 8
-    group: int = 15
-    n_random: int = 2
-    top: int = 50
-    lr: float = 1e-4
-    head_lr: float = 2e-3
-    fusion_share: float = 0.2
-    eval_every: int = 40
-    max_minutes: float = 40.0
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""CLI commands of the re-ranker: ``train reranker``, ``explain`` and ``bench rerank`` (see cli.py)."""
+"""`chat-rec train reranker`, `explain`, `bench rerank` and the re-ranker evaluation."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import statistics
 import time
 from pathlib import Path
 
-from .errors import ChatRecError
-
-
-def _user_id(value: str):
-    return int(value) if value.isdigit() else value
+from chat_rec.cli.common import load_catalog, make_config, user_id_arg
+from chat_rec.cli.dialogues import add_train_args, cmd_train_feedback, cmd_train_ranker
+from chat_rec.errors import ChatRecError
 
 
 def default_checkpoint(cfg, quick: bool) -> Path:
@@ -19,7 +17,7 @@ def default_checkpoint(cfg, quick: bool) -> Path:
 
 def resolve_reranker(cfg, path: str | None):
     """The re-ranker for a command: ``path``, else the configured one; a one-line error when missing."""
-    from .models.cross_encoder import CrossEncoderReranker, RerankerUnavailable
+    from chat_rec.models.cross_encoder import CrossEncoderReranker, RerankerUnavailable
 
     checkpoint = Path(path) if path else cfg.reranker.checkpoint()
     if checkpoint is None:
@@ -54,11 +52,10 @@ def eval_reranker(cfg, args):
 
 
 def cmd_train_reranker(args) -> int:
-    from .cli import _config, _load
-    from .training import train_reranker
+    from chat_rec.training.reranker import train_reranker
 
-    cfg = _config(args)
-    catalog, interactions = _load(args, cfg)
+    cfg = make_config(args)
+    catalog, interactions = load_catalog(args, cfg)
     if interactions is None:
         raise ChatRecError("training the re-ranker needs interactions: use MovieLens-100K or pass --interactions")
     out = Path(args.out) if args.out else default_checkpoint(cfg, args.quick)
@@ -68,13 +65,12 @@ def cmd_train_reranker(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    from .catalog import display_title, item_text
-    from .cli import _config, _load
-    from .recommender.context import compose, history_text, profile_text
-    from .recommender.lime_words import explain_lime
+    from chat_rec.catalog import display_title, item_text
+    from chat_rec.recommender.context import compose, history_text, profile_text
+    from chat_rec.recommender.lime_words import explain_lime
 
-    cfg = _config(args)
-    catalog, interactions = _load(args, cfg)
+    cfg = make_config(args)
+    catalog, interactions = load_catalog(args, cfg)
     if not args.say.strip():
         raise ChatRecError('--say is empty: give the request words to explain, e.g. --say "scary 80s movie"')
     if args.item not in catalog:
@@ -108,13 +104,12 @@ def cmd_bench_rerank(args) -> int:
     import numpy as np
     import torch
 
-    from .catalog import item_text
-    from .cli import _config, _load
-    from .models.cross_encoder import bert_layer
-    from .recommender.context import offline_query
+    from chat_rec.catalog import item_text
+    from chat_rec.models.cross_encoder import bert_layer
+    from chat_rec.recommender.context import offline_query
 
-    cfg = _config(args)
-    catalog, interactions = _load(args, cfg)
+    cfg = make_config(args)
+    catalog, interactions = load_catalog(args, cfg)
     reranker = resolve_reranker(cfg, args.reranker)
     rng = np.random.default_rng(0)
     rows = rng.choice(len(catalog), size=min(args.n, len(catalog)), replace=False)
@@ -181,8 +176,6 @@ def add_commands(sub, catalog_args) -> None:
     catalog_args(tr)
     tr.set_defaults(fn=cmd_train_reranker)
 
-    from .cli_dialogues import add_train_args, cmd_train_ranker
-
     rk = train.add_parser(
         "ranker",
         help="fit the fusion weights of the ranking signals (replayed dialogues + "
@@ -191,8 +184,6 @@ def add_commands(sub, catalog_args) -> None:
     add_train_args(rk)
     catalog_args(rk)
     rk.set_defaults(fn=cmd_train_ranker)
-
-    from .cli_dialogues import cmd_train_feedback
 
     fb = train.add_parser(
         "feedback",
@@ -207,8 +198,8 @@ def add_commands(sub, catalog_args) -> None:
 
     ex = sub.add_parser("explain", help="LIME word weights of a request for one item's re-ranker score")
     ex.add_argument("--say", required=True, help='the request words, e.g. "something scary from the 80s"')
-    ex.add_argument("--item", required=True, type=_user_id, help="the item id")
-    ex.add_argument("--user", type=_user_id, help="a known user id (their profile and history join the query)")
+    ex.add_argument("--item", required=True, type=user_id_arg, help="the item id")
+    ex.add_argument("--user", type=user_id_arg, help="a known user id (their profile and history join the query)")
     ex.add_argument("--samples", type=int, default=200, help="LIME samples (at most 500)")
     ex.add_argument("--seed", type=int, default=0)
     ex.add_argument("--reranker", help="checkpoint path (default: CHATREC_RERANKER / data/models)")

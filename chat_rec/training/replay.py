@@ -18,14 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .agent import Agent, Session
-from .catalog import Catalog, display_title
-from .datasets.dialogues import MENTION, Dialogue
-from .recommender.fusion import FusionModel
-from .recommender.pipeline import Recommender
-from .recommender.side import dialogue_side
-from .recommender.signals import SideData
-from .recommender.titles import TitleMatcher
+from chat_rec.agent import Agent
+from chat_rec.catalog import Catalog, display_title
+from chat_rec.datasets.dialogues import MENTION, Dialogue
+from chat_rec.recommender.fusion import FusionModel
+from chat_rec.recommender.intent.titles import TitleMatcher
+from chat_rec.recommender.pipeline import Recommender
+from chat_rec.recommender.side import dialogue_side
+from chat_rec.recommender.signals import SideData
+from chat_rec.session import Session
 
 
 @dataclass

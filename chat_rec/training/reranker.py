@@ -23,8 +23,6 @@ interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -34,43 +32,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .catalog import Catalog, Interactions, item_text
-from .datasets.splits import relevant_sets, split_per_user
-from .models.cf import EASE, top_k, user_item_matrix
-from .models.cross_encoder import CrossEncoderReranker, CrossEncoderSpec, LateCrossEncoder, save_checkpoint
-from .recommender.context import compose, offline_parts
+from chat_rec.catalog import Catalog, Interactions, item_text
+from chat_rec.config import CrossEncoderSpec, TrainConfig
+from chat_rec.datasets.splits import relevant_sets, split_per_user
+from chat_rec.models.cf import EASE, top_k, user_item_matrix
+from chat_rec.models.cross_encoder import CrossEncoderReranker, LateCrossEncoder, save_checkpoint
+from chat_rec.recommender.context import compose, offline_parts
+from chat_rec.recommender.signals import zscore
 
 FUSION_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    seed: int = 0
-    epochs: int = 4
-    users_per_step: int = 8
-    n_candidates: int = 20
-    n_random: int = 2
-    n_outside: int = 2
-    cf_lambda: float = 100.0
-    lr: float = 1e-4
-    head_lr: float = 2e-3
-    part_dropout: float = 0.25
-    request_rate: float = 0.2
-    fusion_share: float = 0.2
-    max_train_users: int | None = None
-    max_fusion_users: int | None = None
-    max_minutes: float = 20.0
-    save_every: int = 40
-    eval_every: int = 30
-
-    @classmethod
-    def quick(cls, seed: int = 0) -> TrainConfig:
-        """About a minute on two cores: up to 200 users, one epoch, 120 users for the validation slice."""
-        return cls(seed=seed, epochs=1, max_train_users=200, max_fusion_users=120, max_minutes=3.0, eval_every=10)
-
-    def key(self) -> str:
-        fields = {k: v for k, v in asdict(self).items() if k not in ("max_minutes", "save_every", "eval_every")}
-        return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
 @dataclass
@@ -144,10 +114,6 @@ def synthetic_request(catalog: Catalog, row: int, rng: np.random.Generator) -> s
     if item.year and rng.random() < 0.5:
         text += f" from the {item.year // 10 % 10}0s"
     return text
-
-
-def zscore(a: np.ndarray) -> np.ndarray:
-    return (a - a.mean()) / (a.std() + 1e-9)
 
 
 def fuse(cf: np.ndarray, ce: np.ndarray, weight: float) -> np.ndarray:

@@ -26,16 +26,16 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .agent import Agent
-from .catalog import Catalog, Interactions
-from .datasets.dialogues import Dialogue
-from .datasets.splits import relevant_sets, split_per_user
-from .models.cf import EASE
-from .recommender.fusion import VERSION, FusionModel, TreeStage, tree_features
-from .recommender.intent import Intent
-from .recommender.pipeline import Recommender, UserState
-from .recommender.signals import NAMES
-from .replay import replay_all
+from chat_rec.agent import Agent
+from chat_rec.catalog import Catalog, Interactions
+from chat_rec.datasets.dialogues import Dialogue
+from chat_rec.datasets.splits import relevant_sets, split_per_user
+from chat_rec.models.cf import EASE
+from chat_rec.recommender.fusion import VERSION, FusionModel, TreeStage, tree_features
+from chat_rec.recommender.intent import Intent
+from chat_rec.recommender.pipeline import Recommender, UserState
+from chat_rec.recommender.signals import NAMES
+from chat_rec.training.replay import replay_all
 
 L2 = 0.01
 HISTORY_USERS = 400

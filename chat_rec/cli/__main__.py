@@ -1,0 +1,5 @@
+import sys
+
+from chat_rec.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,82 @@
+"""`chat-rec data fetch`, `index build`, `search`, `llm fetch`."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from chat_rec.cli.common import build_index, make_config
+from chat_rec.config import MAX_QUERY_CHARS
+
+
+def cmd_data_fetch(args) -> int:
+    from chat_rec.datasets import fetch_movielens_100k
+
+    cfg = make_config(args)
+    result = fetch_movielens_100k(cfg.data, force=args.force)
+    print(f"MovieLens-100K ready in {result.path} ({result.source})")
+    return 0
+
+
+def cmd_index_build(args) -> int:
+    cfg = make_config(args)
+    start = time.perf_counter()
+    catalog, built = build_index(args, cfg)
+    how = (
+        "reused cached embeddings"
+        if built.embeddings_cached
+        else f"embedded {len(catalog)} items in {built.embed_seconds:.1f} s "
+        f"({len(catalog) / max(built.embed_seconds, 1e-9):.0f} texts/s)"
+    )
+    print(
+        f"index ready: {len(catalog)} items of {catalog.name!r}, {built.index.kind} FAISS index at {built.path}; "
+        f"{how}; {time.perf_counter() - start:.1f} s in all"
+    )
+    if catalog.text_source:
+        print(f"item texts: titles, genres and {catalog.text_source}")
+    return 0
+
+
+def search_filters(args):
+    from chat_rec.models.index import SearchFilter
+
+    exclude = set()
+    for raw in args.exclude or ():
+        exclude.add(int(raw) if raw.isdigit() else raw)
+    return SearchFilter(
+        exclude_ids=frozenset(exclude),
+        require_genres=tuple(args.genre or ()),
+        forbid_genres=tuple(args.not_genre or ()),
+        year_min=args.year_min,
+        year_max=args.year_max,
+    )
+
+
+def print_hits(catalog, hits) -> None:
+    if not hits:
+        print("no items match (the filters may exclude everything)")
+    for rank, hit in enumerate(hits, 1):
+        item = catalog.items[hit.row]
+        genres = ", ".join(item.genres)
+        print(f"{rank:>3}. {item.title}  {hit.score:.3f}  [{genres}]  (id {item.id})")
+
+
+def cmd_search(args) -> int:
+    from chat_rec.models.index import check_query
+
+    cfg = make_config(args)
+    query, notices = check_query(args.query, MAX_QUERY_CHARS)  # validate before loading any model
+    for notice in notices:
+        print(f"note: {notice}", file=sys.stderr)
+    catalog, built = build_index(args, cfg, quiet=True)
+    print_hits(catalog, built.search_text(query, args.k, search_filters(args)))
+    return 0
+
+
+def cmd_llm_fetch(args) -> int:
+    from chat_rec.models.llm import fetch_gguf, sha256_file
+
+    cfg = make_config(args)
+    path = fetch_gguf(cfg.llm.models_dir, force=args.force)
+    print(f"local LLM ready: {path} ({path.stat().st_size / 1e6:.0f} MB, sha256 {sha256_file(path)[:16]}...)")
+    return 0

@@ -1,0 +1,1 @@
+"""The LLM prompts, as data (``importlib.resources``)."""

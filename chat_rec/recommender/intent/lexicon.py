@@ -1,0 +1,33 @@
+"""The rule reader's word lists, loaded from ``lexicon.yaml`` (package data) with their types restored."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import yaml
+
+
+def _load() -> dict:
+    return yaml.safe_load(resources.files(__package__).joinpath("lexicon.yaml").read_text(encoding="utf-8"))
+
+
+_DATA = _load()
+
+
+def _tuples(mapping: dict) -> dict[str, tuple[str, ...]]:
+    return {str(k): tuple(v) for k, v in mapping.items()}
+
+
+GENRE_WORDS: dict[str, tuple[str, ...]] = _tuples(_DATA["genre_words"])
+MOODS: dict[str, tuple[str, ...]] = _tuples(_DATA["moods"])
+#: mood -> (genres it leans towards, genres it leans away from)
+MOOD_GENRES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    k: (tuple(v[0]), tuple(v[1])) for k, v in _DATA["mood_genres"].items()
+}
+KEYWORD_EXPANSIONS: dict[str, tuple[str, ...]] = _tuples(_DATA["keyword_expansions"])
+ERA_WORDS: dict[str, int] = {str(k): int(v) for k, v in _DATA["era_words"].items()}
+NEGATION_CUES: tuple[str, ...] = tuple(_DATA["negation_cues"])
+QUALIFIER_STOP: frozenset[str] = frozenset(_DATA["qualifier_stop"])
+SCOPE_END: frozenset[str] = frozenset(_DATA["scope_end"])
+ORDINALS: dict[str, int] = {str(k): int(v) for k, v in _DATA["ordinals"].items()}
+STOPWORDS: frozenset[str] = frozenset(_DATA["stopwords"])
