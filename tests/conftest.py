@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +17,10 @@ from chat_rec.catalog import Catalog, Item, build_interactions
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("CHATREC_SHARED_DATA", REPO.parent / "shared" / "data"))
 ML100K = SHARED_DATA / "ml-100k"
-#: the committed catalog in the ML-100K format (403 films, synthetic ratings; tests/data/make_slice.py)
-SLICE = REPO / "tests" / "data" / "ml-slice"
+#: the test slice, written in the ML-100K format at test time: 398 films (tests/data/slice_films.tsv), synthetic
+#: users and ratings (tests/data/make_slice.py); no file in the dataset's format is committed
+sys.path.insert(0, str(REPO / "tests" / "data"))
+from make_slice import write_slice  # noqa: E402
 
 
 def require_shared(*parts: str) -> Path:
@@ -55,7 +57,7 @@ def ml_parts(tmp_path_factory, minilm):
     if ML100K.is_dir():
         source, data = "ml-100k", DataConfig(root=root, shared_dirs=(ML100K.parent,), allow_download=False)
     else:
-        shutil.copytree(SLICE, root / "ml-100k")
+        write_slice(root / "ml-100k")
         source, data = "slice", DataConfig(root=root, shared_dirs=(), allow_download=False)
     catalog, interactions = load_dataset(data)
     built = build_item_index(catalog, minilm, data, show_progress=False)

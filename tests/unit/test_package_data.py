@@ -1,8 +1,6 @@
 """Data the package ships and reads with importlib.resources: the rule reader's lexicon, the prompts, the
 MovieLens-100K descriptions, and the committed test slice that loads with them."""
 
-import shutil
-
 import yaml
 
 from chat_rec.catalog import Item
@@ -65,9 +63,9 @@ def test_packaged_descriptions_cover_the_catalog_and_match_on_id_and_title():
 
 
 def test_the_committed_slice_loads_with_the_packaged_descriptions(tmp_path):
-    from conftest import SLICE
+    from conftest import write_slice
 
-    shutil.copytree(SLICE, tmp_path / "ml-100k")
+    write_slice(tmp_path / "ml-100k")
     catalog, interactions = load_dataset(DataConfig(root=tmp_path, shared_dirs=(), allow_download=False))
     assert 300 <= len(catalog) <= 600 and len(interactions.ratings) > 5000
     assert catalog.item(183).title == "Alien (1979)" and "creature" in catalog.item(183).description.lower()
