@@ -6,7 +6,6 @@ from pathlib import Path
 
 from chat_rec.catalog import Catalog, Interactions
 from chat_rec.config import DataConfig
-from chat_rec.datasets.descriptions import SOURCE, attach_packaged
 from chat_rec.datasets.fetch import FETCH_HINT, fetch_movielens_100k, find_details, find_movielens_100k
 from chat_rec.datasets.generic import load_interactions, load_items
 from chat_rec.datasets.movielens import load_movielens_100k
@@ -56,14 +55,4 @@ def load_dataset(
             f"movielens-100k` (or {FETCH_HINT})"
         )
     details_path = find_details(cfg) if details == "auto" else (Path(details) if details else None)
-    catalog, ratings = load_movielens_100k(path, details=details_path)
-    if details_path is not None:
-        catalog.text_source = f"IMDb descriptions ({details_path})"
-    elif details == "auto":
-        items, n = attach_packaged(catalog.items)
-        catalog = Catalog(catalog.name, items)
-        catalog.text_source = f"{SOURCE}: {n:,} of {len(items):,} films; no director or cast"
-        ratings.catalog = catalog
-    else:
-        catalog.text_source = "titles and genres only (descriptions turned off)"
-    return catalog, ratings
+    return load_movielens_100k(path, details=details_path, packaged=details == "auto")

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from chat_rec.catalog import Catalog, Interactions, Item
+from chat_rec.datasets.descriptions import SOURCE as PACKAGED_SOURCE
+from chat_rec.datasets.descriptions import attach_packaged
 from chat_rec.errors import DataFormatError, DataNotFoundError
 
 #: Genre flag order of ``u.item`` (also in ``u.genre``).
@@ -161,8 +163,11 @@ def read_details(path: Path) -> dict[int, dict]:
     return out
 
 
-def load_movielens_100k(directory: Path, details: Path | None = None) -> tuple[Catalog, Interactions]:
-    """Load the official files from ``directory``; attach descriptions from ``details`` when given.
+def load_movielens_100k(
+    directory: Path, details: Path | None = None, *, packaged: bool = False
+) -> tuple[Catalog, Interactions]:
+    """Load the official files from ``directory``; attach descriptions from ``details`` when given, else the
+    package's own (``datasets.descriptions``) when ``packaged``. ``catalog.text_source`` says which.
 
     Raises:
         DataNotFoundError: the directory or one of ``u.data``/``u.item``/``u.user`` is missing.
@@ -175,10 +180,15 @@ def load_movielens_100k(directory: Path, details: Path | None = None) -> tuple[C
     if missing:
         raise DataNotFoundError(f"{directory} lacks {', '.join(missing)}; run `chat-rec data fetch movielens-100k`")
     items = read_items(directory / "u.item")
+    source = "titles and genres only (descriptions turned off)"
     if details is not None:
         extra = read_details(Path(details))
         items = [Item(**{**item.__dict__, **extra[item.id]}) if item.id in extra else item for item in items]
-    catalog = Catalog("movielens-100k", items)
+        source = f"IMDb descriptions ({details})"
+    elif packaged:
+        items, n = attach_packaged(items)
+        source = f"{PACKAGED_SOURCE}: {n:,} of {len(items):,} films; no director or cast"
+    catalog = Catalog("movielens-100k", items, text_source=source)
     ratings = read_ratings(directory / "u.data")
     unknown = set(np.unique(ratings[:, 1]).tolist()) - {item.id for item in items}
     if unknown:
