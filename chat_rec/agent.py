@@ -4,18 +4,20 @@ session intent (refinements accumulate) -> rank -> explain -> reply text."""
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import logging
 import re
 import sqlite3
 import time
+from collections.abc import Iterator
 
 from chat_rec.catalog import Interactions, ItemId
 from chat_rec.config import AgentConfig, OnlineConfig
 from chat_rec.errors import ChatRecError
-from chat_rec.recommender.explain import Fact, facts_for, grounded, short_title, template, word_influence
+from chat_rec.recommender.explain import facts_for, grounded, short_title, template, word_influence
 from chat_rec.recommender.feedback import VALUES, FeedbackEvent, FeedbackStore, MemoryStore, effective, user_vector
-from chat_rec.recommender.intent import ANSWER_NO, ANSWER_YES, Intent, RuleParser, merge_intents
+from chat_rec.recommender.intent import ANSWER_NO, ANSWER_YES, Intent, RuleParser, merge_intents, merge_soft
 from chat_rec.recommender.intent.llm_reader import LLMFailure, LLMHelper
 from chat_rec.recommender.intent.titles import TitleMatcher
 from chat_rec.recommender.pipeline import (
@@ -30,6 +32,10 @@ from chat_rec.recommender.pipeline import (
 from chat_rec.session import Recommendation, Reply, Session
 
 log = logging.getLogger(__name__)
+#: request kinds whose picks an LLM reading can change
+RECOMMEND_KINDS = ("recommend", "more_like", "refine")
+#: what the person sees while the language model reads in the background
+READING = "reading your message with the language model"
 #: how many years "something older" / "more recent" moves the era by (a window, not everything before)
 ERA_STEP = 20
 INJECTION = re.compile(
@@ -67,24 +73,103 @@ class Agent:
 
     # --------------------------------------------------------------------------------- the turn
     def turn(self, message: str, session: Session) -> Reply:
+        """One whole turn: the last reply of ``turn_stream`` (the LLM's refinement and text included)."""
+        *_, last = self.turn_stream(message, session)
+        return last
+
+    def turn_stream(self, message: str, session: Session) -> Iterator[Reply]:
+        """One turn as it happens. First the picks from the rules' reading (``stage="picks"`` when more follows,
+        with ``pending`` saying what runs in the background); then, when the language model is consulted, its
+        refinement: the picks again if its reading changed them (``refined``, with a notice saying what changed),
+        or the first picks unchanged; a reply the model writes comes token by token (``stage="text"``). The
+        last reply has ``stage="final"``. The session holds the final state once the stream ends."""
         started = time.perf_counter()
         notices: list[str] = []
-        intent = self.read(message, session, notices)
+        timings: dict[str, float] = {}
+        before = copy.deepcopy(session) if self.llm is not None and self.config.reader != "rules" else None
+        readings: dict = {}
+        intent = self.read(message, session, notices, timings=timings, readings=readings)
+        reply = self._reply(intent, session, notices, timings)
+        text = session.messages[-1] if intent is not None else ""
+        if intent is not None and before is not None and self.llm_worth_calling(readings["rules"], text):
+            reply.stage, reply.pending = "picks", READING
+            reply.seconds = time.perf_counter() - started
+            yield reply
+            reply = self._refine(text, before, session, reply, readings["rules"], timings)
+        elif reply.kind == "explain" and self._rewrites(reply, session):
+            reply.seconds = time.perf_counter() - started
+            yield from self._stream_explanation(reply, session, started)
+            return
+        reply.stage, reply.pending = "final", ""
+        reply.seconds = time.perf_counter() - started
+        reply.timings = timings
+        yield reply
+
+    def llm_worth_calling(self, rules: Intent, text: str) -> bool:
+        """Whether the language model reads this message (in the background, after the rules' picks).
+
+        ``rules``: never. ``merge`` and ``llm``: every recommendation request. ``refine`` (the default): only a
+        request the rules found nothing firm in (no genre, no title, no era) and that has at least three words,
+        e.g. "something to watch with my kids on a rainy day": there the LLM may add topic words, a mood or a
+        loosely written title; where the rules found genres, titles or eras it measured less precise than them
+        (``chat-rec eval intents --set real``), so it is not asked."""
+        reader = self.config.reader
+        if self.llm is None or reader == "rules" or rules.kind not in RECOMMEND_KINDS or INJECTION.search(text):
+            return False
+        if reader in ("merge", "llm"):
+            return True
+        firm = (
+            rules.wanted_genres
+            or rules.unwanted_genres
+            or rules.reference_items
+            or rules.liked_items
+            or rules.disliked_items
+            or rules.year_min is not None
+            or rules.year_max is not None
+            or rules.era_shift
+        )
+        return not firm and len(re.findall(r"\w+", text)) >= 3
+
+    def _reply(self, intent: Intent | None, session: Session, notices: list[str], timings: dict) -> Reply:
         if intent is None:
-            reply = Reply(
+            return Reply(
                 "Tell me what you are in the mood for: a genre, an era, or a movie you liked.",
                 [],
                 notices + ["empty message: nothing to do"],
                 session.intent or Intent(),
                 "chat",
             )
-        elif intent.kind == "chat":
-            reply = self._chat(session.messages[-1], intent, session, notices)
-        elif intent.kind == "explain":
-            reply = self._explain(intent, session, notices)
-        else:
-            reply = self._recommend(intent, session, notices)
-        reply.seconds = time.perf_counter() - started
+        if intent.kind == "chat":
+            return self._chat(session.messages[-1], intent, session, notices)
+        if intent.kind == "explain":
+            return self._explain(intent, session, notices)
+        return self._recommend(intent, session, notices, timings)
+
+    def _refine(self, text: str, before: Session, session: Session, first: Reply, rules: Intent, timings) -> Reply:
+        """The language model's reading of ``text`` (made before ``session`` took the rules' turn, from the
+        ``before`` copy): when it changes the picks, ``session`` takes the refined state and the refined reply
+        is returned; otherwise the first reply stands."""
+        reader = self.config.reader
+        try:
+            llm_intent = self.llm.extract(text, before.messages, soft=reader == "refine")
+        except LLMFailure as exc:
+            first.notices.append(f"{exc}; these picks are from my built-in rules")
+            return first
+        finally:
+            for name, ms in self.llm.timings.items():
+                timings[f"intent_llm_{name}"] = ms
+        refined = copy.deepcopy(before)
+        notices = list(first.notices)
+        intent = self.read(text, refined, [], timings={}, llm_intent=llm_intent)
+        reply = self._reply(intent, refined, notices, {})
+        same = [r.item_id for r in reply.items] == [r.item_id for r in first.items] and reply.kind == first.kind
+        if same:
+            return first
+        session.__dict__.update(refined.__dict__)
+        change = describe_change(rules, intent, self.catalog)
+        reply.notices.append(f"also reading: {change}" if change else "the language model's reading changed the picks")
+        reply.refined = True
+        reply.timings = timings
         return reply
 
     def signals(self, session: Session, intent: Intent | None = None):
@@ -92,11 +177,22 @@ class Agent:
         weights and for ablations on the same path."""
         return self.rec.signal_matrix(intent or session.intent or Intent(), self.user_state(session))
 
-    def read(self, message: str, session: Session, notices: list[str] | None = None) -> Intent | None:
+    def read(
+        self,
+        message: str,
+        session: Session,
+        notices: list[str] | None = None,
+        *,
+        timings: dict | None = None,
+        readings: dict | None = None,
+        llm_intent: Intent | None = None,
+    ) -> Intent | None:
         """The understanding half of a turn: validate the message, read its intent (rules, merged with the
         LLM), fold it into the session (refinements accumulate, likes and dislikes are kept). Returns the
         turn's intent, or None for an empty message. ``turn`` calls it; so does the replay of recorded
-        dialogues, which then asks ``rank`` at the points where a recommender answered."""
+        dialogues, which then asks ``rank`` at the points where a recommender answered. ``llm_intent``: the
+        language model's reading of the message, combined with the rules' as ``config.reader`` says;
+        ``readings["rules"]`` receives the rules' own reading, ``timings["intent_rules"]`` its milliseconds."""
         notices = [] if notices is None else notices
         self._restore(session)
         if session.turns == 0:
@@ -108,7 +204,10 @@ class Agent:
             notices.append(f"message truncated from {len(text):,} to {self.config.max_message_chars:,} characters")
             text = text[: self.config.max_message_chars]
         session.turns += 1
-        intent = self._understand(text, session, notices)
+        start = time.perf_counter()
+        intent = self._understand(text, session, notices, llm_intent, readings if readings is not None else {})
+        if timings is not None:
+            timings["intent_rules"] = (time.perf_counter() - start) * 1000
         session.messages.append(text)
         session.transcript.append(("person", text))
         for item_id in intent.liked_items:
@@ -209,7 +308,9 @@ class Agent:
             self._apply_feedback(session)
 
     # --------------------------------------------------------------------------------- understanding
-    def _understand(self, text: str, session: Session, notices: list[str]) -> Intent:
+    def _understand(
+        self, text: str, session: Session, notices: list[str], llm_intent: Intent | None, readings: dict
+    ) -> Intent:
         focus = (
             session.focus
             if session.focus is not None
@@ -225,20 +326,13 @@ class Agent:
                 if k not in ("ignore", "instructions", "print", "system", "prompt", "rules", "previous", "disregard")
             ]
             llm_intent = None
-        else:
-            llm_intent = None
-            # The rules are sure about greetings and "why ..." questions; the LLM adds nothing there.
-            settled = rules.kind == "chat" or (rules.kind == "explain" and (rules.explain_item or rules.explain_rank))
-            reader = self.config.reader
-            if self.llm is not None and reader != "rules" and (not settled or reader == "llm"):
-                try:
-                    llm_intent = self.llm.extract(text, session.messages)
-                except LLMFailure as exc:
-                    notices.append(f"{exc}; I used my built-in rules instead")
-        if self.config.reader == "llm" and self.llm is not None:
-            intent = (
-                llm_intent if llm_intent is not None else Intent(kind="chat" if rules.kind == "chat" else "recommend")
-            )
+        readings["rules"] = rules.model_copy(deep=True)
+        if self.config.reader == "llm" and llm_intent is not None:
+            intent = llm_intent
+            if rules.kind == "chat":
+                intent.kind = "chat"
+        elif self.config.reader == "refine":
+            intent = merge_soft(rules, llm_intent)
         else:
             intent = merge_intents(rules, llm_intent, text)
         intent.context = dict(session.context)
@@ -409,13 +503,16 @@ class Agent:
     def has_reranker(self) -> bool:
         return hasattr(self.rec.reranker, "score_queries")
 
-    def _recommend(self, intent: Intent, session: Session, notices: list[str]) -> Reply:
+    def _recommend(self, intent: Intent, session: Session, notices: list[str], timings: dict | None = None) -> Reply:
         state = self.user_state(session)
         contradictory = sorted(set(intent.wanted_genres) & set(intent.unwanted_genres))
         ranking = self.rec.rank(intent, state, self.config.k)  # = self.rank(session), state already built
         for what in ranking.relaxed:
             notices.append(f"nothing left matched every {what} constraint, so I relaxed the {what}")
+        start = time.perf_counter()
         items = [self._card(s, intent, state) for s in ranking.items]
+        if timings is not None:
+            timings.update(ranking.timings, explain=(time.perf_counter() - start) * 1000)
         session.last_items = [r.item_id for r in items]
         session.shown += [i for i in session.last_items if i not in session.shown]
         if not items:
@@ -525,27 +622,91 @@ class Agent:
             else ""
         )
         text = " ".join(record + ([why] if why else []))
-        if self.llm is not None and facts and target in session.last_items:
-            text = self._llm_explanation(item, facts, session, text, notices)
         card = Recommendation(
             item.id, item.title, item.year, list(item.genres), 0.0, template(item, facts), [f.text for f in facts]
         )
-        return Reply(text, [card], notices, intent, "explain")
+        reply = Reply(text, [card], notices, intent, "explain")
+        if facts and target in session.last_items:
+            reply._rewrite = (item, facts)  # the language model may write this answer (``_stream_explanation``)
+        return reply
 
-    def _llm_explanation(self, item, facts: list[Fact], session: Session, fallback: str, notices: list[str]) -> str:
+    def _rewrites(self, reply: Reply, session: Session) -> bool:
+        return self.llm is not None and getattr(reply, "_rewrite", None) is not None
+
+    def _stream_explanation(self, reply: Reply, session: Session, started: float) -> Iterator[Reply]:
+        """The "why" answer written by the language model from the item's facts, token by token. Text reaches
+        the person only once it passes the grounding check (every year, name and title in it is in the facts,
+        the record or the person's words); a check that fails stops the model, and the record's answer
+        stands."""
+        item, facts = reply._rewrite
+        fallback = reply.text
         facts_text = f"{short_title(item)} ({item.year}); genres: {', '.join(item.genres)}; " + "; ".join(
             f.text for f in facts
         )
-        try:
-            prose = self.llm.rewrite(facts_text)
-        except LLMFailure as exc:
-            notices.append(f"{exc}; here is the plain explanation")
-            return fallback
         allowed = " ".join(
             [facts_text, item.title, item.description, " ".join(item.director), " ".join(item.cast), *session.messages]
         )
-        ok, reason = grounded(prose, allowed, self.titles, own_title=item.title)
-        if not ok:
+        lead = fallback.split(". ")[0] + ". "
+
+        def partial(text: str, stage: str = "text", pending: str = "writing the answer") -> Reply:
+            out = Reply(text, reply.items, list(reply.notices), reply.intent, "explain", stage=stage, pending=pending)
+            out.seconds = time.perf_counter() - started
+            return out
+
+        yield partial(lead)
+        prose, shown = "", ""
+        stream = self.llm.rewrite_stream(facts_text)
+        try:
+            for token in stream:
+                prose += token
+                ready = prose[: prose.rstrip().rfind(" ") + 1] if " " in prose.strip() else ""
+                if len(ready) <= len(shown):
+                    continue
+                ok, reason = grounded(ready, allowed, self.titles, own_title=item.title)
+                if not ok:
+                    log.info("LLM explanation stopped: %s", reason)
+                    prose = ""
+                    break
+                shown = ready
+                head = "" if shown.startswith(short_title(item)) else lead
+                yield partial(head + shown)
+        except LLMFailure as exc:
+            reply.notices.append(f"{exc}; here is the plain explanation")
+            prose = ""
+        finally:
+            stream.close()
+        prose = prose.strip()
+        ok, reason = grounded(prose, allowed, self.titles, own_title=item.title) if prose else (False, "empty")
+        if ok:
+            reply.text = prose if prose.startswith(short_title(item)) else lead + prose
+        else:
             log.info("LLM explanation rejected: %s", reason)
-            return fallback
-        return fallback.split(". ")[0] + ". " + prose if not prose.startswith(short_title(item)) else prose
+            reply.text = fallback
+        reply.stage, reply.pending = "final", ""
+        reply.seconds = time.perf_counter() - started
+        yield reply
+
+
+def describe_change(rules: Intent, refined: Intent, catalog) -> str:
+    """What the language model's reading added to the rules' (e.g. "mood = light; topic: heist"), for the
+    notice shown when the picks change."""
+    bits = []
+    if refined.mood and refined.mood != rules.mood:
+        bits.append(f"mood = {refined.mood}")
+    added = [k for k in refined.keywords if k not in rules.keywords]
+    if added:
+        bits.append("topic: " + ", ".join(added[:3]))
+    avoid = [k for k in refined.unwanted_keywords if k not in rules.unwanted_keywords]
+    if avoid:
+        bits.append("avoiding: " + ", ".join(avoid[:3]))
+    genres = [g for g in refined.wanted_genres if g not in rules.wanted_genres]
+    if genres:
+        bits.append("genres: " + ", ".join(genres))
+    refs = [
+        i for i in refined.reference_items + refined.liked_items if i not in rules.reference_items + rules.liked_items
+    ]
+    if refs:
+        bits.append("like " + ", ".join(short_title(catalog.item(i)) for i in refs[:2] if i in catalog))
+    if (refined.year_min, refined.year_max) != (rules.year_min, rules.year_max):
+        bits.append(f"years {refined.year_min or '…'}–{refined.year_max or '…'}")
+    return "; ".join(bits)

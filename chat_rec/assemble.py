@@ -7,7 +7,7 @@ from pathlib import Path
 
 from chat_rec.agent import Agent
 from chat_rec.recommender.fusion import RERANKER, load_fusion
-from chat_rec.recommender.intent.llm_reader import LLMHelper
+from chat_rec.recommender.intent.llm_reader import LLMGate, LLMHelper
 from chat_rec.recommender.intent.titles import TitleMatcher
 from chat_rec.recommender.pipeline import Recommender
 
@@ -75,7 +75,7 @@ def build_agent(
         if model is not None:
             if llm_cfg.kind == "local":
                 model._load()
-            helper = LLMHelper(model, catalog, titles, timeout=llm_cfg.timeout)
+            helper = LLMHelper(model, catalog, titles, timeout=llm_cfg.timeout, gate=LLMGate(llm_cfg.queue_wait))
     except ChatRecError as exc:
         notice = f"language model unavailable ({exc}); using built-in rules"
     from chat_rec.recommender.feedback import open_store

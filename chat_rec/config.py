@@ -18,7 +18,7 @@ MAX_QUERY_CHARS = 2_000
 ENCODERS = ("minilm", "hash")  # or a sentence-transformers folder
 INDEX_KINDS = ("auto", "flat", "ivf", "hnsw")
 LLM_KINDS = ("local", "openai", "none")
-READERS = ("merge", "rules", "llm")
+READERS = ("refine", "merge", "rules", "llm")
 
 
 class ConfigError(ValueError):
@@ -96,6 +96,9 @@ class LLMConfig:
     model: str | None = None  # CHATREC_LLM_MODEL
     api_key: str | None = None  # CHATREC_LLM_API_KEY (or OPENAI_API_KEY)
     timeout: float = 20.0  # CHATREC_LLM_TIMEOUT, seconds per call
+    # CHATREC_LLM_QUEUE_WAIT: seconds a request may wait for the one model before its turn keeps the rules'
+    # reading (with a notice)
+    queue_wait: float = 8.0
     threads: int = 2
     models_dir: Path = Path("data") / "models"
 
@@ -259,6 +262,7 @@ class Config:
             model=env.get("CHATREC_LLM_MODEL") or None,
             api_key=env.get("CHATREC_LLM_API_KEY") or env.get("OPENAI_API_KEY") or None,
             timeout=float(env.get("CHATREC_LLM_TIMEOUT", "20")),
+            queue_wait=float(env.get("CHATREC_LLM_QUEUE_WAIT", "8")),
             models_dir=data.root / "models",
         )
         # Models load from packages on disk; never reach a hub at run time.

@@ -43,6 +43,16 @@ class Reply:
     intent: Intent
     kind: str
     seconds: float = 0.0
+    #: milliseconds per stage of the turn: intent_rules, intent_llm_queue / _prompt / _generate, retrieve,
+    #: rerank, explain (the cards' facts and text)
+    timings: dict[str, float] = field(default_factory=dict)
+    #: ``Agent.turn_stream``: "picks" (the rules' picks, more may follow), "text" (a reply still being written),
+    #: "final"
+    stage: str = "final"
+    #: what a background step is doing while this reply shows (e.g. "reading your message with the language model")
+    pending: str = ""
+    #: the language model's reading changed the picks (the notices say how)
+    refined: bool = False
 
     def to_json(self) -> dict:
         return {"reply": self.text, "items": [r.to_json() for r in self.items], "notices": self.notices}

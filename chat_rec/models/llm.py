@@ -9,17 +9,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
 from tqdm.auto import tqdm
 
@@ -39,7 +39,13 @@ def _role(message: BaseMessage) -> str:
 
 
 class LlamaCppChatModel(BaseChatModel):
-    """A GGUF model run in-process by llama-cpp-python. ``json_schema`` (per call) constrains the output."""
+    """A GGUF model run in-process by llama-cpp-python. ``json_schema`` (per call) constrains the output.
+
+    Prompt-prefix cache: each call names a ``slot`` (``"intent"``, ``"text"``); every slot is its own llama.cpp
+    context over the same memory-mapped weights, and llama.cpp reuses the longest token prefix a context already
+    holds. The intent prompt (instructions and examples, about 400 tokens) is therefore evaluated once per
+    process, and a call evaluates only the new message, even when an explanation was written in between. A
+    stream (``stream``) can be stopped between tokens: closing it stops the generation."""
 
     model_path: str
     n_ctx: int = 2048
@@ -48,16 +54,18 @@ class LlamaCppChatModel(BaseChatModel):
     temperature: float = 0.0
     seed: int = 0
     model_config = ConfigDict(arbitrary_types_allowed=True)
-    _llama: Any = PrivateAttr(default=None)
+    _slots: dict = PrivateAttr(default_factory=dict)
     #: decodes under a JSON schema passed as ``json_schema`` (llama.cpp grammar)
     accepts_json_schema: bool = True
+    #: keeps each ``slot`` (kind of prompt) in its own context, so its prefix stays evaluated
+    accepts_slot: bool = True
 
     @property
     def _llm_type(self) -> str:
         return "llama-cpp"
 
-    def _load(self):
-        if self._llama is None:
+    def _load(self, slot: str = "intent"):
+        if slot not in self._slots:
             try:
                 from llama_cpp import Llama
             except ImportError:
@@ -68,7 +76,7 @@ class LlamaCppChatModel(BaseChatModel):
             if not Path(self.model_path).is_file():
                 raise ChatRecError(f"GGUF model {self.model_path} not found: run `chat-rec llm fetch`")
             try:
-                self._llama = Llama(
+                self._slots[slot] = Llama(
                     model_path=self.model_path,
                     n_ctx=self.n_ctx,
                     n_threads=self.n_threads,
@@ -80,22 +88,35 @@ class LlamaCppChatModel(BaseChatModel):
                     f"cannot load GGUF {self.model_path} ({exc}); run `chat-rec llm fetch --force` "
                     "or point CHATREC_LLM_GGUF at a valid file"
                 ) from None
-        return self._llama
+        return self._slots[slot]
 
-    def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs) -> ChatResult:
-        llama = self._load()
+    def _completion(self, messages: list[BaseMessage], stop, stream: bool, kwargs: dict):
+        llama = self._load(kwargs.get("slot") or "intent")
         schema = kwargs.get("json_schema")
-        response_format = {"type": "json_object", "schema": schema} if schema else None
-        out = llama.create_chat_completion(
+        return llama.create_chat_completion(
             messages=[{"role": _role(m), "content": str(m.content)} for m in messages],
-            response_format=response_format,
+            response_format={"type": "json_object", "schema": schema} if schema else None,
             max_tokens=kwargs.get("max_tokens", self.max_tokens),
             temperature=self.temperature,
             stop=stop,
             seed=self.seed,
+            stream=stream,
         )
+
+    def _generate(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs) -> ChatResult:
+        out = self._completion(messages, stop, False, kwargs)
         text = out["choices"][0]["message"]["content"] or ""
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+    def _stream(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs) -> Iterator:
+        chunks = self._completion(messages, stop, True, kwargs)
+        try:
+            for chunk in chunks:
+                text = chunk["choices"][0]["delta"].get("content") or ""
+                if text:
+                    yield ChatGenerationChunk(message=AIMessageChunk(content=text))
+        finally:
+            chunks.close()  # a caller that stops reading (a timeout) stops the generation here
 
 
 class ScriptedChatModel(BaseChatModel):
@@ -109,6 +130,11 @@ class ScriptedChatModel(BaseChatModel):
     replies: list[str] = Field(default_factory=list)
     respond: Callable[[list[BaseMessage]], str] | None = None
     calls: int = 0
+    #: seconds before the first chunk and between chunks when streamed (a slow model, for tests)
+    first_delay: float = 0.0
+    chunk_delay: float = 0.0
+    #: how many streamed chunks were produced (a cancelled stream stops producing them)
+    chunks_out: int = 0
     #: takes the schema like the local model (and keeps the last call's arguments for tests)
     accepts_json_schema: bool = True
     last_kwargs: dict = Field(default_factory=dict)
@@ -130,6 +156,19 @@ class ScriptedChatModel(BaseChatModel):
         if isinstance(text, BaseException):
             raise text
         return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+    def _stream(self, messages: list[BaseMessage], stop=None, run_manager=None, **kwargs) -> Iterator:
+        import time
+
+        text = self._generate(messages, stop, run_manager, **kwargs).generations[0].message.content
+        time.sleep(self.first_delay)
+        for n, piece in enumerate(re.findall(r"\S*\s*", text)):
+            if not piece:
+                continue
+            if n:
+                time.sleep(self.chunk_delay)
+            self.chunks_out += 1
+            yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
 
 
 def make_chat_model(cfg: LLMConfig) -> BaseChatModel | None:

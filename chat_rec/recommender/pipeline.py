@@ -11,6 +11,7 @@ and popularity neighbours (FAISS), so a large catalog is never scored in full.
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -66,6 +67,7 @@ class Ranking:
     query: str
     relaxed: list[str] = field(default_factory=list)  # constraints dropped because nothing matched
     head: str = "request"
+    timings: dict[str, float] = field(default_factory=dict)  # milliseconds: retrieve (candidates + signals), rerank
 
 
 def build_query(intent: Intent, catalog: Catalog) -> str:
@@ -186,18 +188,21 @@ class Recommender:
     def rank(self, intent: Intent, state: UserState, k: int = 5, restrict: list[int] | None = None) -> Ranking:
         """Top ``k`` for the intent; ``restrict`` (catalog rows) re-scores just those rows, e.g. the cards
         on screen after a 👍."""
+        start = time.perf_counter()
         head = head_for(intent, state, self.fusion.heads)
         active = self.fusion.active(head)
         cand, request, query, relaxed = self.candidates(intent, state, restrict, k, active)
         if not len(cand):
-            return Ranking([], query, relaxed, head)
+            return Ranking([], query, relaxed, head, {"retrieve": (time.perf_counter() - start) * 1000})
         raw = sig.compute(self.features, request, cand, active)
         Z = sig.matrix(raw, len(cand))
         fused = stage_scores(self.fusion, head, Z, self.catalog.name)
+        middle = time.perf_counter()
         fused = self._rerank(fused, cand, intent, state, head, raw)
         order = self._distinct_films(cand, np.argsort(-fused, kind="stable"), k)
         items = [Scored(int(cand[i]), float(fused[i]), {name: float(v[i]) for name, v in raw.items()}) for i in order]
-        return Ranking(items, query, relaxed, head)
+        timings = {"retrieve": (middle - start) * 1000, "rerank": (time.perf_counter() - middle) * 1000}
+        return Ranking(items, query, relaxed, head, timings)
 
     def _distinct_films(self, cand: np.ndarray, order: np.ndarray, k: int) -> list[int]:
         """The first ``k`` of ``order`` with one id per film (a film listed under two ids shows once)."""

@@ -10,10 +10,16 @@ from functools import partial
 from chat_rec.agent import Agent
 from chat_rec.session import Recommendation, Session
 from chat_rec.ui import messages
-from chat_rec.ui.render import card_markdown, influence_rows, reply_messages, user_summary, why_markdown
+from chat_rec.ui.render import card_markdown, influence_rows, md, reply_messages, user_summary, why_markdown
 
 log = logging.getLogger(__name__)
 DEVICES = ["phone", "laptop", "TV"]
+TYPING = {"role": "assistant", "content": "…"}
+#: how many turns run at once: ranking takes milliseconds of CPU, and the one local model has its own bounded
+#: queue (``LLMGate``, CHATREC_LLM_QUEUE_WAIT) that turns wait in, so many sessions may be in a turn together
+TURN_CONCURRENCY = 32
+#: 👍/👎, "Why?" and the other short events
+EVENT_CONCURRENCY = 16
 TIMES = ["now", "weekday evening", "weekend afternoon", "weekend night", "late night"]
 
 
@@ -28,6 +34,8 @@ class UIState:
     why_weights: list[tuple[str, float]] = field(default_factory=list)
     why_method: str = ""
     last_message: str = ""
+    stale: bool = False  # the cards are the previous request's while a new turn runs
+    refining: bool = False  # the language model is still reading the message behind these cards
 
 
 class ChatUI:
@@ -36,37 +44,36 @@ class ChatUI:
 
     # ------------------------------------------------------------------------- handlers (pure Python)
     def send(self, message: str, ui: UIState, history: list, user: str, device: str, time_of_day: str):
-        """Returns (ui, history, textbox value, warning or None)."""
-        ui, history = copy.deepcopy(ui) if ui else UIState(), list(history or [])
-        if not (message or "").strip():
-            return ui, history, "", messages.EMPTY
-        warning = self._set_user(ui, user)
-        ui.session.context = {"device": device or "", "time": time_of_day or ""}
-        reply = self.agent.turn(message, ui.session)
-        start = len(history)
-        history += reply_messages(message, reply)
-        if reply.kind != "explain":
-            ui.cards = list(reply.items)
-            ui.message_items = {start + 2 + i: r.item_id for i, r in enumerate(reply.items)}
-            ui.why, ui.why_weights = None, []
-            ui.last_message = message
-        return ui, history, "", warning
+        """The whole turn at once (the last step of ``send_stream``). Returns (ui, history, textbox value,
+        warning or None)."""
+        warning, last = None, None
+        for last in self.send_stream(message, ui, history, user, device, time_of_day):
+            warning = warning or last[3]
+        return last[0], last[1], last[2], warning
 
     def send_stream(self, message: str, ui: UIState, history: list, user: str, device: str, time_of_day: str):
-        """``send`` as a stream: the person's message and a typing mark at once, then the reply a few
-        words at a time, then the picks. Yields (ui, history, textbox value, warning or None)."""
-        history = list(history or [])
-        if (message or "").strip():
-            yield ui, history + [{"role": "user", "content": message}, {"role": "assistant", "content": "…"}], "", None
-        new_ui, new_history, box, warning = self.send(message, ui, history, user, device, time_of_day)
-        if len(new_history) > len(history) + 1:
-            reply = new_history[len(history) + 1]["content"]
-            words = reply.split(" ")
-            step = max(1, len(words) // 6)
-            for end in range(step, len(words), step):
-                partial_reply = {"role": "assistant", "content": " ".join(words[:end]) + " …"}
-                yield ui, new_history[: len(history) + 1] + [partial_reply], box, None
-        yield new_ui, new_history, box, warning
+        """A turn as it happens (``Agent.turn_stream``): the person's message and a typing mark at once, with
+        the cards on screen marked as the previous request's; then the picks from the rules; then, if the
+        language model refines them, the refined picks with a line saying what changed; a "why" answer the
+        model writes streams token by token. Yields (ui, history, textbox value, warning or None)."""
+        ui, history = copy.deepcopy(ui) if ui else UIState(), list(history or [])
+        if not (message or "").strip():
+            yield ui, history, "", messages.EMPTY
+            return
+        warning = self._set_user(ui, user)
+        ui.session.context = {"device": device or "", "time": time_of_day or ""}
+        ui.stale = bool(ui.cards)
+        yield copy.deepcopy(ui), history + [{"role": "user", "content": md(message)}, TYPING], "", warning
+        start = len(history)
+        for reply in self.agent.turn_stream(message, ui.session):
+            if reply.kind != "explain":
+                ui.cards = list(reply.items)
+                ui.message_items = {start + 2 + i: r.item_id for i, r in enumerate(reply.items)}
+                ui.why, ui.why_weights = None, []
+                ui.last_message = message
+                ui.refining = bool(reply.pending)
+            ui.stale = False
+            yield copy.deepcopy(ui), history + reply_messages(message, reply), "", None
 
     def _set_user(self, ui: UIState, user: str) -> str | None:
         raw = (user or "").strip()
@@ -167,9 +174,20 @@ class ChatUI:
                     def cards(ui: UIState):
                         if not ui.cards:
                             return
-                        gr.Markdown("### Picks")
+                        if ui.stale:
+                            gr.Markdown(
+                                "### Earlier picks *(from your previous message: new picks are coming …)*",
+                                elem_id="picks-head",
+                            )
+                        elif ui.refining:
+                            gr.Markdown(
+                                "### Picks *(the language model is still reading your message …)*",
+                                elem_id="picks-head",
+                            )
+                        else:
+                            gr.Markdown("### Picks", elem_id="picks-head")
                         for rank, rec in enumerate(ui.cards, 1):
-                            with gr.Group(elem_classes="card"):
+                            with gr.Group(elem_classes="card stale" if ui.stale else "card"):
                                 gr.Markdown(card_markdown(rank, rec), elem_id=f"card-{rank}", elem_classes="card-text")
                                 with gr.Row():
                                     up = gr.Button("👍", size="sm", elem_id=f"up-{rank}")
@@ -204,8 +222,9 @@ class ChatUI:
                     reset = gr.Button("Reset conversation", elem_id="reset")
 
             inputs = [box, ui_state, chatbot, user, device, when]
-            send.click(stream, inputs, [ui_state, chatbot, box])
-            box.submit(stream, inputs, [ui_state, chatbot, box])
+            turn = {"concurrency_limit": TURN_CONCURRENCY, "concurrency_id": "turn"}
+            send.click(stream, inputs, [ui_state, chatbot, box], **turn)
+            box.submit(stream, inputs, [ui_state, chatbot, box], **turn)
 
             def on_like(ui, data):
                 return self.like(ui, data)
@@ -219,7 +238,8 @@ class ChatUI:
             reset.click(self.reset, user, [ui_state, chatbot, box])
             api_in = gr.Textbox(visible=False)
             api_out = gr.JSON(visible=False)
-            api_in.submit(self.recommend_api, api_in, api_out, api_name="recommend")
+            api_in.submit(self.recommend_api, api_in, api_out, api_name="recommend", **turn)
+        demo.queue(default_concurrency_limit=EVENT_CONCURRENCY, max_size=256)
         return demo
 
 

@@ -30,11 +30,11 @@ def card_markdown(rank: int, rec: Recommendation) -> str:
 
 def reply_messages(message: str, reply: Reply) -> list[dict]:
     """The chat messages of one turn: the person's words, the reply, one message per pick (likeable)."""
-    text = reply.text
+    text = md(reply.text) + (" …" if reply.stage == "text" else "")
     if reply.notices:
-        text = md(text) + "\n\n" + "\n".join(f"> ℹ️ {md(n)}" for n in reply.notices)
-    else:
-        text = md(text)
+        text += "\n\n" + "\n".join(f"> ℹ️ {md(n)}" for n in reply.notices)
+    if reply.pending and reply.stage != "text":
+        text += f"\n\n*⏳ {md(reply.pending)} …*"
     out = [{"role": "user", "content": md(message)}, {"role": "assistant", "content": text}]
     if reply.kind != "explain":
         out += [{"role": "assistant", "content": card_markdown(i, r)} for i, r in enumerate(reply.items, 1)]

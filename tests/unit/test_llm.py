@@ -104,6 +104,29 @@ class FakeOpenAI(BaseHTTPRequestHandler):
             self.send_response(self.server.status)
             self.end_headers()
             return
+        if body.get("stream"):  # server-sent events, a few characters per chunk, as real servers stream
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            text = self.server.reply
+            for start in range(0, len(text), 7):
+                chunk = {
+                    "id": "x",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": body.get("model", "m"),
+                    "choices": [
+                        {
+                            "index": 0,
+                            "delta": {"role": "assistant", "content": text[start : start + 7]},
+                            "finish_reason": None,
+                        }
+                    ],
+                }
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+            self.wfile.write(b"data: [DONE]\n\n")
+            return
         payload = {
             "id": "x",
             "object": "chat.completion",
@@ -145,6 +168,7 @@ def test_openai_compatible_endpoint(tiny_catalog, openai_server):
     assert request["path"] == "/v1/chat/completions" and request["body"]["model"] == "any-model"
     assert request["body"]["messages"][-1]["content"].endswith("something like Alien from the 80s")
     assert request["body"]["response_format"] == {"type": "json_object"}
+    assert request["body"]["stream"] is True  # the backend's own stream, read token by token
     openai_server.status = 500
     with pytest.raises(LLMFailure, match="failed"):
         helper(tiny_catalog, make_chat_model(cfg)).extract("a comedy")

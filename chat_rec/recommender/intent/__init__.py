@@ -3,7 +3,7 @@ lists in ``lexicon.yaml``), catalog titles in free text (``titles``), the LLM re
 merge of the two readings (``merge``)."""
 
 from chat_rec.recommender.intent.lexicon import KEYWORD_EXPANSIONS, MOOD_GENRES
-from chat_rec.recommender.intent.merge import merge_intents
+from chat_rec.recommender.intent.merge import merge_intents, merge_soft
 from chat_rec.recommender.intent.model import Intent, Kind
 from chat_rec.recommender.intent.rules import ANSWER_NO, ANSWER_YES, RuleParser
 
@@ -16,4 +16,5 @@ __all__ = [
     "Kind",
     "RuleParser",
     "merge_intents",
+    "merge_soft",
 ]

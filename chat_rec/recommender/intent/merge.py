@@ -38,3 +38,24 @@ def merge_intents(rules: Intent, llm: Intent | None, message: str = "") -> Inten
     ):
         merged.kind = "chat"
     return merged
+
+
+def merge_soft(rules: Intent, llm: Intent | None) -> Intent:
+    """The background refinement's merge (``CHATREC_READER=refine``): the rules' reading stands whole; the
+    LLM adds only soft aspects: topic words, words to avoid, a mood, and titles the message says."""
+    if llm is None:
+        return rules
+    merged = rules.model_copy(deep=True)
+    for word in llm.unwanted_keywords:
+        if word not in merged.unwanted_keywords:
+            merged.unwanted_keywords.append(word)
+    for word in llm.keywords[:3]:
+        if word not in merged.keywords and word not in merged.unwanted_keywords:
+            merged.keywords.append(word)
+    merged.keywords = [k for k in merged.keywords if k not in merged.unwanted_keywords][:12]
+    merged.mood = rules.mood or llm.mood
+    new_refs = [i for i in llm.reference_items if i not in merged.reference_items and i not in merged.disliked_items]
+    merged.reference_items += new_refs
+    if rules.kind == "recommend" and new_refs:
+        merged.kind = "more_like"
+    return merged
