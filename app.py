@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -40,6 +41,18 @@ def prepare(cfg: Config) -> str:
     }.get(cfg.llm.kind, cfg.llm.kind)
 
 
+def warm_llm(agent) -> None:
+    """Evaluate the language model's fixed prompt prefixes once, in the background, so the first visitor's call
+    evaluates only their message (the server answers meanwhile; a turn that needs the model waits its turn)."""
+    from chat_rec.recommender.intent.llm_reader import LLMFailure
+
+    try:
+        agent.llm.extract("something to watch tonight", soft=agent.config.reader == "refine")
+        "".join(agent.llm.rewrite_stream("Alien (1979); genres: Horror, Sci-Fi"))
+    except LLMFailure as exc:
+        logging.getLogger("chat_rec").warning("language model warm-up failed: %s", exc)
+
+
 def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     try:
@@ -51,6 +64,8 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     agent.rec.encoder.encode(["warm up"])  # load the encoder now, not on the first message
+    if agent.llm is not None:
+        threading.Thread(target=warm_llm, args=(agent,), name="llm-warm-up", daemon=True).start()
     if agent.llm is None and cfg.llm.kind != "none":
         status += " — unavailable, using built-in rules"
     demo = build_app(agent, status)

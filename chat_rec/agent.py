@@ -684,6 +684,7 @@ class Agent:
             reply.text = fallback
         reply.stage, reply.pending = "final", ""
         reply.seconds = time.perf_counter() - started
+        reply.timings = {f"text_llm_{name}": ms for name, ms in self.llm.timings.items()}
         yield reply
 
 

@@ -142,10 +142,13 @@ class RankerConfig:
 @dataclass(frozen=True)
 class AgentConfig:
     k: int = 5  # recommendations per reply
-    # who reads a message's intent (READERS): "rules" (the LLM only writes text), "merge" (rules, with the
-    # LLM filling what they leave open) or "llm" (the LLM alone; for measuring it). "rules" because on real
-    # seekers' words (`chat-rec eval intents --set real`) the merge read genres, eras, unwanted genres and
-    # liked titles with lower precision than the rules alone, and 15x slower
+    # who reads a message's intent (READERS): "rules" (the LLM only writes text: "why" answers), "refine" (the
+    # rules' picks at once; the LLM then reads messages the rules found nothing firm in, in the background, and
+    # may add topic words, words to avoid, a mood), "merge" (the LLM's reading of every request fills what the
+    # rules leave open) or "llm" (the LLM alone; for measuring it). "rules" because on real seekers' words
+    # (`chat-rec eval intents --set real`) no LLM reading beat it: "merge" and "llm" read genres, eras, unwanted
+    # genres and liked titles with lower precision, and "refine" met the same constraints (0.978) with lower
+    # unwanted-word precision (0.537 against 0.595), consulting the model on 141 of 270 messages
     reader: str = "rules"
     max_message_chars: int = MAX_QUERY_CHARS
 

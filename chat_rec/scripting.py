@@ -14,6 +14,7 @@ Each ``say`` turn may carry ``llm:`` (the reply a scripted LLM double gives on t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,11 +57,24 @@ def run_script(agent: Agent, script: dict, session: Session | None = None) -> It
             if item is None:
                 yield {"turn": n, "feedback": fb, "result": "no such item in the last list: feedback ignored"}
                 continue
+            start = time.perf_counter()
+            result = agent.record_feedback(session, item, str(fb.get("value", "up")))
             yield {
                 "turn": n,
                 "feedback": {"item": item, "value": fb.get("value", "up")},
-                "result": agent.record_feedback(session, item, str(fb.get("value", "up"))),
+                "result": result,
+                "seconds": round(time.perf_counter() - start, 5),
             }
             continue
-        reply = agent.turn(str(turn["say"]), session)
-        yield {"turn": n, **reply.to_json(), "kind": reply.kind, "seconds": round(reply.seconds, 3)}
+        first = None
+        for reply in agent.turn_stream(str(turn["say"]), session):
+            first = reply.seconds if first is None else first
+        yield {
+            "turn": n,
+            **reply.to_json(),
+            "kind": reply.kind,
+            "seconds": round(reply.seconds, 4),
+            "first_seconds": round(first, 4),  # the first reply the person sees (the rules' picks)
+            "refined": reply.refined,
+            "timings": {k: round(v, 2) for k, v in reply.timings.items()},
+        }

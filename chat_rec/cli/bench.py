@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from chat_rec.cli.chat import agent_from_args
 from chat_rec.cli.common import load_catalog, make_config, percentiles
 from chat_rec.errors import ChatRecError
+from chat_rec.files import write_json
 
 
 def with_reranker_variants(agent, cfg):
@@ -49,6 +50,7 @@ def with_reranker_variants(agent, cfg):
 def cmd_bench_turn(args) -> int:
     """Median and p95 seconds per chat turn (a benchmark, not a test): over the conversation scripts on
     the configured catalog, or with ``--dialogues`` over real seekers' messages on the ReDial catalog."""
+    from chat_rec.assemble import build_agent
     from chat_rec.scripting import load_script, run_script
     from chat_rec.session import Session
 
@@ -68,20 +70,91 @@ def cmd_bench_turn(args) -> int:
     paths = sorted(Path(args.scripts).glob("*.yaml"))
     if not paths:
         raise ChatRecError(f"no *.yaml scripts in {args.scripts}")
-    agent = agent_from_args(args)
+    if args.reader:
+        cfg = replace(cfg, agent=replace(cfg.agent, reader=args.reader))
+    import tempfile
+
+    from chat_rec.recommender.feedback import SQLiteStore
+
+    # the served store (SQLite, WAL, synchronous=FULL), in a scratch file: the bench's 👍/👎 stay out of state.db
+    scratch = tempfile.TemporaryDirectory()
+    store = SQLiteStore(Path(scratch.name) / "state.db")
+    agent = build_agent(cfg, llm_kind=args.llm, dataset=load_catalog(args, cfg), store=store)
     agent.turn("warm up: a comedy", Session())
+    if agent.llm is not None:  # the first call evaluates the prompt prefix, as app.py does at start
+        agent.llm.extract("warm up: something to watch tonight", soft=cfg.agent.reader == "refine")
+    llm = args.llm or cfg.llm.kind
+    result = None
     for label, variant in with_reranker_variants(agent, cfg):
         variant.rec._encoded.clear()  # each variant encodes the words afresh, as the chat does
-        times = []
-        for path in paths:
-            for record in run_script(variant, load_script(path)):
-                if "seconds" in record:
-                    times.append(record["seconds"])
+        records = [r for path in paths for r in run_script(variant, load_script(path))]
+        turns = [r for r in records if "say" not in r and "feedback" not in r]
+        times = [r["seconds"] for r in turns]
         print(
-            f"bench turn --llm {args.llm or 'local'} on {agent.catalog.name} ({len(agent.catalog):,} items), {label}: "
+            f"bench turn --llm {llm} on {agent.catalog.name} ({len(agent.catalog):,} items), {label}: "
             f"{len(times)} turns over {len(paths)} scripts; {percentiles(times)}"
         )
+        if result is None:  # the served configuration
+            result = turn_summary(agent, cfg, llm, records, label)
+    print(
+        f"  first picks {result['first_picks_ms']}; LLM consulted on {result['llm_turns']} turns "
+        f"(their full turn {result['llm_turn_ms']}); stages {result['stages_ms']}; feedback {result['feedback_ms']}; "
+        f"peak RSS {result['peak_rss_mb']} MB"
+    )
+    if args.out:
+        write_json(Path(args.out), result)
+        print(f"wrote {args.out}")
     return 0
+
+
+def stats(values: list[float]) -> dict:
+    """Median and p95 (nearest rank) in milliseconds, from milliseconds; {} for no values."""
+    if not values:
+        return {}
+    values = sorted(values)
+    p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
+    return {"median": round(statistics.median(values), 1), "p95": round(p95, 1), "n": len(values)}
+
+
+def turn_summary(agent, cfg, llm: str, records: list[dict], label: str) -> dict:
+    """The JSON of ``bench turn --out``: the served configuration's turn, first picks, stages, 👍/👎, memory."""
+    import resource
+
+    turns = [r for r in records if "kind" in r]
+    consulted = [r for r in turns if any("_llm_" in k for k in r["timings"])]
+    stages = (
+        "intent_rules",
+        "intent_llm_queue",
+        "intent_llm_prompt",
+        "intent_llm_generate",
+        "retrieve",
+        "rerank",
+        "text_llm_prompt",  # a "why" answer the model writes (streamed)
+        "text_llm_generate",
+    )
+    fusion = agent.rec.fusion
+    return {
+        "llm": llm,
+        "reader": cfg.agent.reader if agent.llm is not None else "rules",
+        "model": getattr(agent.llm, "name", None),
+        "ranker": f"{Path(fusion.path).name if fusion.path else 'defaults'} (heads: {', '.join(fusion.heads)})",
+        "reranker": type(agent.rec.reranker).__name__
+        if agent.has_reranker
+        else "none (fitted weight 0 or no checkpoint)",
+        "variant": label,
+        "turns": len(turns),
+        "turn_ms": stats([r["seconds"] * 1000 for r in turns]),
+        "first_picks_ms": stats([r["first_seconds"] * 1000 for r in turns]),
+        "llm_turns": len(consulted),
+        "llm_turn_ms": stats([r["seconds"] * 1000 for r in consulted]),
+        "refined_turns": sum(r["refined"] for r in turns),
+        "stages_ms": {
+            **{s: stats([r["timings"][s] for r in turns if s in r["timings"]]) for s in stages},
+            "explain": stats([r["timings"]["explain"] for r in turns if "explain" in r["timings"]]),
+        },
+        "feedback_ms": stats([r["seconds"] * 1000 for r in records if "feedback" in r and "seconds" in r]),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
 
 
 def cmd_bench_feedback(args) -> int:

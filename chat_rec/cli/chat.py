@@ -54,8 +54,8 @@ def cmd_chat(args) -> int:
             script["user"] = args.user
         for record in run_script(agent, script):
             if args.json:
-                record.pop("seconds", None)
-                record.pop("kind", None)
+                for key in ("seconds", "kind", "first_seconds", "refined", "timings"):
+                    record.pop(key, None)
                 print(json.dumps(record, ensure_ascii=False), flush=True)
             else:
                 print_record(record)

@@ -24,16 +24,17 @@ def eval_real_requests(args) -> dict:
         agent = redial_catalog_agent(make_config(args), args)
     else:
         agent = agent_from_args(args)
-    # the merge (the default configuration) runs first and times the LLM; the LLM-alone row then reuses its
-    # readings of the same messages (one LLM call per message, not two)
-    readers = ["rules"] + (["merge", "llm"] if agent.llm is not None else [])
+    # with an LLM: the rules and the served background refinement (``refine``) by default; ``--readers
+    # rules,refine,merge,llm`` adds the full merge and the LLM alone, which reuses the merge's readings of the
+    # same messages (one LLM call per message and kind of reading, not two)
+    readers = args.readers.split(",") if args.readers else ["rules"] + (["refine"] if agent.llm is not None else [])
     if agent.llm is not None:
         extract, cache = agent.llm.extract, {}
 
-        def cached(message, history=None):
-            key = (message, tuple(history or ()))
+        def cached(message, history=None, soft=False):
+            key = (message, tuple(history or ()), soft)
             if key not in cache:
-                cache[key] = extract(message, history)
+                cache[key] = extract(message, history, soft=soft)
             return cache[key].model_copy(deep=True)
 
         agent.llm.extract = cached
@@ -46,7 +47,10 @@ def eval_real_requests(args) -> dict:
     }
     for reader in readers:
         agent.config = replace(agent.config, reader=reader)
+        calls = len(cache) if agent.llm is not None else 0
         result["readers"][reader] = score_real(agent, cases, desc=f"real requests, {reader}")
+        if agent.llm is not None and reader != "rules":
+            result["readers"][reader]["llm_calls"] = len(cache) - calls
         if reader == "llm":
             result["readers"][reader]["turn_ms"]["note"] = (
                 "the LLM's readings reused from the merge row: see its times"

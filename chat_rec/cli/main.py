@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--dialogues", help="ReDial JSONL: time real seekers' messages on the ReDial catalog instead"
     )
     bench_turn.add_argument("--max-dialogues", type=int, default=60)
+    bench_turn.add_argument("--reader", choices=("refine", "merge", "rules", "llm"), help="who reads intent")
+    bench_turn.add_argument("--out", help="write the served configuration's numbers as JSON")
     add_catalog_args(bench_turn)
     bench_turn.set_defaults(fn=cmd_bench_turn)
 
@@ -105,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--llm", choices=("local", "openai", "none"), help="for intents: the LLM merged with the rules")
+    ev.add_argument("--readers", help="for intents --set real: comma-separated, of refine, merge, rules, llm")
     ev.add_argument(
         "--set",
         choices=("written", "real"),

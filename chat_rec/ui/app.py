@@ -223,7 +223,7 @@ class ChatUI:
 
             inputs = [box, ui_state, chatbot, user, device, when]
             turn = {"concurrency_limit": TURN_CONCURRENCY, "concurrency_id": "turn"}
-            send.click(stream, inputs, [ui_state, chatbot, box], **turn)
+            send.click(stream, inputs, [ui_state, chatbot, box], api_name="send", **turn)
             box.submit(stream, inputs, [ui_state, chatbot, box], **turn)
 
             def on_like(ui, data):

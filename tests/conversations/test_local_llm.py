@@ -13,6 +13,7 @@ import pytest
 from test_conversations import SCRIPTS, run_checked
 
 from chat_rec.agent import Agent
+from chat_rec.config import AgentConfig
 from chat_rec.evaluation.intents import load_labelled, score_intents
 from chat_rec.models.llm import GGUF_NAME, LlamaCppChatModel
 from chat_rec.recommender.intent import merge_intents
@@ -23,8 +24,10 @@ REPO = Path(__file__).resolve().parents[2]
 GGUF = Path(os.environ.get("CHATREC_LLM_GGUF") or REPO / "data" / "models" / GGUF_NAME)
 
 
-@pytest.fixture(scope="module")
-def local_agent(ml_parts):
+@pytest.fixture(scope="module", params=["rules", "refine"])
+def local_agent(ml_parts, request):
+    """The served reader (rules; the model writes "why" answers) and the background refinement: every script's
+    expectations, which the rules alone meet, must hold with the model's refinement too (never worse)."""
     try:
         import llama_cpp  # noqa: F401
     except ImportError:
@@ -36,7 +39,7 @@ def local_agent(ml_parts):
             pytest.fail(f"{GGUF} missing in CI: `make test` must run `chat-rec llm fetch` first")
         pytest.skip(f"{GGUF} missing: run `chat-rec llm fetch`")
     rec = ml_parts["recommender"]
-    agent = Agent(rec, ml_parts["interactions"])
+    agent = Agent(rec, ml_parts["interactions"], config=AgentConfig(reader=request.param))
     agent.llm = LLMHelper(LlamaCppChatModel(model_path=str(GGUF)), rec.catalog, agent.titles, timeout=60)
     return agent
 
@@ -47,6 +50,8 @@ def test_scripts_with_the_local_llm(local_agent, path):
 
 
 def test_labelled_intents_with_the_local_llm(local_agent):
+    if local_agent.config.reader != "rules":
+        pytest.skip("the full reading is scored once (it does not depend on the agent's reader)")
     failures = []
 
     def parse(message):
@@ -61,3 +66,24 @@ def test_labelled_intents_with_the_local_llm(local_agent):
     assert result["genre_f1"] >= 0.85, result
     assert result["negation_recall"] >= 0.90, result
     assert len(failures) <= 4, failures  # the schema-constrained output parses
+
+
+def test_prefix_cache_and_a_real_abandoned_call(local_agent):
+    """The intent prompt's prefix stays evaluated (its slot is never used for other prompts), so a second call
+    evaluates only its message; a call past its timeout is abandoned: the model is free again at once."""
+    if local_agent.config.reader != "refine":
+        pytest.skip("run once, with the refining agent")
+    llm = local_agent.llm
+    llm.extract("something to watch with my kids on a rainy day", soft=True)
+    "".join(llm.rewrite_stream("Alien (1979); genres: Horror, Sci-Fi"))  # another prompt, in its own slot
+    llm.extract("an old film about a long journey", soft=True)
+    cached = llm.timings
+    fresh = LLMHelper(LlamaCppChatModel(model_path=str(GGUF)), local_agent.catalog, local_agent.titles, timeout=60)
+    fresh.extract("an old film about a long journey", soft=True)
+    cold = fresh.timings
+    assert cached["prompt"] < cold["prompt"] / 3, (cached, cold)  # ratio within one run, not a time
+    slow = LLMHelper(llm.model, local_agent.catalog, local_agent.titles, timeout=0.3, gate=llm.gate)
+    with pytest.raises(LLMFailure, match="did not answer within"):
+        "".join(slow.rewrite_stream("Fargo (1996); genres: Crime, Drama; " + "a long list of facts; " * 20))
+    llm.gate.acquire()  # the abandoned call stopped at its next token and released the model
+    llm.gate.release(1.0)
