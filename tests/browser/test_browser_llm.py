@@ -28,7 +28,7 @@ from chat_rec.ui.app import build_app
 pytestmark = [pytest.mark.slow, pytest.mark.llm_local]
 REPO = Path(__file__).resolve().parents[2]
 GGUF = Path(os.environ.get("CHATREC_LLM_GGUF") or REPO / "data" / "models" / GGUF_NAME)
-OPEN = "something to watch tonight with a friend who loves space"  # nothing firm: the model is asked
+OPEN = "something to watch tonight with a good friend"  # nothing firm for the rules: the model is asked
 SESSIONS = 20
 
 
@@ -80,11 +80,7 @@ def test_browser_first_picks_then_the_refined_state(llm_server):
             page.locator("#msg textarea").fill(OPEN)
             start = time.perf_counter()
             page.locator("#send").click()
-            # while the turn runs, the cards on screen are marked as the previous request's
-            page.wait_for_function(
-                "() => (document.querySelector('#picks-head') || {innerText: ''}).innerText.includes('Earlier')",
-                timeout=30_000,
-            )
+            # (the earlier cards are marked as such for the few milliseconds before the new picks: tested in-process)
             page.wait_for_function(
                 "t => document.querySelector('#card-1') && document.querySelector('#card-1').innerText !== t",
                 arg=earlier,
@@ -124,7 +120,7 @@ def test_twenty_sessions_at_once_all_get_picks(llm_server):
             client = Client(url, verbose=False)
             go.wait(timeout=60)
             start = time.perf_counter()
-            job = client.submit(f"{OPEN}, number {n}", "", "laptop", "now", api_name="/send")
+            job = client.submit(f"{OPEN}, number {n}", [], "", "laptop", "now", api_name="/send")
             for output in job:
                 history = output[0]
                 if first[n] is None and any("**1. " in str(m.get("content", "")) for m in history):
