@@ -662,7 +662,7 @@ class Agent:
                 ready = prose[: prose.rstrip().rfind(" ") + 1] if " " in prose.strip() else ""
                 if len(ready) <= len(shown):
                     continue
-                ok, reason = grounded(ready, allowed, self.titles, own_title=item.title)
+                ok, reason = grounded(ready, allowed, self.titles, own_title=item.title, own_id=item.id)
                 if not ok:
                     log.info("LLM explanation stopped: %s", reason)
                     prose = ""
@@ -676,7 +676,9 @@ class Agent:
         finally:
             stream.close()
         prose = prose.strip()
-        ok, reason = grounded(prose, allowed, self.titles, own_title=item.title) if prose else (False, "empty")
+        ok, reason = (
+            grounded(prose, allowed, self.titles, own_title=item.title, own_id=item.id) if prose else (False, "empty")
+        )
         if ok:
             reply.text = prose if prose.startswith(short_title(item)) else lead + prose
         else:

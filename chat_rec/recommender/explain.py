@@ -116,9 +116,10 @@ _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+(?:\s+(?:[A-Z][a-z]+|of|the|and))*)")
 
 
-def grounded(sentence_text: str, allowed_text: str, titles=None, own_title: str = "") -> tuple[bool, str]:
+def grounded(sentence_text: str, allowed_text: str, titles=None, own_title: str = "", own_id=None) -> tuple[bool, str]:
     """Check a generated explanation: at most two sentences; every year, capitalised name and catalog
-    title it contains must appear in ``allowed_text`` (the facts, the item's record, the user's words).
+    title it contains must appear in ``allowed_text`` (the facts, the item's record, the user's words); the
+    item's own title (``own_id``), however written ("The Nightmare on Elm Street"), is allowed.
 
     Returns (ok, reason).
     """
@@ -129,6 +130,7 @@ def grounded(sentence_text: str, allowed_text: str, titles=None, own_title: str 
     if len(sentences) > 2:
         return False, "more than two sentences"
     allowed = allowed_text.lower()
+    own_words = set(re.findall(r"\w+", own_title.lower()))
     for year in _YEAR.findall(text):
         if year not in allowed:
             return False, f"year {year} is not in the facts"
@@ -137,12 +139,13 @@ def grounded(sentence_text: str, allowed_text: str, titles=None, own_title: str 
             name = m.group(1)
             if m.start() == 0 or len(name) < 3:
                 continue
-            if name.lower() not in allowed:
+            if name.lower() not in allowed and not set(name.lower().split()) <= own_words:
                 return False, f"name {name!r} is not in the facts"
     if titles is not None:
         for mention in titles.find(text):
             if (
                 mention.item_id is not None
+                and (own_id is None or mention.item_id != own_id)
                 and mention.surface.lower() not in allowed
                 and mention.surface.lower() not in own_title.lower()
             ):

@@ -105,6 +105,15 @@ def test_grounding_check():
     assert not grounded("", facts)[0]
 
 
+def test_grounding_allows_the_items_own_title_however_written(agent):
+    """ "The Shining" for "Shining, The (1980)": the item's own title passes; another catalog title does not."""
+    allowed = "Shining, The (1980); genres: Horror; a writer goes mad in an isolated hotel"
+    text = "In The Shining a writer goes mad."
+    ok, reason = grounded(text, allowed, agent.titles, own_title="Shining, The (1980)", own_id=6)
+    assert ok, reason
+    assert not grounded("Like Fargo, a writer goes mad.", allowed, agent.titles, own_id=6)[0]
+
+
 def test_recommendation_json_shape(agent):
     reply = agent.turn("something scary", Session())
     data = reply.to_json()

@@ -238,7 +238,7 @@ class LLMHelper:
 
         def work():
             start = time.perf_counter()
-            first = None
+            first, outcome = None, ("done", None)
             try:
                 for chunk in self.model.stream(messages, **kwargs):
                     if first is None:
@@ -248,14 +248,14 @@ class LLMHelper:
                     text = str(chunk.content)
                     if text:
                         events.put(("token", text))
-                events.put(("done", None))
             except Exception as exc:  # the model's failure is reported to the person, never raised into the chat
-                events.put(("error", exc))
+                outcome = ("error", exc)
             finally:
                 end = time.perf_counter()
                 first = first or end
                 timings["prompt"], timings["generate"] = (first - start) * 1000, (end - first) * 1000
                 self.gate.release(end - start)
+                events.put(outcome)  # last: the caller reads the timings once it has the outcome
 
         threading.Thread(target=work, name="llm-call", daemon=True).start()
         finished = False
