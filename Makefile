@@ -12,7 +12,7 @@ export CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=O
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -e '.[test,local-llm,train,lime]'
+	$(BIN)/pip install --no-compile -e '.[test,local-llm,train,lime]'
 	touch $(STAMP)
 
 setup: $(STAMP)

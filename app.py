@@ -13,7 +13,7 @@ import threading
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from chat_rec.assemble import build_agent
+from chat_rec.assemble import build_agent, make_llm_helper
 from chat_rec.config import Config, ConfigError
 from chat_rec.datasets import fetch_movielens_100k
 from chat_rec.errors import ChatRecError
@@ -21,24 +21,32 @@ from chat_rec.models.llm import fetch_gguf
 from chat_rec.ui.app import build_app
 
 
-def prepare(cfg: Config) -> str:
-    """First start: data, then the local LLM when it is the chosen one. Returns the LLM status line."""
+def prepare(cfg: Config) -> tuple[str, threading.Thread | None]:
+    """First start: the data, then (in the background, while the index builds) the local LLM when it is the
+    chosen one. Returns the LLM status line and the fetching thread."""
     print("Preparing MovieLens-100K ...", flush=True)
     print(f"  {fetch_movielens_100k(cfg.data).source}", flush=True)
-    if cfg.llm.kind == "local" and not cfg.llm.gguf:
-        try:
-            import llama_cpp  # noqa: F401  (not installed on Spaces: the chat then uses its rules)
-        except ImportError:
-            return "none (llama-cpp-python is not installed; built-in rules)"
-        try:
-            fetch_gguf(cfg.llm.models_dir)
-        except ChatRecError as exc:
-            print(f"  local LLM unavailable ({exc}); the chat uses its built-in rules", flush=True)
-    return {
+    status = {
         "local": "local (Qwen2.5-Coder 0.5B, llama.cpp)",
         "openai": f"OpenAI-compatible ({cfg.llm.base_url})",
         "none": "none (built-in rules)",
     }.get(cfg.llm.kind, cfg.llm.kind)
+    if cfg.llm.kind != "local" or cfg.llm.gguf:
+        return status, None
+    try:
+        import llama_cpp  # noqa: F401  (not installed on Spaces: the chat then uses its rules)
+    except ImportError:
+        return "none (llama-cpp-python is not installed; built-in rules)", None
+
+    def fetch():
+        try:
+            fetch_gguf(cfg.llm.models_dir)
+        except ChatRecError as exc:
+            print(f"  local LLM unavailable ({exc}); the chat uses its built-in rules", flush=True)
+
+    thread = threading.Thread(target=fetch, name="gguf-fetch", daemon=True)
+    thread.start()
+    return status, thread
 
 
 def warm_llm(agent) -> None:
@@ -57,9 +65,13 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     try:
         cfg = Config.from_env()
-        status = prepare(cfg)
+        status, fetching = prepare(cfg)
         print("Loading the catalog, the item index and the models ...", flush=True)
-        agent = build_agent(cfg, show_progress=True)
+        agent = build_agent(cfg, llm_kind="none", show_progress=True)
+        if cfg.llm.kind != "none":
+            if fetching is not None:
+                fetching.join()
+            agent.llm, agent.llm_notice = make_llm_helper(cfg.llm, agent.catalog, agent.titles)
     except (ChatRecError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

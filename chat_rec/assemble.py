@@ -34,11 +34,9 @@ def build_agent(
     from dataclasses import replace
 
     from chat_rec.datasets import load_dataset
-    from chat_rec.errors import ChatRecError
     from chat_rec.models.cf import EASE
     from chat_rec.models.encoder import make_encoder
     from chat_rec.models.index import build_item_index
-    from chat_rec.models.llm import make_chat_model
 
     catalog, interactions = dataset if dataset is not None else load_dataset(cfg.data)
     if prepare is not None and interactions is not None:  # evaluation: hold out events before fitting
@@ -69,15 +67,7 @@ def build_agent(
         reranker.warm(recommender.texts, progress=show_progress)
     titles = TitleMatcher(catalog, recommender.popularity)
     llm_cfg = replace(cfg.llm, kind=llm_kind) if llm_kind else cfg.llm
-    helper, notice = None, None
-    try:
-        model = make_chat_model(llm_cfg)
-        if model is not None:
-            if llm_cfg.kind == "local":
-                model._load()
-            helper = LLMHelper(model, catalog, titles, timeout=llm_cfg.timeout, gate=LLMGate(llm_cfg.queue_wait))
-    except ChatRecError as exc:
-        notice = f"language model unavailable ({exc}); using built-in rules"
+    helper, notice = make_llm_helper(llm_cfg, catalog, titles)
     from chat_rec.recommender.feedback import open_store
 
     store, store_notice = (store, None) if store is not None else open_store(cfg.data.root / "state.db")
@@ -93,6 +83,22 @@ def build_agent(
         store_notice=store_notice,
         reranker_notice=reranker_notice,
     )
+
+
+def make_llm_helper(llm_cfg, catalog, titles) -> tuple[LLMHelper | None, str | None]:
+    """The configured LLM behind its prompts, timeout and queue, or (None, a notice) when it cannot load."""
+    from chat_rec.errors import ChatRecError
+    from chat_rec.models.llm import make_chat_model
+
+    try:
+        model = make_chat_model(llm_cfg)
+        if model is None:
+            return None, None
+        if llm_cfg.kind == "local":
+            model._load()
+        return LLMHelper(model, catalog, titles, timeout=llm_cfg.timeout, gate=LLMGate(llm_cfg.queue_wait)), None
+    except ChatRecError as exc:
+        return None, f"language model unavailable ({exc}); using built-in rules"
 
 
 def load_fusion_reranker(fusion, cfg) -> tuple[object | None, str | None]:
