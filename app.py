@@ -13,7 +13,7 @@ import threading
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from chat_rec.assemble import build_agent, make_llm_helper
+from chat_rec.assemble import build_agent, make_llm_helper, warm_llm
 from chat_rec.config import Config, ConfigError
 from chat_rec.datasets import fetch_movielens_100k
 from chat_rec.errors import ChatRecError
@@ -47,18 +47,6 @@ def prepare(cfg: Config) -> tuple[str, threading.Thread | None]:
     thread = threading.Thread(target=fetch, name="gguf-fetch", daemon=True)
     thread.start()
     return status, thread
-
-
-def warm_llm(agent) -> None:
-    """Evaluate the language model's fixed prompt prefixes once, in the background, so the first visitor's call
-    evaluates only their message (the server answers meanwhile; a turn that needs the model waits its turn)."""
-    from chat_rec.recommender.intent.llm_reader import LLMFailure
-
-    try:
-        agent.llm.extract("something to watch tonight", soft=agent.config.reader == "refine")
-        "".join(agent.llm.rewrite_stream("Alien (1979); genres: Horror, Sci-Fi"))
-    except LLMFailure as exc:
-        logging.getLogger("chat_rec").warning("language model warm-up failed: %s", exc)
 
 
 def main() -> int:

@@ -101,6 +101,19 @@ def make_llm_helper(llm_cfg, catalog, titles) -> tuple[LLMHelper | None, str | N
         return None, f"language model unavailable ({exc}); using built-in rules"
 
 
+def warm_llm(agent) -> None:
+    """Evaluate the language model's fixed prompt prefixes once (the intent prompt and the explanation prompt,
+    each in its own slot), so the first visitor's call evaluates only their message. ``app.py`` runs it in the
+    background at start (a turn that needs the model meanwhile waits its turn); the bench runs it before timing."""
+    from chat_rec.recommender.intent.llm_reader import LLMFailure
+
+    try:
+        agent.llm.extract("something to watch tonight", soft=agent.config.reader == "refine")
+        "".join(agent.llm.rewrite_stream("Alien (1979); genres: Horror, Sci-Fi; it is among the most watched titles"))
+    except LLMFailure as exc:
+        log.warning("language model warm-up failed: %s", exc)
+
+
 def load_fusion_reranker(fusion, cfg) -> tuple[object | None, str | None]:
     """The re-ranker checkpoint the fusion weights were fitted with: the file its provenance names, looked
     up in ``models_dir`` and beside the fusion artifact (the package ships both), or ``cfg.path`` when set.

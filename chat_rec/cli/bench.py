@@ -50,7 +50,7 @@ def with_reranker_variants(agent, cfg):
 def cmd_bench_turn(args) -> int:
     """Median and p95 seconds per chat turn (a benchmark, not a test): over the conversation scripts on
     the configured catalog, or with ``--dialogues`` over real seekers' messages on the ReDial catalog."""
-    from chat_rec.assemble import build_agent
+    from chat_rec.assemble import build_agent, warm_llm
     from chat_rec.scripting import load_script, run_script
     from chat_rec.session import Session
 
@@ -81,8 +81,8 @@ def cmd_bench_turn(args) -> int:
     store = SQLiteStore(Path(scratch.name) / "state.db")
     agent = build_agent(cfg, llm_kind=args.llm, dataset=load_catalog(args, cfg), store=store)
     agent.turn("warm up: a comedy", Session())
-    if agent.llm is not None:  # the first call evaluates the prompt prefix, as app.py does at start
-        agent.llm.extract("warm up: something to watch tonight", soft=cfg.agent.reader == "refine")
+    if agent.llm is not None:  # the prompt prefixes evaluated once, as app.py does at start
+        warm_llm(agent)
     llm = args.llm or cfg.llm.kind
     result = None
     for label, variant in with_reranker_variants(agent, cfg):

@@ -24,10 +24,8 @@ REPO = Path(__file__).resolve().parents[2]
 GGUF = Path(os.environ.get("CHATREC_LLM_GGUF") or REPO / "data" / "models" / GGUF_NAME)
 
 
-@pytest.fixture(scope="module", params=["rules", "refine"])
-def local_agent(ml_parts, request):
-    """The served reader (rules; the model writes "why" answers) and the background refinement: every script's
-    expectations, which the rules alone meet, must hold with the model's refinement too (never worse)."""
+@pytest.fixture(scope="module")
+def local_model():
     try:
         import llama_cpp  # noqa: F401
     except ImportError:
@@ -38,10 +36,26 @@ def local_agent(ml_parts, request):
         if os.environ.get("CI"):
             pytest.fail(f"{GGUF} missing in CI: `make test` must run `chat-rec llm fetch` first")
         pytest.skip(f"{GGUF} missing: run `chat-rec llm fetch`")
+    return LlamaCppChatModel(model_path=str(GGUF))
+
+
+def make_local_agent(ml_parts, model, reader: str) -> Agent:
     rec = ml_parts["recommender"]
-    agent = Agent(rec, ml_parts["interactions"], config=AgentConfig(reader=request.param))
-    agent.llm = LLMHelper(LlamaCppChatModel(model_path=str(GGUF)), rec.catalog, agent.titles, timeout=60)
+    agent = Agent(rec, ml_parts["interactions"], config=AgentConfig(reader=reader))
+    agent.llm = LLMHelper(model, rec.catalog, agent.titles, timeout=60)
     return agent
+
+
+@pytest.fixture(scope="module")
+def local_agent(ml_parts, local_model):
+    """The served reader: rules (the model writes "why" answers)."""
+    return make_local_agent(ml_parts, local_model, "rules")
+
+
+@pytest.fixture(scope="module")
+def refining_agent(ml_parts, local_model):
+    """The background refinement (``CHATREC_READER=refine``)."""
+    return make_local_agent(ml_parts, local_model, "refine")
 
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.stem)
@@ -49,9 +63,13 @@ def test_scripts_with_the_local_llm(local_agent, path):
     run_checked(local_agent, path, "local")
 
 
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.stem)
+def test_scripts_with_the_local_llm_refining(refining_agent, path):
+    """Every script's expectations, which the rules alone meet, hold with the model's refinement too."""
+    run_checked(refining_agent, path, "local")
+
+
 def test_labelled_intents_with_the_local_llm(local_agent):
-    if local_agent.config.reader != "rules":
-        pytest.skip("the full reading is scored once (it does not depend on the agent's reader)")
     failures = []
 
     def parse(message):
@@ -68,11 +86,10 @@ def test_labelled_intents_with_the_local_llm(local_agent):
     assert len(failures) <= 4, failures  # the schema-constrained output parses
 
 
-def test_prefix_cache_and_a_real_abandoned_call(local_agent):
+def test_prefix_cache_and_a_real_abandoned_call(refining_agent):
     """The intent prompt's prefix stays evaluated (its slot is never used for other prompts), so a second call
     evaluates only its message; a call past its timeout is abandoned: the model is free again at once."""
-    if local_agent.config.reader != "refine":
-        pytest.skip("run once, with the refining agent")
+    local_agent = refining_agent
     llm = local_agent.llm
     llm.extract("something to watch with my kids on a rainy day", soft=True)
     "".join(llm.rewrite_stream("Alien (1979); genres: Horror, Sci-Fi"))  # another prompt, in its own slot
