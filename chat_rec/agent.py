@@ -648,6 +648,9 @@ class Agent:
         )
         lead = fallback.split(". ")[0] + ". "
 
+        def check(text: str) -> tuple[bool, str]:
+            return grounded(text, allowed, self.titles, own_title=item.title, own_id=item.id, own_year=item.year)
+
         def partial(text: str, stage: str = "text", pending: str = "writing the answer") -> Reply:
             out = Reply(text, reply.items, list(reply.notices), reply.intent, "explain", stage=stage, pending=pending)
             out.seconds = time.perf_counter() - started
@@ -662,7 +665,7 @@ class Agent:
                 ready = prose[: prose.rstrip().rfind(" ") + 1] if " " in prose.strip() else ""
                 if len(ready) <= len(shown):
                     continue
-                ok, reason = grounded(ready, allowed, self.titles, own_title=item.title, own_id=item.id)
+                ok, reason = check(ready)
                 if not ok:
                     log.info("LLM explanation stopped: %s", reason)
                     prose = ""
@@ -676,9 +679,7 @@ class Agent:
         finally:
             stream.close()
         prose = prose.strip()
-        ok, reason = (
-            grounded(prose, allowed, self.titles, own_title=item.title, own_id=item.id) if prose else (False, "empty")
-        )
+        ok, reason = check(prose) if prose else (False, "empty")
         if ok:
             reply.text = prose if prose.startswith(short_title(item)) else lead + prose
         else:

@@ -116,10 +116,14 @@ _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]+(?:\s+(?:[A-Z][a-z]+|of|the|and))*)")
 
 
-def grounded(sentence_text: str, allowed_text: str, titles=None, own_title: str = "", own_id=None) -> tuple[bool, str]:
+def grounded(
+    sentence_text: str, allowed_text: str, titles=None, own_title: str = "", own_id=None, own_year=None
+) -> tuple[bool, str]:
     """Check a generated explanation: at most two sentences; every year, capitalised name and catalog
     title it contains must appear in ``allowed_text`` (the facts, the item's record, the user's words); the
-    item's own title (``own_id``), however written ("The Nightmare on Elm Street"), is allowed.
+    item's own title (``own_id``), however written ("The Nightmare on Elm Street"), is allowed. With ``own_year``,
+    a year other than the item's own may stand only in a title's brackets ("like Alien (1979)"): a year in the
+    facts is not the item's ("it was released in 1979" about a 1980 film is refused).
 
     Returns (ok, reason).
     """
@@ -134,6 +138,8 @@ def grounded(sentence_text: str, allowed_text: str, titles=None, own_title: str 
     for year in _YEAR.findall(text):
         if year not in allowed:
             return False, f"year {year} is not in the facts"
+        if own_year is not None and year != str(own_year) and not re.search(rf"\(\s*{year}\s*\)", text):
+            return False, f"year {year} is not the item's own"
     for sentence in sentences:
         for m in _NAME.finditer(sentence.strip()):
             name = m.group(1)

@@ -112,6 +112,10 @@ def test_grounding_allows_the_items_own_title_however_written(agent):
     ok, reason = grounded(text, allowed, agent.titles, own_title="Shining, The (1980)", own_id=6)
     assert ok, reason
     assert not grounded("Like Fargo, a writer goes mad.", allowed, agent.titles, own_id=6)[0]
+    # a year from the facts is not the item's: "released in 1979" about a 1980 film is refused
+    facts = allowed + "; people who liked Alien (1979) also liked it"
+    assert not grounded("It was released in 1979.", facts, own_year=1980)[0]
+    assert grounded("Released in 1980, liked by fans of Alien (1979).", facts, own_year=1980)[0]
 
 
 def test_recommendation_json_shape(agent):
