@@ -17,13 +17,13 @@ from chat_rec.assemble import build_agent, make_llm_helper, warm_llm
 from chat_rec.config import Config, ConfigError
 from chat_rec.datasets import fetch_movielens_100k
 from chat_rec.errors import ChatRecError
-from chat_rec.models.llm import fetch_gguf
+from chat_rec.models.llm import GGUF_NAME, fetch_gguf
 from chat_rec.ui.app import build_app
 
 
-def prepare(cfg: Config) -> tuple[str, threading.Thread | None]:
-    """First start: the data, then (in the background, while the index builds) the local LLM when it is the
-    chosen one. Returns the LLM status line and the fetching thread."""
+def prepare(cfg: Config) -> tuple[str, bool]:
+    """First start: the data; says whether the local LLM must still be fetched (it then is, in the background,
+    once the chat serves). Returns the LLM status line and that flag."""
     print("Preparing MovieLens-100K ...", flush=True)
     print(f"  {fetch_movielens_100k(cfg.data).source}", flush=True)
     status = {
@@ -32,43 +32,53 @@ def prepare(cfg: Config) -> tuple[str, threading.Thread | None]:
         "none": "none (built-in rules)",
     }.get(cfg.llm.kind, cfg.llm.kind)
     if cfg.llm.kind != "local" or cfg.llm.gguf:
-        return status, None
+        return status, False
     try:
         import llama_cpp  # noqa: F401  (not installed on Spaces: the chat then uses its rules)
     except ImportError:
-        return "none (llama-cpp-python is not installed; built-in rules)", None
+        return "none (llama-cpp-python is not installed; built-in rules)", False
+    if (cfg.llm.models_dir / GGUF_NAME).is_file():
+        return status, False
+    return status, True
 
-    def fetch():
+
+def attach_llm(agent, cfg: Config, fetch: bool) -> None:
+    """The local LLM joins the running chat: fetched first when missing (first start), then its prompt prefixes
+    are evaluated. Until then the chat answers with its rules."""
+    if fetch:
         try:
             fetch_gguf(cfg.llm.models_dir)
         except ChatRecError as exc:
             print(f"  local LLM unavailable ({exc}); the chat uses its built-in rules", flush=True)
-
-    thread = threading.Thread(target=fetch, name="gguf-fetch", daemon=True)
-    thread.start()
-    return status, thread
+            return
+    helper, notice = make_llm_helper(cfg.llm, agent.catalog, agent.titles)
+    if helper is None:
+        print(f"  {notice}", flush=True)
+        return
+    agent.llm = helper
+    print("  the language model is ready", flush=True)
+    warm_llm(agent)
 
 
 def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     try:
         cfg = Config.from_env()
-        status, fetching = prepare(cfg)
+        status, fetch = prepare(cfg)
         print("Loading the catalog, the item index and the models ...", flush=True)
-        agent = build_agent(cfg, llm_kind="none", show_progress=True)
-        if cfg.llm.kind != "none":
-            if fetching is not None:
-                fetching.join()
-            agent.llm, agent.llm_notice = make_llm_helper(cfg.llm, agent.catalog, agent.titles)
+        agent = build_agent(cfg, llm_kind="none" if fetch else None, show_progress=True)
     except (ChatRecError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     agent.rec.encoder.encode(["warm up"])  # load the encoder now, not on the first message
-    if agent.llm is not None:
+    if fetch:  # first start: the chat serves now; the model joins when fetched (the index no longer competes)
+        threading.Thread(target=attach_llm, args=(agent, cfg, True), name="llm-fetch", daemon=True).start()
+    elif agent.llm is not None:
         threading.Thread(target=warm_llm, args=(agent,), name="llm-warm-up", daemon=True).start()
-    if agent.llm is None and cfg.llm.kind != "none":
+    elif cfg.llm.kind != "none":
         status += " — unavailable, using built-in rules"
-    demo = build_app(agent, status)
+    fetching = f"{status.split(' (')[0]}: being fetched (first start); built-in rules until it is ready"
+    demo = build_app(agent, fetching, ready_status=status) if fetch else build_app(agent, status)
     host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     print(f"chat-rec is ready: http://{host}:{port}", flush=True)

@@ -39,8 +39,15 @@ class UIState:
 
 
 class ChatUI:
-    def __init__(self, agent: Agent, llm_status: str = "none"):
-        self.agent, self.llm_status = agent, llm_status
+    """``llm_status``: the side panel's "Language model" line; ``ready_status``: the line once a language model
+    that was still being fetched at start has joined (each page load shows the current one)."""
+
+    def __init__(self, agent: Agent, llm_status: str = "none", ready_status: str | None = None):
+        self.agent, self.llm_status, self.ready_status = agent, llm_status, ready_status
+
+    def status_line(self) -> str:
+        ready = self.ready_status is not None and self.agent.llm is not None
+        return f"**Language model:** {self.ready_status if ready else self.llm_status}"
 
     # ------------------------------------------------------------------------- handlers (pure Python)
     def send(self, message: str, ui: UIState, history: list, user: str, device: str, time_of_day: str):
@@ -216,7 +223,7 @@ class ChatUI:
                     user_md = gr.Markdown(user_summary([], None))
                     device = gr.Radio(DEVICES, value="laptop", label="Device")
                     when = gr.Dropdown(TIMES, value="now", label="Time")
-                    gr.Markdown(f"**Language model:** {self.llm_status}", elem_id="llm-status")
+                    status = gr.Markdown(self.status_line(), elem_id="llm-status")
                     if self.agent.catalog.text_source:
                         gr.Markdown(f"**Item texts:** {self.agent.catalog.text_source}", elem_id="text-source")
                     reset = gr.Button("Reset conversation", elem_id="reset")
@@ -239,10 +246,11 @@ class ChatUI:
             api_in = gr.Textbox(visible=False)
             api_out = gr.JSON(visible=False)
             api_in.submit(self.recommend_api, api_in, api_out, api_name="recommend", **turn)
+            demo.load(self.status_line, None, status)
         demo.queue(default_concurrency_limit=EVENT_CONCURRENCY, max_size=256)
         return demo
 
 
-def build_app(agent: Agent, llm_status: str = "none"):
+def build_app(agent: Agent, llm_status: str = "none", ready_status: str | None = None):
     """The Gradio Blocks app over ``agent``."""
-    return ChatUI(agent, llm_status).build()
+    return ChatUI(agent, llm_status, ready_status).build()

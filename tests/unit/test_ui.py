@@ -107,3 +107,14 @@ def test_send_streams_the_reply(ui):
     assert steps[0][1][-1]["content"] == "…" and steps[0][1][0]["content"] == "something scary from the 80s"
     assert len(steps) == 2 and steps[-1][0].cards and not steps[0][0].cards
     assert list(ui.send_stream("  ", UIState(), [], "", "laptop", "now"))[-1][3] == messages.EMPTY
+
+
+def test_status_line_follows_a_model_that_joins_after_start(ui):
+    """First start: the chat serves while the model is fetched; each page load then shows the current status."""
+    late = ChatUI(ui.agent, "local: being fetched (first start)", ready_status="local (Qwen2.5-Coder 0.5B)")
+    assert "being fetched" in late.status_line()
+    late.agent.llm = object()
+    try:
+        assert late.status_line() == "**Language model:** local (Qwen2.5-Coder 0.5B)"
+    finally:
+        late.agent.llm = None
