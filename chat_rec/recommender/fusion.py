@@ -214,8 +214,13 @@ class FusionModel:
                 model.trees[head] = TreeStage(names, int(t["top"]), t["model"], dict(t.get("meta") or {}))
                 _ = model.trees[head].booster  # parse now: a corrupt model is found at load, not mid-turn
             except ImportError:
-                # lightgbm is an extra (`pip install 'chat-rec[train]'`): without it the linear stage serves
-                log.warning("lightgbm is not installed: the tree stage of head %r is left out", head)
+                # lightgbm is an extra (`pip install 'chat-rec[train]'`): without it the linear stage serves. The
+                # tree serves only the catalog it was fitted on (ReDial's), so the default chat loses nothing: info
+                log.info(
+                    "lightgbm is not installed: the tree stage of head %r (fitted for the %s catalog) is left out",
+                    head,
+                    (t.get("meta") or {}).get("catalog", "ReDial"),
+                )
                 model.trees.pop(head, None)
             except Exception as exc:
                 raise TreeUnavailable(
