@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
+from helpers import chromium_page
 
 from chat_rec.agent import Agent
 from chat_rec.config import AgentConfig
@@ -18,17 +17,6 @@ from chat_rec.ui.app import build_app
 
 pytestmark = [pytest.mark.slow]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def free_port() -> int:
@@ -84,59 +72,44 @@ def test_recommend_endpoint_with_gradio_client(server):
 
 
 def test_browser_chat_thumbs_down_and_why(server):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} missing in CI: .ci/run must apt-get install chromium")
-        pytest.skip(f"{CHROMIUM} missing: apt-get install -y chromium fonts-noto-color-emoji")
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        ctx = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=FLAGS, headless=True, viewport={"width": 1300, "height": 1400}
+    with chromium_page() as page:
+        start = time.perf_counter()
+        page.goto(server)
+        page.locator("#msg textarea").fill("something scary from the 80s, but not too gory")
+        page.locator("#send").click()
+        page.locator("#card-5").wait_for(timeout=60_000)
+        first_card = time.perf_counter() - start
+        (ARTIFACTS / "first_card_seconds.txt").write_text(f"{first_card:.2f}\n")
+        assert "Horror" in page.locator("#card-1").inner_text()
+        assert page.locator("#chat").inner_text().count("Horror") >= 5
+        before = page.locator("#card-2").inner_text()
+        page.locator("#down-2").click()
+        page.wait_for_function(
+            "t => document.querySelector('#card-2') && document.querySelector('#card-2').innerText !== t",
+            arg=before,
+            timeout=30_000,
         )
-        try:
-            page = ctx.new_page()
-            start = time.perf_counter()
-            page.goto(server)
-            page.locator("#msg textarea").fill("something scary from the 80s, but not too gory")
-            page.locator("#send").click()
-            page.locator("#card-5").wait_for(timeout=60_000)
-            first_card = time.perf_counter() - start
-            (ARTIFACTS / "first_card_seconds.txt").write_text(f"{first_card:.2f}\n")
-            assert "Horror" in page.locator("#card-1").inner_text()
-            assert page.locator("#chat").inner_text().count("Horror") >= 5
-            before = page.locator("#card-2").inner_text()
-            page.locator("#down-2").click()
-            page.wait_for_function(
-                "t => document.querySelector('#card-2') && document.querySelector('#card-2').innerText !== t",
-                arg=before,
-                timeout=30_000,
-            )
-            assert (
-                before.split("\n")[0].split(". ", 1)[1] not in page.locator(".card-text").all_inner_texts().__str__()
-            )
-            assert page.locator("#card-5").is_visible()  # a replacement keeps five cards
-            page.locator("#why-1").click()
-            page.locator("#why-chart").wait_for(timeout=30_000)
-            assert "Why" in page.locator("#why-facts").inner_text()
-            # the packaged fusion does not weight the re-ranker (its checkpoint is not shipped): occlusion
-            assert "occlusion on the semantic score" in page.locator("#why-method").inner_text()
-            time.sleep(1.0)  # let the chart draw before the screenshot
-            page.screenshot(path=str(ARTIFACTS / "browser_chat.png"), full_page=True)
-            # a pick named by its place: "more like the second one" takes the second card as the reference
-            second = page.locator("#card-2").inner_text().split("\n")[0].split(". ", 1)[1]
-            named = second.rsplit(" (", 1)[0].split(" · ")[0]
-            first = page.locator("#card-1").inner_text()
-            page.locator("#msg textarea").fill("more like the second one")
-            page.locator("#send").click()
-            page.wait_for_function(
-                "t => document.querySelector('#card-1') && document.querySelector('#card-1').innerText !== t",
-                arg=first,
-                timeout=60_000,
-            )
-            assert named not in " ".join(page.locator(".card-text").all_inner_texts())
-            assert page.locator("#chat").inner_text().count(named) >= 2, named  # its card, then "close to ..."
-            page.screenshot(path=str(ARTIFACTS / "browser_more_like.png"), full_page=True)
-        finally:
-            ctx.close()
+        assert before.split("\n")[0].split(". ", 1)[1] not in page.locator(".card-text").all_inner_texts().__str__()
+        assert page.locator("#card-5").is_visible()  # a replacement keeps five cards
+        page.locator("#why-1").click()
+        page.locator("#why-chart").wait_for(timeout=30_000)
+        assert "Why" in page.locator("#why-facts").inner_text()
+        # the packaged fusion does not weight the re-ranker (its checkpoint is not shipped): occlusion
+        assert "occlusion on the semantic score" in page.locator("#why-method").inner_text()
+        time.sleep(1.0)  # let the chart draw before the screenshot
+        page.screenshot(path=str(ARTIFACTS / "browser_chat.png"), full_page=True)
+        # a pick named by its place: "more like the second one" takes the second card as the reference
+        second = page.locator("#card-2").inner_text().split("\n")[0].split(". ", 1)[1]
+        named = second.rsplit(" (", 1)[0].split(" · ")[0]
+        first = page.locator("#card-1").inner_text()
+        page.locator("#msg textarea").fill("more like the second one")
+        page.locator("#send").click()
+        page.wait_for_function(
+            "t => document.querySelector('#card-1') && document.querySelector('#card-1').innerText !== t",
+            arg=first,
+            timeout=60_000,
+        )
+        assert named not in " ".join(page.locator(".card-text").all_inner_texts())
+        assert page.locator("#chat").inner_text().count(named) >= 2, named  # its card, then "close to ..."
+        page.screenshot(path=str(ARTIFACTS / "browser_more_like.png"), full_page=True)

@@ -8,46 +8,33 @@ asserted: these shared machines are too noisy for a timed assertion."""
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, FLAGS, free_port
+from helpers import chromium_page, require_local_llm
+from test_browser import ARTIFACTS, free_port
 
 from chat_rec.agent import Agent
 from chat_rec.config import AgentConfig
-from chat_rec.models.llm import GGUF_NAME, LlamaCppChatModel
+from chat_rec.models.llm import LlamaCppChatModel
 from chat_rec.recommender.feedback import MemoryStore
 from chat_rec.recommender.intent.llm_reader import LLMGate, LLMHelper
 from chat_rec.ui.app import build_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.llm_local]
-REPO = Path(__file__).resolve().parents[2]
-GGUF = Path(os.environ.get("CHATREC_LLM_GGUF") or REPO / "data" / "models" / GGUF_NAME)
 OPEN = "something to watch tonight with a good friend"  # nothing firm for the rules: the model is asked
 SESSIONS = 20
 
 
 @pytest.fixture(scope="module")
 def llm_server(ml_parts):
-    try:
-        import llama_cpp  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("llama-cpp-python is not installed: run `make setup`")
-    if not GGUF.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"{GGUF} missing in CI: `make test` must run `chat-rec llm fetch` first")
-        pytest.skip(f"{GGUF} missing: run `chat-rec llm fetch`")
+    gguf = require_local_llm()
     rec = ml_parts["recommender"]
     agent = Agent(rec, ml_parts["interactions"], config=AgentConfig(k=5), store=MemoryStore())
     agent.config = AgentConfig(k=5, reader="refine")  # the background refinement (the served default reads by rules)
-    agent.llm = LLMHelper(LlamaCppChatModel(model_path=str(GGUF)), rec.catalog, agent.titles, gate=LLMGate(8.0))
+    agent.llm = LLMHelper(LlamaCppChatModel(model_path=str(gguf)), rec.catalog, agent.titles, gate=LLMGate(8.0))
     agent.rec.encoder.encode(["warm up"])
     agent.llm.extract("warm up: something to watch", soft=True)  # as app.py does at start
     demo = build_app(agent, "local (Qwen2.5-Coder 0.5B, llama.cpp)")
@@ -59,50 +46,37 @@ def llm_server(ml_parts):
 
 def test_browser_first_picks_then_the_refined_state(llm_server):
     url, _ = llm_server
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} missing in CI: .ci/run must apt-get install chromium")
-        pytest.skip(f"{CHROMIUM} missing: apt-get install -y chromium fonts-noto-color-emoji")
-    from playwright.sync_api import sync_playwright
-
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
-        ctx = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=FLAGS, headless=True, viewport={"width": 1300, "height": 1400}
+    with chromium_page() as page:
+        page.goto(url)
+        page.locator("#msg textarea").fill("something scary from the 80s")
+        page.locator("#send").click()
+        page.locator("#card-5").wait_for(timeout=60_000)
+        earlier = page.locator("#card-1").inner_text()
+        page.locator("#msg textarea").fill(OPEN)
+        start = time.perf_counter()
+        page.locator("#send").click()
+        # (the earlier cards are marked as such for the few milliseconds before the new picks: tested in-process)
+        page.wait_for_function(
+            "t => document.querySelector('#card-1') && document.querySelector('#card-1').innerText !== t",
+            arg=earlier,
+            timeout=60_000,
         )
-        try:
-            page = ctx.new_page()
-            page.goto(url)
-            page.locator("#msg textarea").fill("something scary from the 80s")
-            page.locator("#send").click()
-            page.locator("#card-5").wait_for(timeout=60_000)
-            earlier = page.locator("#card-1").inner_text()
-            page.locator("#msg textarea").fill(OPEN)
-            start = time.perf_counter()
-            page.locator("#send").click()
-            # (the earlier cards are marked as such for the few milliseconds before the new picks: tested in-process)
-            page.wait_for_function(
-                "t => document.querySelector('#card-1') && document.querySelector('#card-1').innerText !== t",
-                arg=earlier,
-                timeout=60_000,
-            )
-            first_card = time.perf_counter() - start
-            page.wait_for_function(
-                "() => { const h = document.querySelector('#picks-head');"
-                " return h && !h.innerText.includes('still reading') && !h.innerText.includes('Earlier'); }",
-                timeout=90_000,
-            )
-            full = time.perf_counter() - start
-            (ARTIFACTS / "first_card_seconds_llm.txt").write_text(
-                f"first card {first_card:.2f} s; refined state {full:.2f} s (LLM on, reader refine)\n"
-            )
-            chat = page.locator("#chat").inner_text()
-            assert "⏳" not in chat.split(OPEN)[-1]  # the pending line is gone once the model has answered
-            assert page.locator("#card-5").is_visible()
-            time.sleep(0.5)
-            page.screenshot(path=str(ARTIFACTS / "browser_refined.png"), full_page=True)
-        finally:
-            ctx.close()
+        first_card = time.perf_counter() - start
+        page.wait_for_function(
+            "() => { const h = document.querySelector('#picks-head');"
+            " return h && !h.innerText.includes('still reading') && !h.innerText.includes('Earlier'); }",
+            timeout=90_000,
+        )
+        full = time.perf_counter() - start
+        (ARTIFACTS / "first_card_seconds_llm.txt").write_text(
+            f"first card {first_card:.2f} s; refined state {full:.2f} s (LLM on, reader refine)\n"
+        )
+        chat = page.locator("#chat").inner_text()
+        assert "⏳" not in chat.split(OPEN)[-1]  # the pending line is gone once the model has answered
+        assert page.locator("#card-5").is_visible()
+        time.sleep(0.5)
+        page.screenshot(path=str(ARTIFACTS / "browser_refined.png"), full_page=True)
 
 
 def test_twenty_sessions_at_once_all_get_picks(llm_server):

@@ -6,37 +6,23 @@ with the command to run; under CI a missing model is a failure, not a skip.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
+from helpers import GGUF, REPO, require_local_llm
 from test_conversations import SCRIPTS, run_checked
 
 from chat_rec.agent import Agent
 from chat_rec.config import AgentConfig
 from chat_rec.evaluation.intents import load_labelled, score_intents
-from chat_rec.models.llm import GGUF_NAME, LlamaCppChatModel
+from chat_rec.models.llm import LlamaCppChatModel
 from chat_rec.recommender.intent import merge_intents
 from chat_rec.recommender.intent.llm_reader import LLMFailure, LLMHelper
 
 pytestmark = [pytest.mark.llm_local, pytest.mark.slow]
-REPO = Path(__file__).resolve().parents[2]
-GGUF = Path(os.environ.get("CHATREC_LLM_GGUF") or REPO / "data" / "models" / GGUF_NAME)
 
 
 @pytest.fixture(scope="module")
 def local_model():
-    try:
-        import llama_cpp  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip("llama-cpp-python is not installed: run `make setup`")
-    if not GGUF.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"{GGUF} missing in CI: `make test` must run `chat-rec llm fetch` first")
-        pytest.skip(f"{GGUF} missing: run `chat-rec llm fetch`")
-    return LlamaCppChatModel(model_path=str(GGUF))
+    return LlamaCppChatModel(model_path=str(require_local_llm()))
 
 
 def make_local_agent(ml_parts, model, reader: str) -> Agent:
