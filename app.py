@@ -82,7 +82,7 @@ def main() -> int:
     host = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
     port = int(os.environ.get("GRADIO_SERVER_PORT", "7860"))
     print(f"chat-rec is ready: http://{host}:{port}", flush=True)
-    demo.launch(server_name=host, server_port=port, show_error=True)
+    demo.launch(server_name=host, server_port=port, show_error=False)
     return 0
 
 

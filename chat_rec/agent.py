@@ -38,11 +38,6 @@ RECOMMEND_KINDS = ("recommend", "more_like", "refine")
 READING = "reading your message with the language model"
 #: how many years "something older" / "more recent" moves the era by (a window, not everything before)
 ERA_STEP = 20
-INJECTION = re.compile(
-    r"\b(ignore (all |your |the |previous )*(instructions|rules)|system prompt|you are now|"
-    r"disregard|jailbreak|print your (prompt|instructions))\b",
-    re.I,
-)
 
 
 class Agent:
@@ -114,7 +109,7 @@ class Agent:
         loosely written title; where the rules found genres, titles or eras it measured less precise than them
         (``chat-rec eval intents --set real``), so it is not asked."""
         reader = self.config.reader
-        if self.llm is None or reader == "rules" or rules.kind not in RECOMMEND_KINDS or INJECTION.search(text):
+        if self.llm is None or reader == "rules" or rules.kind not in RECOMMEND_KINDS:
             return False
         if reader in ("merge", "llm"):
             return True
@@ -195,6 +190,10 @@ class Agent:
         ``readings["rules"]`` receives the rules' own reading, ``timings["intent_rules"]`` its milliseconds."""
         notices = [] if notices is None else notices
         self._restore(session)
+        if session.unsaved:
+            note = self._save(session)
+            if note:
+                notices.append(note.strip(" ()"))
         if session.turns == 0:
             notices += [n for n in (self.llm_notice, self.store_notice, self.reranker_notice) if n]
         text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in (message or "")).strip()
@@ -229,7 +228,9 @@ class Agent:
 
     def record_feedback(self, session: Session, item_id: ItemId, value: str) -> str:
         """👍 (``up``) / 👎 (``down``) / ``retract`` on an item: stored durably, then the session's user
-        vector and liked/disliked sets are recomputed, so the next turn's ranking reflects it.
+        vector and liked/disliked sets are recomputed, so the next turn's ranking reflects it. When the store
+        cannot take it, the event waits in ``session.unsaved`` (the message says so) and the session still
+        learns from it; ``not session.unsaved`` afterwards means every event of the session is stored.
 
         Raises:
             ValueError: ``value`` is not one of up, down, retract.
@@ -240,28 +241,9 @@ class Agent:
             return f"unknown item {item_id!r}: feedback ignored"
         self._restore(session)
         event = FeedbackEvent(session.user_key, session.session_id, item_id, value, session.turns)
-        note = ""
-        try:
-            self.store.append(event)
-        except (sqlite3.Error, ChatRecError) as exc:
-            log.warning("feedback store failed: %s", exc)
-            self.store = MemoryStore()
-            self.store_notice = f"the feedback database failed ({exc}); feedback is kept in memory for now"
-            self.store.append(event)
-            note = f" ({self.store_notice})"
         session.feedback.append(event)
         self._apply_feedback(session)
-        try:
-            self.store.save_state(
-                session.user_key,
-                {
-                    "liked": session.liked,
-                    "disliked": session.disliked,
-                    "u": [round(float(x), 6) for x in session.user_vector],
-                },
-            )
-        except (sqlite3.Error, ChatRecError) as exc:
-            log.warning("could not save user state: %s", exc)
+        note = self._save(session, event)
         if item_id not in session.shown:
             note += " (it was not shown in this chat)"
         return f"{value} recorded for {short_title(self.catalog.item(item_id))}{note}"
@@ -283,6 +265,39 @@ class Agent:
         state = self.user_state(session)
         return [self._card(s, intent, state) for s in self.rec.rank(intent, state, len(rows), restrict=rows).items]
 
+    def _save(self, session: Session, event: FeedbackEvent | None = None) -> str:
+        """Store the session's unsaved events (in order) and ``event``. Returns a note for the person when the
+        store fails (the events stay in the session, which keeps learning from them, and are saved with its
+        next event or turn) or when it takes writes again. Other sessions are not affected."""
+        if event is not None:
+            session.unsaved.append(event)
+        if not session.unsaved:
+            return ""
+        waiting = len(session.unsaved)
+        try:
+            while session.unsaved:
+                self.store.append(session.unsaved[0])
+                session.unsaved.pop(0)
+        except (sqlite3.Error, OSError, ChatRecError) as exc:
+            log.warning("feedback store failed for session %s: %s", session.session_id, exc)
+            return (
+                f" (the feedback database is unavailable: {exc}; your 👍/👎 are kept in this chat and saved "
+                "as soon as it is back)"
+            )
+        try:
+            self.store.save_state(
+                session.user_key,
+                {
+                    "liked": session.liked,
+                    "disliked": session.disliked,
+                    "u": [round(float(x), 6) for x in session.user_vector],
+                },
+            )
+        except (sqlite3.Error, OSError, ChatRecError) as exc:  # the state is rebuilt from the events anyway
+            log.warning("could not save user state: %s", exc)
+        earlier = waiting - (event is not None)
+        return f" (the feedback database is back: {earlier} earlier 👍/👎 saved)" if earlier else ""
+
     def _apply_feedback(self, session: Session) -> None:
         """Recompute liked/disliked and the user vector from the effective feedback (last value per item)."""
         eff = [(item, v) for item, v in effective(session.feedback) if item in self.catalog]
@@ -300,8 +315,9 @@ class Agent:
             return
         try:
             past = self.store.events(session.user_key)
-        except (sqlite3.Error, ChatRecError) as exc:
+        except (sqlite3.Error, OSError, ChatRecError) as exc:
             log.warning("could not read past feedback: %s", exc)
+            session.restored = False  # tried again next turn
             return
         if past:
             session.feedback = past + session.feedback
@@ -318,14 +334,6 @@ class Agent:
         )
         rules = self.parser.parse(text, last_shown=session.last_items, focus=focus)
         self._answer(text, session, rules)
-        if INJECTION.search(text):
-            notices.append("I only read what you would like to watch; instructions in messages are ignored")
-            rules.keywords = [
-                k
-                for k in rules.keywords
-                if k not in ("ignore", "instructions", "print", "system", "prompt", "rules", "previous", "disregard")
-            ]
-            llm_intent = None
         readings["rules"] = rules.model_copy(deep=True)
         if self.config.reader == "llm" and llm_intent is not None:
             intent = llm_intent
@@ -509,6 +517,7 @@ class Agent:
         ranking = self.rec.rank(intent, state, self.config.k)  # = self.rank(session), state already built
         for what in ranking.relaxed:
             notices.append(f"nothing left matched every {what} constraint, so I relaxed the {what}")
+        notices += ranking.notices
         start = time.perf_counter()
         items = [self._card(s, intent, state) for s in ranking.items]
         if timings is not None:

@@ -70,7 +70,7 @@ def build_agent(
     helper, notice = make_llm_helper(llm_cfg, catalog, titles)
     from chat_rec.recommender.feedback import open_store
 
-    store, store_notice = (store, None) if store is not None else open_store(cfg.data.root / "state.db")
+    store, store_notice = (store, None) if store is not None else open_store(cfg.store_path)
     reranker_notice = "; ".join(n for n in (fusion_notice, reranker_notice) if n) or None
     return Agent(
         recommender,

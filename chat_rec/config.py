@@ -238,6 +238,15 @@ class Config:
     cross_encoder: CrossEncoderSpec = field(default_factory=CrossEncoderSpec)
     reranker_training: TrainConfig = field(default_factory=TrainConfig)
     dialogue_training: DialogueTrainConfig = field(default_factory=DialogueTrainConfig)
+    #: the feedback store (``CHATREC_STORE``): a SQLite file path (default ``<data root>/state.db``) or ``memory``
+    store: str = ""
+
+    @property
+    def store_path(self) -> Path | None:
+        """The SQLite file of the feedback store, or None for the in-memory store."""
+        if self.store == "memory":
+            return None
+        return Path(self.store) if self.store else self.data.root / "state.db"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Config:
@@ -286,4 +295,5 @@ class Config:
             reranker=reranker,
             ranker=ranker,
             agent=AgentConfig(reader=reader),
+            store=overrides.get("store") or env.get("CHATREC_STORE", ""),
         )

@@ -78,6 +78,9 @@ class Session:
     # both sides' words in order, ("person" | "assistant", text): the dialogue context the ranking reads
     transcript: list[tuple[str, str]] = field(default_factory=list)
     focus: ItemId | None = None  # the item last explained, for "something like it"
+    # 👍/👎 the feedback store could not take (locked, read-only, full): kept here, in order, and saved with
+    # the next event or turn once the store takes writes again (a store failure touches only this session)
+    unsaved: list[FeedbackEvent] = field(default_factory=list)
     turns: int = 0
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     restored: bool = False

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,7 +105,9 @@ class MemoryStore:
 
 
 class SQLiteStore:
-    """SQLite in WAL mode with synchronous=FULL: a committed event survives the process being killed.
+    """SQLite in WAL mode with synchronous=FULL: a committed event survives the process being killed. One
+    connection shared by the app's threads, one statement at a time (a lock), so each event is its own
+    transaction and the store holds exactly the events whose ``append`` returned.
 
     Raises:
         ChatRecError: the file is not a SQLite database (it is never overwritten), or it cannot be opened.
@@ -134,6 +137,7 @@ class SQLiteStore:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(self.SCHEMA)
+            self._lock = threading.Lock()
         except (sqlite3.DatabaseError, OSError) as exc:
             raise ChatRecError(
                 f"cannot use {self.path} as the feedback store ({exc}); check it is writable and "
@@ -141,20 +145,21 @@ class SQLiteStore:
             ) from None
 
     def append(self, event: FeedbackEvent) -> None:
-        with self.db:  # one transaction per event: committed (durable) when this returns
+        with self._lock, self.db:  # one transaction per event: committed (durable) when this returns
             self.db.execute(
                 "INSERT INTO feedback (user, session, item, value, turn, time) VALUES (?, ?, ?, ?, ?, ?)",
                 (event.user, event.session, json.dumps(event.item), event.value, event.turn, event.time),
             )
 
     def events(self, user: str) -> list[FeedbackEvent]:
-        rows = self.db.execute(
-            "SELECT user, session, item, value, turn, time FROM feedback WHERE user = ? ORDER BY id", (user,)
-        ).fetchall()
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT user, session, item, value, turn, time FROM feedback WHERE user = ? ORDER BY id", (user,)
+            ).fetchall()
         return [FeedbackEvent(u, s, json.loads(i), v, t, tm) for u, s, i, v, t, tm in rows]
 
     def save_state(self, user: str, state: dict) -> None:
-        with self.db:
+        with self._lock, self.db:
             self.db.execute(
                 "INSERT INTO user_state (user, state, updated) VALUES (?, ?, ?) "
                 "ON CONFLICT(user) DO UPDATE SET state = excluded.state, updated = excluded.updated",
@@ -162,7 +167,8 @@ class SQLiteStore:
             )
 
     def load_state(self, user: str) -> dict | None:
-        row = self.db.execute("SELECT state FROM user_state WHERE user = ?", (user,)).fetchone()
+        with self._lock:
+            row = self.db.execute("SELECT state FROM user_state WHERE user = ?", (user,)).fetchone()
         return json.loads(row[0]) if row else None
 
     def close(self) -> None:

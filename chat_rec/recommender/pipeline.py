@@ -11,6 +11,7 @@ and popularity neighbours (FAISS), so a large catalog is never scored in full.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -68,6 +69,7 @@ class Ranking:
     relaxed: list[str] = field(default_factory=list)  # constraints dropped because nothing matched
     head: str = "request"
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds: retrieve (candidates + signals), rerank
+    notices: list[str] = field(default_factory=list)  # a part that failed this turn (the encoder)
 
 
 def build_query(intent: Intent, catalog: Catalog) -> str:
@@ -138,6 +140,8 @@ class Recommender:
         self.features = sig.CatalogFeatures.build(catalog, vectors, side, self.texts)
         self._lower_texts = self.features.lower_texts
         self._encoded: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._encode_lock = threading.Lock()
+        self._local = threading.local()  # per turn (thread): the encoder's failure, for Ranking.notices
         self._judgements: tuple[dict | None, sig.JudgementModel | None] = (None, None)
 
     @property
@@ -189,11 +193,14 @@ class Recommender:
         """Top ``k`` for the intent; ``restrict`` (catalog rows) re-scores just those rows, e.g. the cards
         on screen after a 👍."""
         start = time.perf_counter()
+        self._local.encoder_error = None
         head = head_for(intent, state, self.fusion.heads)
         active = self.fusion.active(head)
         cand, request, query, relaxed = self.candidates(intent, state, restrict, k, active)
+        failed = self._local.encoder_error
+        notices = [f"the text encoder failed ({failed}); these picks use ratings, genres and eras only"] * bool(failed)
         if not len(cand):
-            return Ranking([], query, relaxed, head, {"retrieve": (time.perf_counter() - start) * 1000})
+            return Ranking([], query, relaxed, head, {"retrieve": (time.perf_counter() - start) * 1000}, notices)
         raw = sig.compute(self.features, request, cand, active)
         Z = sig.matrix(raw, len(cand))
         fused = stage_scores(self.fusion, head, Z, self.catalog.name)
@@ -202,7 +209,7 @@ class Recommender:
         order = self._distinct_films(cand, np.argsort(-fused, kind="stable"), k)
         items = [Scored(int(cand[i]), float(fused[i]), {name: float(v[i]) for name, v in raw.items()}) for i in order]
         timings = {"retrieve": (middle - start) * 1000, "rerank": (time.perf_counter() - middle) * 1000}
-        return Ranking(items, query, relaxed, head, timings)
+        return Ranking(items, query, relaxed, head, timings, notices)
 
     def _distinct_films(self, cand: np.ndarray, order: np.ndarray, k: int) -> list[int]:
         """The first ``k`` of ``order`` with one id per film (a film listed under two ids shows once)."""
@@ -295,24 +302,43 @@ class Recommender:
         )
 
     def encode_all(self, texts: list[str]) -> dict[str, np.ndarray]:
-        """Vectors of the non-empty ``texts``: the remembered ones, the rest encoded in one batch."""
-        todo = [t for t in dict.fromkeys(texts) if t and t not in self._encoded]
+        """Vectors of the non-empty ``texts``: the remembered ones, the rest encoded in one batch. When the
+        encoder fails, the texts it could not encode are left out (the signals that read them sit this turn
+        out; retrieval falls back to the ratings, genres and eras) and ``rank`` says so in ``Ranking.notices``."""
+        with self._encode_lock:
+            todo = [t for t in dict.fromkeys(texts) if t and t not in self._encoded]
         if todo:
-            for t, v in zip(todo, self.encoder.encode(todo)):
-                self._encoded[t] = np.asarray(v, dtype=np.float32)
-            while len(self._encoded) > ENCODED_CACHE:
-                self._encoded.popitem(last=False)
-        return {t: self.encode(t) for t in texts if t}
+            try:
+                vectors = self.encoder.encode(todo)
+            except Exception as exc:  # a broken encoder must not take the turn down
+                log.exception("the text encoder failed")
+                self._local.encoder_error = f"{type(exc).__name__}: {exc}"[:120]
+                vectors = []
+            with self._encode_lock:
+                for t, v in zip(todo, vectors):
+                    self._encoded[t] = np.asarray(v, dtype=np.float32)
+                while len(self._encoded) > ENCODED_CACHE:
+                    self._encoded.popitem(last=False)
+        with self._encode_lock:
+            out = {}
+            for t in texts:
+                if t and t in self._encoded:
+                    self._encoded.move_to_end(t)
+                    out[t] = self._encoded[t]
+            return out
 
     def encode(self, text: str) -> np.ndarray:
-        """The encoder's vector of ``text``, remembered (the same words recur turn after turn)."""
-        if text in self._encoded:
-            self._encoded.move_to_end(text)
-            return self._encoded[text]
+        """The encoder's vector of ``text``, remembered (the same words recur turn after turn). Raises what
+        the encoder raises."""
+        with self._encode_lock:
+            if text in self._encoded:
+                self._encoded.move_to_end(text)
+                return self._encoded[text]
         vec = np.asarray(self.encoder.encode([text])[0], dtype=np.float32)
-        self._encoded[text] = vec
-        if len(self._encoded) > ENCODED_CACHE:
-            self._encoded.popitem(last=False)
+        with self._encode_lock:
+            self._encoded[text] = vec
+            if len(self._encoded) > ENCODED_CACHE:
+                self._encoded.popitem(last=False)
         return vec
 
     def _retrieve(self, r: sig.Request, state: UserState, flt: SearchFilter, allowed: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 from dataclasses import dataclass, field
 from functools import partial
@@ -15,11 +16,14 @@ from chat_rec.ui.render import card_markdown, influence_rows, md, reply_messages
 log = logging.getLogger(__name__)
 DEVICES = ["phone", "laptop", "TV"]
 TYPING = {"role": "assistant", "content": "…"}
+INTERNAL_LINE = {"role": "assistant", "content": messages.INTERNAL}
 #: how many turns run at once: ranking takes milliseconds of CPU, and the one local model has its own bounded
 #: queue (``LLMGate``, CHATREC_LLM_QUEUE_WAIT) that turns wait in, so many sessions may be in a turn together
 TURN_CONCURRENCY = 32
 #: 👍/👎, "Why?" and the other short events
 EVENT_CONCURRENCY = 16
+#: seconds between refreshes of the side panel's language-model line (its health)
+STATUS_EVERY = 5
 TIMES = ["now", "weekday evening", "weekend afternoon", "weekend night", "late night"]
 
 
@@ -36,6 +40,7 @@ class UIState:
     last_message: str = ""
     stale: bool = False  # the cards are the previous request's while a new turn runs
     refining: bool = False  # the language model is still reading the message behind these cards
+    note: str = ""  # what the last 👍/👎 needs the person to know (the feedback database is down / back)
 
 
 class ChatUI:
@@ -46,8 +51,15 @@ class ChatUI:
         self.agent, self.llm_status, self.ready_status = agent, llm_status, ready_status
 
     def status_line(self) -> str:
-        ready = self.ready_status is not None and self.agent.llm is not None
-        return f"**Language model:** {self.ready_status if ready else self.llm_status}"
+        """The side panel's line: the configured model and, when its backend fails, that it is unhealthy and when
+        it is tried again (``LLMHealth``); refreshed every few seconds."""
+        llm = self.agent.llm
+        ready = self.ready_status is not None and llm is not None
+        line = f"**Language model:** {self.ready_status if ready else self.llm_status}"
+        health = getattr(llm, "health", None)
+        if health is not None and not health.healthy:
+            line += f" — ⚠️ {health.status()}; picks come from the built-in rules meanwhile"
+        return line
 
     # ------------------------------------------------------------------------- handlers (pure Python)
     def send(self, message: str, ui: UIState, history: list, user: str, device: str, time_of_day: str):
@@ -71,16 +83,27 @@ class ChatUI:
         ui.session.context = {"device": device or "", "time": time_of_day or ""}
         ui.stale = bool(ui.cards)
         yield copy.deepcopy(ui), history + [{"role": "user", "content": md(message)}, TYPING], "", warning
-        start = len(history)
-        for reply in self.agent.turn_stream(message, ui.session):
-            if reply.kind != "explain":
-                ui.cards = list(reply.items)
-                ui.message_items = {start + 2 + i: r.item_id for i, r in enumerate(reply.items)}
-                ui.why, ui.why_weights = None, []
-                ui.last_message = message
-                ui.refining = bool(reply.pending)
-            ui.stale = False
-            yield copy.deepcopy(ui), history + reply_messages(message, reply), "", None
+        start, before, shown = len(history), copy.deepcopy(ui), False
+        try:
+            for reply in self.agent.turn_stream(message, ui.session):
+                if reply.kind != "explain":
+                    ui.cards = list(reply.items)
+                    ui.message_items = {start + 2 + i: r.item_id for i, r in enumerate(reply.items)}
+                    ui.why, ui.why_weights = None, []
+                    ui.last_message = message
+                    ui.refining = bool(reply.pending)
+                ui.stale = False
+                shown = True
+                yield copy.deepcopy(ui), history + reply_messages(message, reply), "", None
+        except Exception:
+            # logged with its traceback; the person sees one line and keeps the conversation as it was
+            log.exception("turn failed for message %r", (message or "")[:200])
+            if shown:  # the picks already reached the screen: keep them, add the line
+                ui.refining, ui.stale = False, False
+                yield copy.deepcopy(ui), history + reply_messages(message, reply) + [INTERNAL_LINE], "", None
+            else:
+                before.stale = False
+                yield before, history + [{"role": "user", "content": md(message)}, INTERNAL_LINE], "", None
 
     def _set_user(self, ui: UIState, user: str) -> str | None:
         raw = (user or "").strip()
@@ -95,8 +118,7 @@ class ChatUI:
 
     def feedback(self, ui: UIState, item_id, value: str) -> UIState:
         """👍 reorders the remaining cards; 👎 removes the card and brings a replacement."""
-        ui = copy.deepcopy(ui)
-        self.agent.record_feedback(ui.session, item_id, value)
+        ui = self._record(ui, item_id, value)
         rest = [c.item_id for c in ui.cards if c.item_id != item_id]
         if value == "down":
             ui.cards = self.agent.reorder(ui.session, rest) + self.agent.more(ui.session, 1)
@@ -115,9 +137,41 @@ class ChatUI:
         value = (
             "retract" if data.liked in ("", None) else ("up" if data.liked is True or data.liked == "like" else "down")
         )
+        return self._record(ui, item_id, value)
+
+    def _record(self, ui: UIState, item_id, value: str) -> UIState:
+        """A copy of ``ui`` with the event recorded; ``note`` says when the feedback database is down or back."""
         ui = copy.deepcopy(ui)
-        self.agent.record_feedback(ui.session, item_id, value)
+        said = self.agent.record_feedback(ui.session, item_id, value)
+        cut = said.find("(the feedback database")
+        ui.note = said[cut:].strip("() ") if cut >= 0 else ""
         return ui
+
+    def feedback_api(self, ui: UIState, rank, value: str) -> tuple[UIState, dict]:
+        """The ``/feedback`` endpoint: 👍 (``up``), 👎 (``down``) or ``retract`` on the session's card at ``rank``
+        (1 = the first card on screen), as the card's buttons do. Returns the session's state and
+        ``{"ok", "stored", "item", "message", "cards"}``: ``stored`` is true once the event (and every earlier
+        one of this session) is durably in the feedback store: an acknowledged event."""
+        ui = ui or UIState()
+        try:
+            n = int(rank)
+        except (TypeError, ValueError):
+            return ui, {"ok": False, "stored": False, "message": f"rank {rank!r} is not a number"}
+        if value not in ("up", "down", "retract"):
+            return ui, {"ok": False, "stored": False, "message": f"value {value!r}: use up, down or retract"}
+        if not 1 <= n <= len(ui.cards):
+            return ui, {"ok": False, "stored": False, "message": f"there is no card {n} on screen"}
+        item_id = ui.cards[n - 1].item_id
+        ui = self._record(ui, item_id, value) if value == "retract" else self.feedback(ui, item_id, value)
+        message = ui.note or f"{value} recorded"
+        return ui, {
+            "ok": True,
+            "stored": not ui.session.unsaved,
+            "item": item_id,
+            "user": ui.session.user_key,
+            "message": message,
+            "cards": [c.item_id for c in ui.cards],
+        }
 
     def why(self, ui: UIState, item_id) -> UIState:
         ui = copy.deepcopy(ui)
@@ -162,6 +216,20 @@ class ChatUI:
                     gr.Warning(warning)
                 yield ui, history, text
 
+        def keep_ui(ui, *rest):
+            return ui
+
+        def on_card(fn):
+            """A card's 👍/👎/Why?: guarded, and a note about the feedback database shown as a warning."""
+
+            def handler(ui):
+                out = fn(ui)
+                if getattr(out, "note", ""):
+                    gr.Warning(out.note)
+                return out
+
+            return guarded(handler, keep_ui, gr.Warning)
+
         with gr.Blocks(title="chat-rec") as demo:
             ui_state = gr.State(UIState())
             gr.Markdown("# 🎬 chat-rec\nTell me what you'd like to watch. Picks come with reasons; 👍/👎 teach me.")
@@ -200,9 +268,10 @@ class ChatUI:
                                     up = gr.Button("👍", size="sm", elem_id=f"up-{rank}")
                                     down = gr.Button("👎", size="sm", elem_id=f"down-{rank}")
                                     why = gr.Button("Why?", size="sm", elem_id=f"why-{rank}")
-                            up.click(partial(self.feedback, item_id=rec.item_id, value="up"), ui_state, ui_state)
-                            down.click(partial(self.feedback, item_id=rec.item_id, value="down"), ui_state, ui_state)
-                            why.click(partial(self.why, item_id=rec.item_id), ui_state, ui_state)
+                            item = rec.item_id
+                            up.click(on_card(partial(self.feedback, item_id=item, value="up")), ui_state, ui_state)
+                            down.click(on_card(partial(self.feedback, item_id=item, value="down")), ui_state, ui_state)
+                            why.click(on_card(partial(self.why, item_id=item)), ui_state, ui_state)
                         if ui.why is not None:
                             gr.Markdown(why_markdown(ui.why), elem_id="why-facts")
                             if ui.why_weights:
@@ -234,21 +303,61 @@ class ChatUI:
             box.submit(stream, inputs, [ui_state, chatbot, box], **turn)
 
             def on_like(ui, data):
-                return self.like(ui, data)
+                out = self.like(ui, data)
+                if out.note:
+                    gr.Warning(out.note)
+                return out
 
             # Real annotation objects (this module uses postponed annotations, which Gradio cannot read):
             # the LikeData type is how Gradio knows to pass the like event.
             on_like.__annotations__ = {"ui": UIState, "data": gr.LikeData}
 
-            chatbot.like(on_like, ui_state, ui_state)
-            user.change(self.user_info, user, user_md)
-            reset.click(self.reset, user, [ui_state, chatbot, box])
+            chatbot.like(guarded(on_like, keep_ui, gr.Warning), ui_state, ui_state)
+            user.change(guarded(self.user_info, lambda user: messages.INTERNAL, gr.Warning), user, user_md)
+            reset.click(
+                guarded(self.reset, lambda user: (UIState(), [], ""), gr.Warning), user, [ui_state, chatbot, box]
+            )
             api_in = gr.Textbox(visible=False)
             api_out = gr.JSON(visible=False)
-            api_in.submit(self.recommend_api, api_in, api_out, api_name="recommend", **turn)
+            api_in.submit(
+                guarded(self.recommend_api, lambda m: {"error": messages.INTERNAL}),
+                api_in,
+                api_out,
+                api_name="recommend",
+                **turn,
+            )
+            # /feedback: 👍/👎/retract on a card of this session by its rank (what the buttons do), for programs
+            fb_rank, fb_value, fb_out = gr.Number(visible=False), gr.Textbox(visible=False), gr.JSON(visible=False)
+            fb_rank.submit(
+                guarded(
+                    self.feedback_api, lambda ui, *_: (ui, {"ok": False, "stored": False, "error": messages.INTERNAL})
+                ),
+                [ui_state, fb_rank, fb_value],
+                [ui_state, fb_out],
+                api_name="feedback",
+            )
             demo.load(self.status_line, None, status)
+            gr.Timer(STATUS_EVERY).tick(self.status_line, None, status, queue=False, show_progress="hidden")
         demo.queue(default_concurrency_limit=EVENT_CONCURRENCY, max_size=256)
         return demo
+
+
+def guarded(fn, fallback, warn=None):
+    """``fn`` as an event handler that never shows a traceback: an exception is logged with its traceback, the
+    person sees ``messages.INTERNAL`` once (``warn``, e.g. ``gr.Warning``) and the handler returns
+    ``fallback(*args)`` (for state handlers: the state as it was, so nothing is lost)."""
+
+    @functools.wraps(fn)
+    def handler(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception:
+            log.exception("handler %s failed", getattr(fn, "__name__", fn))
+            if warn is not None:
+                warn(messages.INTERNAL)
+            return fallback(*args, **kwargs)
+
+    return handler
 
 
 def build_app(agent: Agent, llm_status: str = "none", ready_status: str | None = None):

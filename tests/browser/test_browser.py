@@ -57,7 +57,7 @@ def server(ml_parts):
     agent.rec.encoder.encode(["warm up"])
     demo = build_app(agent, "none (built-in rules)")
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=True, quiet=True)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=False, quiet=True)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 

@@ -39,7 +39,7 @@ def llm_server(ml_parts):
     agent.llm.extract("warm up: something to watch", soft=True)  # as app.py does at start
     demo = build_app(agent, "local (Qwen2.5-Coder 0.5B, llama.cpp)")
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=True, quiet=True)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=False, quiet=True)
     yield f"http://127.0.0.1:{port}/", agent
     demo.close()
 

@@ -172,5 +172,6 @@ def test_store_failure_mid_chat_keeps_the_feedback(agent_factory, tmp_path):
     agent.turn("something scary", session)
     store.db.close()  # the database goes away under us
     message = agent.record_feedback(session, 1, "up")
-    assert "in memory" in message and 1 in session.liked
-    assert isinstance(agent.store, MemoryStore) and agent.store.events(session.user_key)
+    assert "unavailable" in message and 1 in session.liked
+    # kept in the session (which still learns from it); the shared store is not swapped for everyone
+    assert agent.store is store and [e.item for e in session.unsaved] == [1]

@@ -20,6 +20,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chat_rec.catalog import Catalog
+from chat_rec.recommender.intent.lexicon import META_WORDS
 from chat_rec.recommender.intent.model import Intent, Kind
 from chat_rec.recommender.intent.titles import TitleMatcher
 
@@ -43,6 +44,19 @@ Mood = Literal["light", "dark", "sad"]
 #: seekers' words the LLM read them with precision 0.15 / 0.28 / 0.42 against the rules' 0.93 / 0.90 / 0.82).
 #: Four fields instead of eleven: about 25 output tokens instead of 67.
 SOFT_FIELDS = ("keywords", "avoid_keywords", "mood", "similar_to_titles")
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short reason for a backend failure, e.g. "HTTP 429" or "ConnectionError", for notices and the panel."""
+    status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(status, int):
+        return f"HTTP {status}"
+    return type(exc).__name__
+
+
+def is_meta(word: str) -> bool:
+    """A word about the software rather than the wanted item ("prompt", "instructions"): not a topic word."""
+    return any(w in META_WORDS for w in re.findall(r"\w+", word.lower()))
 
 
 def load_prompt(name: str) -> dict:
@@ -131,6 +145,64 @@ class LLMBusy(LLMFailure):
     """The one model is serving other visitors and this request would wait longer than allowed."""
 
 
+class LLMUnavailable(LLMFailure):
+    """The backend failed recently and its back-off has not run out: the call is not made."""
+
+
+class LLMHealth:
+    """Whether the backend answers, with exponential back-off after failures. A call that times out or raises
+    (a crashed local model, an OpenAI-compatible server answering 500 or 429, a hang) marks the backend
+    unhealthy; calls are then refused at once (``LLMUnavailable``, the turn keeps its rules) until the back-off
+    runs out (``base`` seconds, doubling per failure up to ``cap``); the next call is the retry, and the first
+    answer makes it healthy again. The side panel shows ``status()``.
+
+    Example:
+        >>> now = [0.0]
+        >>> health = LLMHealth(base=5, cap=60, clock=lambda: now[0])
+        >>> health.failed("timeout"); health.ready(), health.healthy
+        (False, False)
+        >>> now[0] = 5.0; health.ready()
+        True
+        >>> health.ok(); health.healthy
+        True
+    """
+
+    def __init__(self, base: float = 5.0, cap: float = 120.0, clock: Callable[[], float] = time.monotonic):
+        self.base, self.cap, self.clock = base, cap, clock
+        self.failures, self.retry_at, self.last_error = 0, 0.0, ""
+        self._lock = threading.Lock()
+
+    @property
+    def healthy(self) -> bool:
+        return self.failures == 0
+
+    def ready(self) -> bool:
+        return self.failures == 0 or self.clock() >= self.retry_at
+
+    def wait_left(self) -> float:
+        return max(0.0, self.retry_at - self.clock()) if self.failures else 0.0
+
+    def ok(self) -> None:
+        with self._lock:
+            if self.failures:
+                log.warning("the language model answers again (after %d failed calls)", self.failures)
+            self.failures, self.retry_at, self.last_error = 0, 0.0, ""
+
+    def failed(self, reason: str) -> None:
+        with self._lock:
+            self.failures += 1
+            delay = min(self.cap, self.base * 2 ** (self.failures - 1))
+            self.retry_at, self.last_error = self.clock() + delay, reason
+            log.warning("language model unhealthy (%s); next try in %.0f s", reason, delay)
+
+    def status(self) -> str:
+        if self.healthy:
+            return "answering"
+        left = self.wait_left()
+        when = f"retrying in {left:.0f} s" if left > 0 else "retrying with the next request"
+        return f"unhealthy: {self.last_error}; {when}"
+
+
 class LLMGate:
     """The bounded queue in front of one model: one call at a time. A request that would wait longer than
     ``max_wait`` seconds (the calls ahead of it times their recent average duration), or that has waited that
@@ -204,9 +276,11 @@ class LLMHelper:
         titles: TitleMatcher,
         timeout: float = 20.0,
         gate: LLMGate | None = None,
+        health: LLMHealth | None = None,
     ):
         self.model, self.catalog, self.titles, self.timeout = model, catalog, titles, timeout
         self.gate = gate or LLMGate()
+        self.health = health or LLMHealth()
         self.genres = [g for g in catalog.genre_names if g.lower() != "unknown"]
         self.schema = LLMReading.json_schema(self.genres)
         self.soft_schema = LLMReading.json_schema(self.genres, SOFT_FIELDS)
@@ -228,9 +302,12 @@ class LLMHelper:
 
     def stream(self, messages, **kwargs) -> Iterator[str]:
         """The model's answer as it is generated. Raises LLMFailure (LLMBusy when the queue is too long); a
-        caller that stops reading early abandons the call (the worker stops at the next token)."""
+        caller that stops reading early abandons the call (the worker stops at the next token). While the backend
+        is unhealthy and its back-off runs, raises ``LLMUnavailable`` at once (``health``)."""
         timings = {"queue": 0.0, "prompt": 0.0, "generate": 0.0}
         self._local.timings = timings
+        if not self.health.ready():
+            raise LLMUnavailable(f"the language model is unavailable ({self.health.last_error})")
         deadline = time.perf_counter() + self.timeout
         timings["queue"] = self.gate.acquire() * 1000
         events: queue.Queue = queue.Queue()
@@ -265,15 +342,19 @@ class LLMHelper:
                 try:
                     kind, value = events.get(timeout=max(left, 0.001))
                 except queue.Empty:
+                    reason = f"no answer within {self.timeout:g} s"
+                    self.health.failed(reason)
                     raise LLMFailure(f"the language model did not answer within {self.timeout:g} s") from None
                 if kind == "token":
                     yield value
                 elif kind == "done":
                     finished = True
+                    self.health.ok()
                     return
                 else:
                     log.warning("LLM call failed: %r", value)
-                    raise LLMFailure(f"the language model failed ({type(value).__name__})")
+                    self.health.failed(describe_error(value))
+                    raise LLMFailure(f"the language model failed ({describe_error(value)})")
         finally:
             if not finished:
                 cancel.set()
@@ -326,7 +407,10 @@ class LLMHelper:
             raise LLMFailure("the language model returned text that is not JSON") from None
         if not isinstance(data, dict):
             raise LLMFailure("the language model returned JSON that is not an object")
-        reading = LLMReading.model_validate(data)
+        try:
+            reading = LLMReading.model_validate(data)
+        except ValueError:  # pydantic's ValidationError: the answer does not fit the schema
+            raise LLMFailure("the language model returned JSON that does not fit the schema") from None
         known = {g.lower(): g for g in self.genres}
 
         def genres(values: list[str]) -> list[str]:
@@ -342,8 +426,8 @@ class LLMHelper:
             kind=reading.kind,
             wanted_genres=genres(reading.genres),
             unwanted_genres=genres(reading.avoid_genres),
-            keywords=[k.lower() for k in reading.keywords],
-            unwanted_keywords=[k.lower() for k in reading.avoid_keywords],
+            keywords=[k.lower() for k in reading.keywords if not is_meta(k)],
+            unwanted_keywords=[k.lower() for k in reading.avoid_keywords if not is_meta(k)],
             liked_items=titles(reading.liked_titles),
             disliked_items=titles(reading.disliked_titles),
             reference_items=titles(reading.similar_to_titles),

@@ -14,6 +14,7 @@ from chat_rec.recommender.intent.lexicon import (
     ERA_WORDS,
     GENRE_WORDS,
     KEYWORD_EXPANSIONS,
+    META_WORDS,
     MOODS,
     NEGATION_CUES,
     ORDINALS,
@@ -606,6 +607,7 @@ class RuleParser:
                 continue
             if (
                 word in STOPWORDS
+                or word in META_WORDS
                 or word in genre_tokens
                 or word in mood_tokens
                 or word in cue_tokens
