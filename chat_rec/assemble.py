@@ -35,7 +35,7 @@ def build_agent(
 
     from chat_rec.datasets import load_dataset
     from chat_rec.models.cf import EASE
-    from chat_rec.models.encoder import make_encoder
+    from chat_rec.models.encoder import BatchingEncoder, make_encoder
     from chat_rec.models.index import build_item_index
 
     catalog, interactions = dataset if dataset is not None else load_dataset(cfg.data)
@@ -54,7 +54,7 @@ def build_agent(
         catalog,
         built.index,
         built.index.vectors,
-        encoder,
+        BatchingEncoder(encoder),  # turns running together share one forward pass
         cf,
         interactions,
         reranker=reranker,
@@ -71,7 +71,8 @@ def build_agent(
     from chat_rec.recommender.feedback import open_store
 
     store, store_notice = (store, None) if store is not None else open_store(cfg.store_path)
-    reranker_notice = "; ".join(n for n in (fusion_notice, reranker_notice) if n) or None
+    # a damaged or unsaveable index cache (rebuilt, served from memory) is said on the first turn too
+    reranker_notice = "; ".join(n for n in (fusion_notice, reranker_notice, *built.notices) if n) or None
     return Agent(
         recommender,
         interactions,
@@ -86,7 +87,8 @@ def build_agent(
 
 
 def make_llm_helper(llm_cfg, catalog, titles) -> tuple[LLMHelper | None, str | None]:
-    """The configured LLM behind its prompts, timeout and queue, or (None, a notice) when it cannot load."""
+    """The configured LLM behind its prompts, timeout and queue, or (None, a notice) when it cannot load: a
+    missing, damaged (size, sha256, header) or unloadable GGUF never stops the chat, which then uses its rules."""
     from chat_rec.errors import ChatRecError
     from chat_rec.models.llm import make_chat_model
 
@@ -98,7 +100,11 @@ def make_llm_helper(llm_cfg, catalog, titles) -> tuple[LLMHelper | None, str | N
             model._load()
         return LLMHelper(model, catalog, titles, timeout=llm_cfg.timeout, gate=LLMGate(llm_cfg.queue_wait)), None
     except ChatRecError as exc:
+        log.warning("language model unavailable: %s", exc)
         return None, f"language model unavailable ({exc}); using built-in rules"
+    except Exception as exc:  # an unforeseen failure of the model's loader must not stop the chat either
+        log.warning("language model unavailable", exc_info=True)
+        return None, f"language model unavailable ({exc.__class__.__name__}: {exc}); using built-in rules"
 
 
 def warm_llm(agent) -> None:

@@ -188,3 +188,63 @@ def cmd_bench_feedback(args) -> int:
         f"{results['memory']:.2f} ms in memory (ratio {results['sqlite'] / max(results['memory'], 1e-9):.1f}x)"
     )
     return 0
+
+
+def cmd_bench_load(args) -> int:
+    """Many visitors at once over HTTP against the running app (``chat_rec.evaluation.load``): throughput,
+    p50/p95 seconds per turn, errors, cross-talk, and whether the feedback store holds exactly the acknowledged
+    events. Starts ``app.py`` itself (a scratch feedback store) unless ``--url`` names a running app."""
+    import json
+    import tempfile
+    from collections import Counter
+
+    from chat_rec.evaluation.load import App, run_load, stored_events, visitor_titles
+
+    cfg = make_config(args)
+    sessions = [int(s) for s in str(args.sessions).split(",") if s.strip()]
+    titles = visitor_titles(cfg, max(sessions))
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="chatrec-load-") as scratch:
+        store = Path(scratch) / "state.db"
+        app = None
+        url = args.url
+        if not url:
+            env = {"CHATREC_LLM": args.llm, "CHATREC_STORE": str(store)}
+            app = App(env, Path(scratch) / "app.log").start()
+            url = app.url
+            print(f"started app.py on {url} (LLM {args.llm}, scratch store {store})", flush=True)
+        try:
+            acked_all: Counter = Counter()
+            for n in sessions:
+                think = tuple(float(x) for x in args.think.split(","))
+                row, acked = run_load(url, titles, n, args.turns, timeout=args.timeout, think=think)
+                row["llm"] = args.llm
+                acked_all.update(acked)
+                if app is not None:
+                    held = stored_events(store)
+                    row["acknowledged_events"] = sum(acked_all.values())
+                    row["store_exact"] = held == acked_all
+                    if held != acked_all:
+                        row["store_missing"] = sum((acked_all - held).values())
+                        row["store_unacknowledged"] = sum((held - acked_all).values())
+                rows.append(row)
+                print(
+                    f"{n} sessions, LLM {args.llm}: {row['turns']} turns, {row['throughput_turns_s']} turns/s, "
+                    f"turn median {row['turn_ms']['median']} ms, p95 {row['turn_ms']['p95']} ms, "
+                    f"errors {row['errors']}, cross-talk {row['cross_talk']}"
+                    + (f", store exact: {row['store_exact']}" if "store_exact" in row else ""),
+                    flush=True,
+                )
+                for sample in row["error_samples"]:
+                    print(f"  error: {sample}", flush=True)
+        finally:
+            if app is not None:
+                app.stop()
+    if args.out:
+        out = Path(args.out)
+        previous = json.loads(out.read_text()).get("rows", []) if out.is_file() else []
+        keep = [r for r in previous if r.get("llm") != args.llm]  # runs with the other LLM setting stay
+        write_json(out, {"rows": keep + rows})
+        print(f"wrote {out}")
+    bad = any(r["errors"] or r["cross_talk"] or r.get("store_exact") is False for r in rows)
+    return 1 if bad else 0

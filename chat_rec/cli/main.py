@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from chat_rec.cli.bench import cmd_bench_feedback, cmd_bench_turn
+from chat_rec.cli.bench import cmd_bench_feedback, cmd_bench_load, cmd_bench_turn
 from chat_rec.cli.chat import cmd_chat, cmd_shell
 from chat_rec.cli.common import REAL_REQUESTS, WRITTEN_REQUESTS, add_catalog_args
 from chat_rec.cli.data import cmd_data_fetch, cmd_index_build, cmd_llm_fetch, cmd_search
@@ -85,6 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench_fb = bench.add_parser("feedback", help="milliseconds per 👍/👎 update")
     bench_fb.add_argument("-n", type=int, default=200)
     bench_fb.set_defaults(fn=cmd_bench_feedback)
+
+    bench_load = bench.add_parser("load", help="many visitors at once over HTTP against the running app")
+    bench_load.add_argument("--sessions", default="10,50", help="comma-separated visitor counts, e.g. 10,50")
+    bench_load.add_argument("--turns", type=int, default=5, help="turns per visitor (plus their 👍/👎)")
+    bench_load.add_argument("--llm", choices=("none", "local"), default="none", help="the app's LLM when started here")
+    bench_load.add_argument("--url", help="a running app (default: start app.py on 127.0.0.1 with a scratch store)")
+    bench_load.add_argument(
+        "--think", default="3,8", help="seconds a visitor takes per message, uniform in MIN,MAX (0,0: none)"
+    )
+    bench_load.add_argument("--timeout", type=float, default=900.0, help="seconds for one run of all visitors")
+    bench_load.add_argument("--out", help="write the rows as JSON (rows of the other LLM setting are kept)")
+    bench_load.set_defaults(fn=cmd_bench_load)
 
     cli_reranker.add_bench(bench, add_catalog_args)
     cli_reranker.add_commands(sub, add_catalog_args)

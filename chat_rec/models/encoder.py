@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import logging
 import re
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -132,3 +133,69 @@ def make_encoder(cfg: EncoderConfig = EncoderConfig()) -> Encoder:
         f"unknown encoder {cfg.kind!r}; accepted values are 'minilm', 'hash' "
         "or a path to a sentence-transformers model folder"
     )
+
+
+class BatchingEncoder:
+    """Joins the ``encode`` calls of turns that run at the same time into one forward pass: the first caller
+    encodes everything waiting, callers that arrive meanwhile wait for the next pass. With one visitor nothing
+    waits; with many, a pass over a few short texts costs little more than over one (on a CPU, per-call overhead
+    dominates short texts), and the model runs one pass at a time instead of threads fighting over two cores.
+    A failure of the pass is raised to every caller in it.
+
+    Example:
+        >>> enc = BatchingEncoder(HashEncoder(dim=8))
+        >>> enc.encode(["a cat", "a dog"]).shape, enc.name == HashEncoder(dim=8).name
+        ((2, 8), True)
+    """
+
+    def __init__(self, encoder: Encoder, max_batch: int = 64):
+        self.encoder, self.max_batch = encoder, max_batch
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[list[str], dict]] = []
+        self._busy = False
+        self.passes = 0  # forward passes made (for tests and the bench)
+
+    def __getattr__(self, name):  # name, dim, model, ... of the wrapped encoder
+        return getattr(self.encoder, name)
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        texts = list(texts)
+        if show_progress or len(texts) > self.max_batch or not texts:
+            return self.encoder.encode(texts, show_progress=show_progress)
+        slot: dict = {"done": threading.Event()}
+        with self._lock:
+            self._waiting.append((texts, slot))
+            lead = not self._busy
+            self._busy = True
+        if not lead:
+            slot["done"].wait()  # woken with its vectors, or to lead the next pass
+        if lead or slot.pop("lead", False):
+            self._pass()
+        if slot.get("error") is not None:
+            raise slot["error"]
+        return slot["vectors"]
+
+    def _pass(self) -> None:
+        """Encode what waits (the leader's texts among them), then hand the lead to the next waiting caller."""
+        with self._lock:
+            batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
+        flat = [t for texts, _ in batch for t in texts]
+        try:
+            vectors, error = self.encoder.encode(flat), None
+            self.passes += 1
+        except Exception as exc:  # every caller of this pass gets it
+            vectors, error = None, exc
+        start = 0
+        for texts, slot in batch:
+            slot["vectors"] = None if error is not None else vectors[start : start + len(texts)]
+            slot["error"] = error
+            start += len(texts)
+        with self._lock:
+            if self._waiting:
+                nxt = self._waiting[0][1]
+                nxt["lead"] = True
+                nxt["done"].set()
+            else:
+                self._busy = False
+        for _, slot in batch:
+            slot["done"].set()

@@ -196,37 +196,125 @@ class BuiltIndex:
     embeddings_cached: bool
     embed_seconds: float
     path: Path
+    #: what went wrong with the files on disk (a damaged cache rebuilt, a cache that could not be saved), one
+    #: line each, for the app to show; the index itself is complete and served either way
+    notices: list[str] = field(default_factory=list)
 
     def search_text(self, query: str, k: int = 10, filters: SearchFilter | None = None) -> list[Hit]:
         return self.index.search(self.encoder.encode([query]), k, filters)[0]
 
 
+def _reason(exc: BaseException) -> str:
+    """One line for an exception: the OS reason (``No space left on device``) or the last line FAISS gives."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = (str(exc).strip().splitlines() or [""])[-1].strip()
+    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+
+
+def _notify(notices: list[str] | None, message: str) -> None:
+    log.warning("%s", message)
+    if notices is not None:
+        notices.append(message)
+
+
+def _save_failed(what: str, path: Path, exc: Exception, notices: list[str] | None) -> None:
+    _notify(
+        notices,
+        f"could not save the {what} to {path} ({_reason(exc)}); it is rebuilt at the next start: free disk space "
+        f"or make {path.parent} writable",
+    )
+
+
+class _WriteOnly:
+    """A file seen by numpy as a plain writer, so a failed write raises the OS error (ENOSPC, ...)."""
+
+    def __init__(self, fh):
+        self.write = fh.write
+
+
+def _load_vectors(path: Path, n_items: int) -> np.ndarray:
+    """The cached embeddings, or an exception saying what is wrong with the file."""
+    vectors = np.load(path, allow_pickle=False)
+    if not isinstance(vectors, np.ndarray) or vectors.ndim != 2 or vectors.shape[1] == 0:
+        raise ValueError(f"shape {getattr(vectors, 'shape', None)}, expected ({n_items}, dim)")
+    if len(vectors) != n_items:  # the key already names catalog and model: another length is damage
+        raise ValueError(f"{len(vectors)} rows for {n_items} items")
+    if not np.issubdtype(vectors.dtype, np.floating):
+        raise ValueError(f"dtype {vectors.dtype}")
+    if not np.isfinite(vectors).all():
+        raise ValueError("non-finite values")
+    return vectors
+
+
 def embed_catalog(
-    catalog: Catalog, encoder: Encoder, data: DataConfig, *, show_progress: bool = True
+    catalog: Catalog,
+    encoder: Encoder,
+    data: DataConfig,
+    *,
+    show_progress: bool = True,
+    notices: list[str] | None = None,
 ) -> tuple[np.ndarray, bool, float]:
     """Item-text embeddings, cached on disk keyed by catalog fingerprint and encoder name.
+
+    A damaged cache (unreadable, wrong shape, non-finite values) is re-embedded and saved again; a cache that
+    cannot be saved (read-only folder, full disk) leaves the vectors in memory. Both are logged as warnings
+    and appended to ``notices``.
 
     Returns (vectors, came_from_cache, seconds spent embedding).
     """
     path = data.cache_dir / f"{catalog.name}-{catalog.fingerprint()}-{encoder.name}.npy"
     if path.is_file():
         try:
-            vectors = np.load(path)
-            if vectors.ndim == 2 and len(vectors) == len(catalog):  # the key already names catalog and model
-                return vectors, True, 0.0
-        except (OSError, ValueError):
-            pass
-        log.warning("embedding cache %s is unreadable or stale; re-embedding", path)
+            return _load_vectors(path, len(catalog)), True, 0.0
+        except Exception as exc:  # np.load raises EOFError, ValueError, UnpicklingError ... on a damaged file
+            _notify(notices, f"embedding cache {path} was damaged ({_reason(exc)}); the catalog was embedded again")
     start = time.perf_counter()
     vectors = encoder.encode(catalog.texts(), show_progress=show_progress)
     seconds = time.perf_counter() - start
 
     def save(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
-            np.save(fh, vectors)
+            # through ``write`` only (numpy's ``tofile`` on a real file loses the errno of a full disk)
+            np.save(_WriteOnly(fh), vectors)
 
-    atomic_write(path, save)
+    try:
+        atomic_write(path, save)
+    except OSError as exc:
+        _save_failed("embedding cache", path, exc, notices)
     return vectors, False, seconds
+
+
+def _load_index(path: Path, vectors: np.ndarray, kind: str):
+    """The saved FAISS index, or an exception saying why it does not fit ``vectors`` and ``kind``."""
+    import faiss
+
+    index = faiss.read_index(str(path))
+    want = {"flat": faiss.IndexFlat, "ivf": faiss.IndexIVF, "hnsw": faiss.IndexHNSW}[kind]
+    if not isinstance(index, want) or index.metric_type != faiss.METRIC_INNER_PRODUCT:
+        raise ValueError(f"a {type(index).__name__} (metric {index.metric_type}), not a {kind} inner-product index")
+    n, dim = vectors.shape
+    if index.ntotal != n or index.d != dim:
+        raise ValueError(f"{index.ntotal} vectors of dimension {index.d}, expected {n} of dimension {dim}")
+    if not index.is_trained:
+        raise ValueError("untrained index")
+    for row in sorted({0, n // 2, n - 1}) if n else ():  # a few stored vectors against the embeddings
+        try:
+            stored = index.reconstruct(row)
+        except RuntimeError:  # an index kind that keeps no vectors to read back (IVF without a direct map)
+            break
+        if not np.allclose(stored, vectors[row], atol=1e-4):
+            raise ValueError(f"vector {row} differs from the embeddings")
+    return index
+
+
+def _write_index(index, tmp: Path) -> None:
+    import faiss
+
+    # through a Python file: a full disk raises OSError here, also for the last flush at close (FAISS's own
+    # writer only prints a failed close)
+    with open(tmp, "wb") as fh:
+        faiss.write_index(index, faiss.PyCallbackIOWriter(fh.write))
 
 
 def build_item_index(
@@ -237,25 +325,28 @@ def build_item_index(
     *,
     show_progress: bool = True,
 ) -> BuiltIndex:
-    """Embed (or load cached vectors), then load or build and save the FAISS index."""
-    import faiss
+    """Embed (or load cached vectors), then load or build and save the FAISS index.
 
-    vectors, cached, seconds = embed_catalog(catalog, encoder, data, show_progress=show_progress)
+    Damaged files are rebuilt and files that cannot be saved are skipped: the index is served from memory
+    either way, and ``BuiltIndex.notices`` says what happened (also logged as warnings)."""
+    notices: list[str] = []
+    vectors, cached, seconds = embed_catalog(catalog, encoder, data, show_progress=show_progress, notices=notices)
     kind = resolve_kind(cfg, len(catalog))
     path = data.index_dir / f"{catalog.name}-{catalog.fingerprint()}-{encoder.name}-{kind}.faiss"
     index = None
     if path.is_file() and cached:
         try:
-            index = faiss.read_index(str(path))
-            if index.ntotal != len(catalog):
-                index = None
-        except RuntimeError:
-            log.warning("index file %s is unreadable; rebuilding", path)
+            index = _load_index(path, np.asarray(vectors, dtype=np.float32), kind)
+        except Exception as exc:  # FAISS raises RuntimeError on a damaged file; a wrong size is a ValueError
+            _notify(notices, f"item index {path} was damaged ({_reason(exc)}); it was rebuilt")
             index = None
     faiss_index = FaissIndex(catalog, vectors, cfg, index=index)
     if index is None:
-        atomic_write(path, lambda p: faiss.write_index(faiss_index.index, str(p)))
-    return BuiltIndex(faiss_index, encoder, cached, seconds, path)
+        try:
+            atomic_write(path, lambda tmp: _write_index(faiss_index.index, tmp))
+        except (OSError, RuntimeError) as exc:
+            _save_failed("item index cache", path, exc, notices)
+    return BuiltIndex(faiss_index, encoder, cached, seconds, path, notices)
 
 
 def check_query(query: str, max_chars: int) -> tuple[str, list[str]]:

