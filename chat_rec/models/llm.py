@@ -146,6 +146,8 @@ class ScriptedChatModel(BaseChatModel):
     chunk_delay: float = 0.0
     #: how many streamed chunks were produced (a cancelled stream stops producing them)
     chunks_out: int = 0
+    #: a stream cut off mid-way: raises ConnectionError after this many chunks (None: never)
+    fail_after: int | None = None
     #: takes the schema like the local model (and keeps the last call's arguments for tests)
     accepts_json_schema: bool = True
     last_kwargs: dict = Field(default_factory=dict)
@@ -178,6 +180,8 @@ class ScriptedChatModel(BaseChatModel):
                 continue
             if n:
                 time.sleep(self.chunk_delay)
+            if self.fail_after is not None and self.chunks_out >= self.fail_after:
+                raise ConnectionError("the stream was cut off")
             self.chunks_out += 1
             yield ChatGenerationChunk(message=AIMessageChunk(content=piece))
 

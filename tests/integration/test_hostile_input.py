@@ -110,7 +110,7 @@ SQL = [
     "comedy' OR '1'='1",
     "SELECT * FROM feedback WHERE user = 'user:1'",
     "; DELETE FROM feedback;",
-    "horror\"; DROP TABLE user_state; --",
+    'horror"; DROP TABLE user_state; --',
     "admin'--",
     "1; UPDATE feedback SET value='up'",
     "%' AND 1=0 UNION SELECT sqlite_version() --",
@@ -210,9 +210,7 @@ ODD = [
 #: the hostile part after a plain request: the request must be read as without it
 PLAIN = "something scary from the 80s"
 NO_GENRE = [HTML[i] for i in (0, 1, 5, 7, 10, 13)] + SQL[:4] + INJECTION[:14] + [EMOJI[0], EMOJI[9]] + CONTROL[:3]
-WRAPPED = [PLAIN + " " + x for x in NO_GENRE] + [
-    x + " " + PLAIN for x in INJECTION[:10]
-]
+WRAPPED = [PLAIN + " " + x for x in NO_GENRE] + [x + " " + PLAIN for x in INJECTION[:10]]
 INPUTS = EMPTY + HUGE + CONTROL + RTL + EMOJI + HTML + MARKDOWN + SQL + LANGUAGES + INJECTION + ODD + WRAPPED
 PROMPT_LINES = [
     line.strip()

@@ -407,6 +407,8 @@ class LLMHelper:
             raise LLMFailure("the language model returned text that is not JSON") from None
         if not isinstance(data, dict):
             raise LLMFailure("the language model returned JSON that is not an object")
+        if data and not set(data) & set(LLMReading.model_fields):
+            raise LLMFailure("the language model returned JSON that does not fit the schema")
         try:
             reading = LLMReading.model_validate(data)
         except ValueError:  # pydantic's ValidationError: the answer does not fit the schema
