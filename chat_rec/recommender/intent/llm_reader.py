@@ -51,7 +51,12 @@ def describe_error(exc: BaseException) -> str:
     status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
     if isinstance(status, int):
         return f"HTTP {status}"
-    return type(exc).__name__
+    name = type(exc).__name__
+    if "Timeout" in name:
+        return "the server timed out"
+    if "Connection" in name:
+        return "cannot connect to the server"
+    return name
 
 
 def is_meta(word: str) -> bool:
