@@ -20,7 +20,7 @@ $(RUN_STAMP): pyproject.toml
 	touch $(RUN_STAMP)
 
 $(STAMP): pyproject.toml $(RUN_STAMP)
-	$(BIN)/pip install --no-compile -e '.[test,local-llm,train,lime]'
+	$(BIN)/pip install --no-compile -e '.[test,local-llm,train,lime,postgres]'
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -238,14 +238,17 @@ class Config:
     cross_encoder: CrossEncoderSpec = field(default_factory=CrossEncoderSpec)
     reranker_training: TrainConfig = field(default_factory=TrainConfig)
     dialogue_training: DialogueTrainConfig = field(default_factory=DialogueTrainConfig)
-    #: the feedback store (``CHATREC_STORE``): a SQLite file path (default ``<data root>/state.db``) or ``memory``
+    #: the feedback store (``CHATREC_STORE``): a SQLite file path (default ``<data root>/state.db``), a
+    #: ``postgresql://`` URL (several app processes sharing users), or ``memory``
     store: str = ""
 
     @property
-    def store_path(self) -> Path | None:
-        """The SQLite file of the feedback store, or None for the in-memory store."""
+    def store_path(self) -> Path | str | None:
+        """The feedback store: a SQLite file, a PostgreSQL URL (str), or None for the in-memory store."""
         if self.store == "memory":
             return None
+        if self.store.startswith(("postgresql://", "postgres://")):
+            return self.store
         return Path(self.store) if self.store else self.data.root / "state.db"
 
     @classmethod

@@ -173,7 +173,12 @@ def cmd_bench_feedback(args) -> int:
     items = [r.item_id for r in reply.items]
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, store in (("memory", MemoryStore()), ("sqlite", SQLiteStore(Path(tmp) / "state.db"))):
+        stores = [("memory", MemoryStore()), ("sqlite", SQLiteStore(Path(tmp) / "state.db"))]
+        if args.postgres:
+            from chat_rec.recommender.pgstore import PostgresStore
+
+            stores.append(("postgresql", PostgresStore(args.postgres)))
+        for name, store in stores:
             agent.store, session = store, Session()
             session.shown = list(items)
             times = []
@@ -186,6 +191,7 @@ def cmd_bench_feedback(args) -> int:
         f"bench feedback: {args.n} events each; median {results['sqlite']:.2f} ms with SQLite (WAL, "
         "synchronous=FULL), "
         f"{results['memory']:.2f} ms in memory (ratio {results['sqlite'] / max(results['memory'], 1e-9):.1f}x)"
+        + (f"; {results['postgresql']:.2f} ms with PostgreSQL (committed per event)" if args.postgres else "")
     )
     return 0
 

@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench_fb = bench.add_parser("feedback", help="milliseconds per 👍/👎 update")
     bench_fb.add_argument("-n", type=int, default=200)
+    bench_fb.add_argument("--postgres", help="also a PostgreSQL store at this postgresql:// URL (same run)")
     bench_fb.set_defaults(fn=cmd_bench_feedback)
 
     bench_load = bench.add_parser("load", help="many visitors at once over HTTP against the running app")

@@ -175,3 +175,13 @@ def test_store_failure_mid_chat_keeps_the_feedback(agent_factory, tmp_path):
     assert "unavailable" in message and 1 in session.liked
     # kept in the session (which still learns from it); the shared store is not swapped for everyone
     assert agent.store is store and [e.item for e in session.unsaved] == [1]
+
+
+def test_the_store_setting_names_sqlite_postgresql_or_memory():
+    from chat_rec.config import Config
+
+    assert Config.from_env({}).store_path == Path("data") / "state.db"
+    assert Config.from_env({"CHATREC_STORE": "/srv/chat/state.db"}).store_path == Path("/srv/chat/state.db")
+    assert Config.from_env({"CHATREC_STORE": "memory"}).store_path is None
+    url = "postgresql://chatrec@db.internal:5432/chatrec"
+    assert Config.from_env({"CHATREC_STORE": url}).store_path == url
