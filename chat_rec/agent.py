@@ -307,20 +307,23 @@ class Agent:
         session.user_vector = user_vector([(self.catalog.row(i), v) for i, v in eff], self.rec.vectors, self.online)
 
     def _restore(self, session: Session) -> None:
-        """A returning known user gets their feedback (and so their state) back from the store."""
-        if session.restored:
-            return
-        session.restored = True
+        """A known user's feedback from the store, merged into the session at every turn and 👍/👎: a returning
+        user gets their state back, and what they gave in another session or on another replica of the app (a
+        shared PostgreSQL store) counts from their next turn. One indexed read per call; anonymous sessions
+        are not read."""
         if session.user_id is None:
+            session.restored = True
             return
         try:
             past = self.store.events(session.user_key)
         except (sqlite3.Error, OSError, ChatRecError) as exc:
             log.warning("could not read past feedback: %s", exc)
-            session.restored = False  # tried again next turn
-            return
-        if past:
-            session.feedback = past + session.feedback
+            return  # tried again next turn
+        session.restored = True
+        known = {_event_key(e) for e in session.feedback}
+        fresh = [e for e in past if _event_key(e) not in known]
+        if fresh:
+            session.feedback = sorted(session.feedback + fresh, key=lambda e: e.time)
             self._apply_feedback(session)
 
     # --------------------------------------------------------------------------------- understanding
@@ -698,6 +701,10 @@ class Agent:
         reply.seconds = time.perf_counter() - started
         reply.timings = {f"text_llm_{name}": ms for name, ms in self.llm.timings.items()}
         yield reply
+
+
+def _event_key(event: FeedbackEvent) -> tuple:
+    return (event.session, repr(event.item), event.value, event.turn, round(event.time, 6))
 
 
 def describe_change(rules: Intent, refined: Intent, catalog) -> str:

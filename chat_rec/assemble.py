@@ -68,9 +68,7 @@ def build_agent(
     titles = TitleMatcher(catalog, recommender.popularity)
     llm_cfg = replace(cfg.llm, kind=llm_kind) if llm_kind else cfg.llm
     helper, notice = make_llm_helper(llm_cfg, catalog, titles)
-    from chat_rec.recommender.feedback import open_store
-
-    store, store_notice = (store, None) if store is not None else open_store(cfg.store_path)
+    store, store_notice = (store, None) if store is not None else open_feedback_store(cfg.store_path)
     # a damaged or unsaveable index cache (rebuilt, served from memory) is said on the first turn too
     reranker_notice = "; ".join(n for n in (fusion_notice, reranker_notice, *built.notices) if n) or None
     return Agent(
@@ -84,6 +82,24 @@ def build_agent(
         store_notice=store_notice,
         reranker_notice=reranker_notice,
     )
+
+
+def open_feedback_store(spec):
+    """The feedback store ``CHATREC_STORE`` names (``Config.store_path``): a ``postgresql://`` URL
+    (``PostgresStore``), a SQLite file, or None (in memory). When it cannot be used: an in-memory store and a
+    notice saying why."""
+    from chat_rec.errors import ChatRecError
+    from chat_rec.recommender.feedback import MemoryStore, open_store
+
+    if isinstance(spec, str) and spec.startswith(("postgresql://", "postgres://")):
+        from chat_rec.recommender.pgstore import PostgresStore
+
+        try:
+            return PostgresStore(spec), None
+        except ChatRecError as exc:
+            log.warning("feedback store unavailable: %s", exc)
+            return MemoryStore(), f"feedback is kept in memory only for this session: {exc}"
+    return open_store(spec)
 
 
 def make_llm_helper(llm_cfg, catalog, titles) -> tuple[LLMHelper | None, str | None]:

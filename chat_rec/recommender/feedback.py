@@ -175,19 +175,11 @@ class SQLiteStore:
         self.db.close()
 
 
-def open_store(path: Path | str | None) -> tuple[FeedbackStore, str | None]:
-    """The store ``path`` names: a SQLite file, a ``postgresql://`` URL (``PostgresStore``), or None (in memory).
-    When it cannot be used: an in-memory store and a notice saying why."""
+def open_store(path: Path | None) -> tuple[FeedbackStore, str | None]:
+    """The SQLite store at ``path``, or an in-memory store and a notice saying why not
+    (``assemble.open_feedback_store`` also opens PostgreSQL URLs)."""
     if path is None:
         return MemoryStore(), None
-    if str(path).startswith(("postgresql://", "postgres://")):
-        from chat_rec.recommender.pgstore import PostgresStore
-
-        try:
-            return PostgresStore(str(path)), None
-        except ChatRecError as exc:
-            log.warning("feedback store unavailable: %s", exc)
-            return MemoryStore(), f"feedback is kept in memory only for this session: {exc}"
     try:
         store = SQLiteStore(path)
         store.db.execute("BEGIN IMMEDIATE")  # proves we can write (a read-only file or a held lock fails here)

@@ -8,9 +8,10 @@ import pytest
 from helpers import PostgresServer
 
 from chat_rec.agent import Agent
+from chat_rec.assemble import open_feedback_store
 from chat_rec.config import AgentConfig
 from chat_rec.errors import ChatRecError
-from chat_rec.recommender.feedback import FeedbackEvent, MemoryStore, open_store
+from chat_rec.recommender.feedback import FeedbackEvent, MemoryStore
 from chat_rec.recommender.pgstore import MIGRATIONS, PostgresStore
 from chat_rec.session import Session
 
@@ -67,12 +68,19 @@ def test_two_replicas_share_a_users_feedback(pg, ml_parts):
     two = Agent(rec, inter, config=AgentConfig(k=5), store=PostgresStore(dsn))
     user = inter.user_ids[0]
     session = Session(user_id=user)
+    elsewhere = Session(user_id=user)  # the same user, in a session on the other replica
+    two.turn("a comedy", elsewhere)
     first = one.turn("something scary from the 80s", session)
-    liked = first.items[0].item_id
+    liked, disliked = first.items[0].item_id, first.items[1].item_id
     one.record_feedback(session, liked, "up")
-    elsewhere = Session(user_id=user)  # the same user's next turn lands on the other replica
-    two.turn("more like that", elsewhere)
-    assert liked in elsewhere.liked and elsewhere.user_vector is not None
+    one.record_feedback(session, disliked, "down")
+    # the next turn on the other replica, in the session already open there, counts both
+    again = two.turn("something scary from the 80s", elsewhere)
+    assert liked in elsewhere.liked and disliked in elsewhere.disliked and elsewhere.user_vector is not None
+    assert disliked not in [r.item_id for r in again.items]
+    fresh = Session(user_id=user)  # and a new session there starts from them
+    two.turn("hello", fresh)
+    assert fresh.liked == elsewhere.liked and fresh.disliked == elsewhere.disliked
 
 
 def test_a_server_that_goes_away_keeps_the_sessions_feedback_until_it_is_back(pg, ml_parts):
@@ -97,5 +105,5 @@ def test_a_server_that_goes_away_keeps_the_sessions_feedback_until_it_is_back(pg
 
 
 def test_an_unreachable_server_is_a_notice_not_a_crash(pg):
-    store, notice = open_store(f"postgresql://chatrec@127.0.0.1:{pg.port + 1}/nowhere?connect_timeout=1")
+    store, notice = open_feedback_store(f"postgresql://chatrec@127.0.0.1:{pg.port + 1}/nowhere?connect_timeout=1")
     assert isinstance(store, MemoryStore) and "PostgreSQL" in notice
