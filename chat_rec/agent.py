@@ -312,14 +312,12 @@ class Agent:
         shared PostgreSQL store) counts from their next turn. One indexed read per call; anonymous sessions
         are not read."""
         if session.user_id is None:
-            session.restored = True
             return
         try:
             past = self.store.events(session.user_key)
         except (sqlite3.Error, OSError, ChatRecError) as exc:
             log.warning("could not read past feedback: %s", exc)
             return  # tried again next turn
-        session.restored = True
         known = {_event_key(e) for e in session.feedback}
         fresh = [e for e in past if _event_key(e) not in known]
         if fresh:

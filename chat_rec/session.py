@@ -83,7 +83,6 @@ class Session:
     unsaved: list[FeedbackEvent] = field(default_factory=list)
     turns: int = 0
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    restored: bool = False
 
     @property
     def user_key(self) -> str:

@@ -208,7 +208,9 @@ def cmd_bench_load(args) -> int:
 
     cfg = make_config(args)
     sessions = [int(s) for s in str(args.sessions).split(",") if s.strip()]
-    titles = visitor_titles(cfg, max(sessions))
+    from chat_rec.datasets import load_dataset
+
+    titles = visitor_titles(*load_dataset(cfg.data), max(sessions))
     rows = []
     with tempfile.TemporaryDirectory(prefix="chatrec-load-") as scratch:
         store = Path(scratch) / "state.db"

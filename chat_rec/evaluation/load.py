@@ -138,8 +138,9 @@ def run_session(
                     job = client.submit(step.text, [], user, "laptop", "now", api_name="/send")
                     history, _ = job.result(timeout=left)
                     run.seconds.append(time.perf_counter() - start)
-                    run.results.append(("say", step.text, picks(history)))
-                    if any("Something went wrong" in p for p in picks(history)):
+                    shown = picks(history)
+                    run.results.append(("say", step.text, shown))
+                    if any("Something went wrong" in p for p in shown):
                         run.errors.append(f"turn {step.text!r}: the friendly error line")
                 else:
                     ack = client.submit(step.rank, step.value, api_name="/feedback").result(timeout=left)
@@ -286,15 +287,12 @@ class App:
         self.stop()
 
 
-def visitor_titles(cfg, n: int = 60) -> list[str]:
-    """``n`` distinct, well-known titles of the configured catalog (the most rated), one per visitor."""
-    from chat_rec.datasets import load_dataset
+def visitor_titles(catalog, interactions, n: int = 60) -> list[str]:
+    """``n`` distinct, well-known titles of the catalog (the most rated), one per visitor."""
     from chat_rec.recommender.explain import short_title
 
-    catalog, interactions = load_dataset(cfg.data)
     if interactions is not None:
-        counts = Counter(int(r) for r in interactions.item_rows)
-        rows = [r for r, _ in counts.most_common()]
+        rows = [r for r, _ in Counter(int(r) for r in interactions.item_rows).most_common()]
     else:
         rows = list(range(len(catalog)))
     out: list[str] = []

@@ -327,20 +327,6 @@ class Recommender:
                     out[t] = self._encoded[t]
             return out
 
-    def encode(self, text: str) -> np.ndarray:
-        """The encoder's vector of ``text``, remembered (the same words recur turn after turn). Raises what
-        the encoder raises."""
-        with self._encode_lock:
-            if text in self._encoded:
-                self._encoded.move_to_end(text)
-                return self._encoded[text]
-        vec = np.asarray(self.encoder.encode([text])[0], dtype=np.float32)
-        with self._encode_lock:
-            self._encoded[text] = vec
-            if len(self._encoded) > ENCODED_CACHE:
-                self._encoded.popitem(last=False)
-        return vec
-
     def _retrieve(self, r: sig.Request, state: UserState, flt: SearchFilter, allowed: np.ndarray) -> np.ndarray:
         n = self.n_candidates
         pool: set[int] = set()

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
@@ -12,17 +11,12 @@ from helpers import chromium_page
 
 from chat_rec.agent import Agent
 from chat_rec.config import AgentConfig
+from chat_rec.evaluation.load import free_port
 from chat_rec.recommender.feedback import MemoryStore
 from chat_rec.ui.app import build_app
 
 pytestmark = [pytest.mark.slow]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

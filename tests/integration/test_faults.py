@@ -285,18 +285,23 @@ def test_a_read_only_store_stays_in_its_session_and_heals(ml_parts, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- UI handlers
-def test_a_handler_exception_is_one_friendly_line_and_the_chat_goes_on(ml_parts, caplog):
-    agent = make_agent(ml_parts)
-    ui = ChatUI(agent)
-    state, history, _, _ = ui.send("a comedy", UIState(), [], "", "laptop", "now")
+def break_on_boom(agent, error: Exception) -> None:
+    """The agent's turn raises ``error`` for any message with "boom" in it (a bug in a handler's path)."""
     real = agent.turn_stream
 
     def broken(message, session):
         if "boom" in message:
-            raise KeyError("a bug")
+            raise error
         return real(message, session)
 
     agent.turn_stream = broken
+
+
+def test_a_handler_exception_is_one_friendly_line_and_the_chat_goes_on(ml_parts, caplog):
+    agent = make_agent(ml_parts)
+    ui = ChatUI(agent)
+    state, history, _, _ = ui.send("a comedy", UIState(), [], "", "laptop", "now")
+    break_on_boom(agent, KeyError("a bug"))
     with caplog.at_level(logging.ERROR):
         after, shown, _, _ = ui.send("boom", state, history, "", "laptop", "now")
     assert shown[-1]["content"] == messages.INTERNAL and "KeyError" not in str(shown)
@@ -313,14 +318,7 @@ def test_over_http_a_failing_turn_shows_one_line_and_no_traceback(ml_parts, capl
     from chat_rec.ui.app import build_app
 
     agent = make_agent(ml_parts)
-    real = agent.turn_stream
-
-    def broken(message, session):
-        if "boom" in message:
-            raise ZeroDivisionError("a bug")
-        return real(message, session)
-
-    agent.turn_stream = broken
+    break_on_boom(agent, ZeroDivisionError("a bug"))
     demo = build_app(agent)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=False, quiet=True)

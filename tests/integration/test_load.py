@@ -11,7 +11,6 @@ Latencies are the benchmark's (``chat-rec bench load``), never asserted here."""
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from collections import Counter
@@ -20,7 +19,7 @@ import pytest
 
 from chat_rec.agent import Agent
 from chat_rec.config import AgentConfig
-from chat_rec.evaluation.load import App, connect, run_load, stored_events
+from chat_rec.evaluation.load import App, connect, run_load, stored_events, visitor_titles
 from chat_rec.recommender.feedback import SQLiteStore, effective
 from chat_rec.session import Session
 
@@ -38,17 +37,43 @@ def app_env(ml_parts, store) -> dict[str, str]:
 
 
 def titles_of(ml_parts, n=60):
-    from chat_rec.recommender.explain import short_title
+    return visitor_titles(ml_parts["catalog"], ml_parts["interactions"], n)
 
-    counts = Counter(int(r) for r in ml_parts["interactions"].item_rows)
-    out = []
-    for row, _ in counts.most_common():
-        title = short_title(ml_parts["catalog"].items[row])
-        if title not in out and re.fullmatch(r"[\w' :.&-]+", title):
-            out.append(title)
-        if len(out) == n:
-            break
-    return out
+
+class Clicking:
+    """Visitors clicking 👍/👎 through their first five cards (``values`` in turn) as fast as their server answers,
+    each in its own thread, until ``stop`` or their server dies. ``acked``: every (user, item, value) the server
+    said it stored."""
+
+    def __init__(self, clients, values: tuple[str, ...]):
+        self.acked: list[tuple[str, object, str]] = []
+        self._lock, self._stop, self.values = threading.Lock(), threading.Event(), values
+        self._threads = [threading.Thread(target=self._clicks, args=(c,)) for c in clients]
+        for t in self._threads:
+            t.start()
+
+    def _clicks(self, client) -> None:
+        n = 0
+        while not self._stop.is_set():
+            value = self.values[n % len(self.values)]
+            try:
+                ack = client.predict(1 + n % 5, value, api_name="/feedback")
+            except Exception:  # the server died under us: this one was never acknowledged
+                return
+            if ack.get("stored"):
+                with self._lock:
+                    self.acked.append((ack["user"], ack["item"], value))
+            n += 1
+
+    def wait_for(self, n: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.acked) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(30)
 
 
 def test_fifty_visitors_at_once(ml_parts, tmp_path):
@@ -65,41 +90,19 @@ def test_sigkill_during_feedback_loses_no_acknowledged_event(ml_parts, tmp_path)
     store = tmp_path / "state.db"
     env = app_env(ml_parts, store)
     users = [1, 2, 3, 4, 5, 6]
-    acked: list[tuple[str, object, str]] = []
-    lock = threading.Lock()
     app = App(env, tmp_path / "app.log").start()
     try:
         clients = {u: connect(app.url) for u in users}
         titles = titles_of(ml_parts)
         for u, client in clients.items():  # each known user asks once, then clicks through its cards
             client.predict(f"something like {titles[u % len(titles)]}", [], str(u), "laptop", "now", api_name="/send")
-        stop = threading.Event()
-
-        def clicks(u):
-            client, n = clients[u], 0
-            while not stop.is_set():
-                value = ("up", "down", "up", "retract")[n % 4]
-                try:
-                    ack = client.predict(1 + n % 5, value, api_name="/feedback")
-                except Exception:  # the server died under us: this one was never acknowledged
-                    return
-                if ack.get("stored"):
-                    with lock:
-                        acked.append((ack["user"], ack["item"], value))
-                n += 1
-
-        threads = [threading.Thread(target=clicks, args=(u,)) for u in users]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 60
-        while len(acked) < 60 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        clicking = Clicking(clients.values(), ("up", "down", "up", "retract"))
+        clicking.wait_for(60)
         app.kill()  # SIGKILL mid-stream: no shutdown code runs
-        stop.set()
-        for t in threads:
-            t.join(30)
+        clicking.stop()
     finally:
         app.kill()
+    acked = clicking.acked
     assert len(acked) >= 60
     held = stored_events(store)
     missing = Counter(acked) - held

@@ -5,13 +5,12 @@ shapes their next turn on the other, and SIGKILL of one replica while users clic
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import Counter
 
 import pytest
 from helpers import PostgresServer
-from test_load import app_env
+from test_load import Clicking, app_env
 
 from chat_rec.catalog import display_title
 from chat_rec.evaluation.load import App, connect
@@ -69,38 +68,16 @@ def test_a_dislike_on_one_replica_shapes_the_next_turn_on_the_other(two_replicas
 
 def test_sigkill_of_one_replica_loses_no_acknowledged_event(two_replicas):
     a, b, dsn = two_replicas
-    acked: list = []
-    lock = threading.Lock()
-    stop = threading.Event()
     placement = {u: (a if u <= 3 else b) for u in range(1, 7)}
     clients = {u: connect(app.url) for u, app in placement.items()}
     for u, client in clients.items():
         client.predict(ASK, [], str(u), "laptop", "now", api_name="/send")
-
-    def clicks(u):
-        n = 0
-        while not stop.is_set():
-            value = ("up", "down", "retract")[n % 3]
-            try:
-                ack = clients[u].predict(1 + n % 5, value, api_name="/feedback")
-            except Exception:  # that replica died: never acknowledged
-                return
-            if ack.get("stored"):
-                with lock:
-                    acked.append((ack["user"], ack["item"], value))
-            n += 1
-
-    threads = [threading.Thread(target=clicks, args=(u,)) for u in clients]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + 60
-    while len(acked) < 40 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    clicking = Clicking(clients.values(), ("up", "down", "retract"))
+    clicking.wait_for(40)
     a.kill()  # SIGKILL one replica mid-stream
     time.sleep(1.0)  # the other keeps serving
-    stop.set()
-    for t in threads:
-        t.join(30)
+    clicking.stop()
+    acked = clicking.acked
     assert len(acked) >= 40
     missing = Counter(acked) - stored(dsn)
     assert not missing, f"acknowledged but lost: {missing}"
