@@ -26,7 +26,8 @@ def build_agent(
     store=None,
     dataset=None,
 ) -> Agent:
-    """The embedded default agent from a Config: catalog, cached item index, rating-weighted EASE,
+    """The embedded default agent from a Config: catalog, cached item index, CF chosen by catalog size
+    (rating-weighted EASE, or the sparse item-kNN on a large catalog: ``models.cf.make_cf``),
     and the chosen LLM (falling back to rules, with a notice, when it cannot load).
 
     ``dataset``: an already loaded (catalog, interactions) pair; loaded from ``cfg.data`` when None.
@@ -34,7 +35,7 @@ def build_agent(
     from dataclasses import replace
 
     from chat_rec.datasets import load_dataset
-    from chat_rec.models.cf import EASE
+    from chat_rec.models.cf import make_cf
     from chat_rec.models.encoder import BatchingEncoder, make_encoder
     from chat_rec.models.index import build_item_index
 
@@ -43,7 +44,7 @@ def build_agent(
         interactions = prepare(interactions)
     encoder = encoder or make_encoder(cfg.encoder)
     built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=show_progress)
-    cf = EASE(lam=100.0, weighting="rating").fit(interactions) if interactions is not None else None
+    cf = make_cf(interactions, cfg.cf)
     fusion, fusion_notice = load_fusion(cfg.ranker.path, cfg.ranker.models_dir)
     # The re-ranker is loaded only when the fitted fusion gives it a weight: a part that does not beat its
     # baseline on validation is neither computed nor shown.
@@ -60,6 +61,7 @@ def build_agent(
         reranker=reranker,
         fusion=fusion,
         rerank_top=cfg.reranker.top,
+        full_rank_max=cfg.index.full_rank_max,
     )
     if reranker is not None and len(catalog) <= WARM_MAX:
         # the frozen item side of every catalog text, once at start (about 10 s for MovieLens-100K on two

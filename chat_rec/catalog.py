@@ -123,6 +123,7 @@ class Catalog:
         for row, item in enumerate(self.items):
             for g in item.genres:
                 self.genre_matrix[row, index[g]] = True
+        self.has_genre = self.genre_matrix.any(axis=1)  # rows with any genre data
         # the same film under two ids (MovieLens-100K has 18 such pairs): rows that share a normalised
         # title and year; a list never shows both, and excluding one excludes the other
         by_film: dict[tuple[str, int], list[int]] = {}
@@ -231,9 +232,15 @@ class Interactions:
             raise KeyError(f"user id {user_id!r} has no interactions in {self.catalog.name!r}") from None
 
     def history(self, user_id: ItemId) -> tuple[np.ndarray, np.ndarray]:
-        """(item rows, ratings) of one user, in file order."""
-        mask = self.user_rows == self.user_row(user_id)
-        return self.item_rows[mask], self.ratings[mask]
+        """(item rows, ratings) of one user, in file order (an index over users is built at the first call,
+        so a call reads that user's events only)."""
+        u = self.user_row(user_id)
+        if getattr(self, "_by_user", None) is None:
+            order = np.argsort(self.user_rows, kind="stable")
+            self._by_user = (order, np.searchsorted(self.user_rows[order], np.arange(self.n_users + 1)))
+        order, starts = self._by_user
+        events = order[starts[u] : starts[u + 1]]
+        return self.item_rows[events], self.ratings[events]
 
     def subset(self, mask: np.ndarray) -> Interactions:
         """The events where ``mask`` is true (same users and catalog)."""

@@ -17,6 +17,7 @@ MAX_QUERY_CHARS = 2_000
 
 ENCODERS = ("minilm", "hash")  # or a sentence-transformers folder
 INDEX_KINDS = ("auto", "flat", "ivf", "hnsw")
+CF_KINDS = ("auto", "ease", "knn", "none")
 LLM_KINDS = ("local", "openai", "none")
 READERS = ("refine", "merge", "rules", "llm")
 
@@ -79,10 +80,31 @@ class IndexConfig:
     flat_max: int = 50_000
     ivf_nprobe: int = 16
     hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
     hnsw_ef_search: int = 128
+    #: a filter that leaves at most this many rows is searched exactly over them (approximate kinds)
+    exact_below: int = 20_000
+    #: at most this many rows passing the filters are all ranked (every signal over each); above, the
+    #: candidates are retrieved (``Recommender._retrieve``), so a turn's cost follows its candidates
+    full_rank_max: int = 20_000
 
     def __post_init__(self):
         _check("CHATREC_INDEX", self.kind, INDEX_KINDS)
+
+
+@dataclass(frozen=True)
+class CFConfig:
+    """Collaborative filtering (``models.cf.make_cf``). ``kind``: ``auto`` (EASE up to ``ease_max`` items, whose
+    dense item-item matrix takes 4·n² bytes; above that the sparse item-kNN), ``ease``, ``knn`` (cosine item
+    neighbours, ``knn_neighbours`` per item, from the ``implicit`` library) or ``none`` (CHATREC_CF)."""
+
+    kind: str = "auto"
+    ease_max: int = 10_000
+    ease_lambda: float = 100.0
+    knn_neighbours: int = 100
+
+    def __post_init__(self):
+        _check("CHATREC_CF", self.kind, CF_KINDS)
 
 
 @dataclass(frozen=True)
@@ -230,6 +252,7 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
+    cf: CFConfig = field(default_factory=CFConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     reranker: RerankerConfig = field(default_factory=RerankerConfig)
@@ -264,6 +287,7 @@ class Config:
             data = replace(data, allow_download=False)
         encoder = EncoderConfig(kind=env.get("CHATREC_ENCODER", "minilm"))
         index = IndexConfig(kind=env.get("CHATREC_INDEX", "auto"))
+        cf = CFConfig(kind=overrides.get("cf") or env.get("CHATREC_CF", "auto"))
         if overrides.get("data_dir"):
             data = replace(data, root=Path(overrides["data_dir"]))
         if overrides.get("encoder"):
@@ -294,6 +318,7 @@ class Config:
             data=data,
             encoder=encoder,
             index=index,
+            cf=cf,
             llm=llm,
             reranker=reranker,
             ranker=ranker,

@@ -196,6 +196,28 @@ def cmd_bench_feedback(args) -> int:
     return 0
 
 
+def cmd_bench_scale(args) -> int:
+    """The cost of a turn as the catalog grows (``chat_rec.evaluation.scale``): synthetic catalogs of the given
+    sizes, each index kind served by a fresh process running ``build_agent``; rows as JSON."""
+    import tempfile
+
+    from chat_rec.evaluation.scale import run_scale
+
+    sizes = [int(x.replace("_", "")) for x in args.items.split(",") if x.strip()]
+    kinds = [k.strip() for k in args.index.split(",") if k.strip()]
+    if not sizes or any(n < 1_000 for n in sizes):
+        raise ChatRecError(f"--items {args.items!r}: give comma-separated sizes of at least 1,000, e.g. 10000,100000")
+    bad = [k for k in kinds if k not in ("flat", "ivf", "hnsw")]
+    if bad or not kinds:
+        raise ChatRecError(f"--index {args.index!r}: accepted kinds are flat, ivf, hnsw")
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="chatrec-scale-"))
+    result = run_scale(sizes, kinds, work, timeout=args.timeout, real_subset=args.real)
+    if args.out:
+        write_json(Path(args.out), result)
+        print(f"wrote {args.out}")
+    return 0
+
+
 def cmd_bench_load(args) -> int:
     """Many visitors at once over HTTP against the running app (``chat_rec.evaluation.load``): throughput,
     p50/p95 seconds per turn, errors, cross-talk, and whether the feedback store holds exactly the acknowledged

@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from chat_rec.cli.bench import cmd_bench_feedback, cmd_bench_load, cmd_bench_turn
+from chat_rec.cli.bench import cmd_bench_feedback, cmd_bench_load, cmd_bench_scale, cmd_bench_turn
 from chat_rec.cli.chat import cmd_chat, cmd_shell
 from chat_rec.cli.common import REAL_REQUESTS, WRITTEN_REQUESTS, add_catalog_args
 from chat_rec.cli.data import cmd_data_fetch, cmd_index_build, cmd_llm_fetch, cmd_search
@@ -86,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench_fb.add_argument("-n", type=int, default=200)
     bench_fb.add_argument("--postgres", help="also a PostgreSQL store at this postgresql:// URL (same run)")
     bench_fb.set_defaults(fn=cmd_bench_feedback)
+
+    bench_scale = bench.add_parser("scale", help="turn cost, index recall and memory on synthetic catalogs of many sizes")
+    bench_scale.add_argument("--items", default="10000,100000,1000000", help="comma-separated catalog sizes")
+    bench_scale.add_argument("--index", default="flat,hnsw", help="index kinds per size: flat, ivf, hnsw")
+    bench_scale.add_argument("--work", help="folder for the generated vectors and indexes (default: a new temp folder)")
+    bench_scale.add_argument("--real", type=int, default=1000, help="items per size embedded for real with MiniLM")
+    bench_scale.add_argument("--timeout", type=float, default=5400.0, help="seconds for one prepare or serve process")
+    bench_scale.add_argument("--out", help="write the rows as JSON, e.g. results/bench-scale.json")
+    bench_scale.set_defaults(fn=cmd_bench_scale)
 
     bench_load = bench.add_parser("load", help="many visitors at once over HTTP against the running app")
     bench_load.add_argument("--sessions", default="10,50", help="comma-separated visitor counts, e.g. 10,50")

@@ -1,7 +1,12 @@
-"""Collaborative filtering: EASE (Steck 2019) and a popularity baseline.
+"""Collaborative filtering: EASE (Steck 2019), a sparse item-kNN for large catalogs, and a popularity baseline.
 
-Both score a *history vector* (one weight per catalog row), so a chat user with no stored history is
-served by fold-in: the few items they liked in the conversation form the vector.
+Each scores a *history vector* (one weight per catalog row), so a chat user with no stored history is
+served by fold-in: the few items they liked in the conversation form the vector. EASE and the item-kNN are
+both an item-item matrix ``B`` (dense n×n for EASE, sparse with ``k`` neighbours per row for the kNN), so a
+fold-in is the weighted sum of the history's rows of ``B``: ``fold_in`` reads only those rows.
+
+``make_cf`` picks the model by catalog size: EASE while its dense matrix fits (``CFConfig.ease_max``
+items: 400 MB at 10,000), the item-kNN above (``k`` floats per item: 400 MB at a million items with k=100).
 """
 
 from __future__ import annotations
@@ -100,6 +105,96 @@ class EASE(_Recommend):
         if self.B is None:
             raise RuntimeError("EASE.score called before fit()")
         return np.asarray(x, dtype=np.float32) @ self.B
+
+    def fold_in(self, cols: list[int], weights: list[float]) -> np.ndarray:
+        """Scores of every item for a history of a few columns: ``weights @ B[cols]`` (dense, n floats)."""
+        return np.asarray(weights, dtype=np.float32) @ self.B[cols]
+
+    def pair(self, cols: list[int], col: int) -> np.ndarray:
+        """``B[cols, col]``: how much each history item adds to ``col``'s score."""
+        return self.B[np.asarray(cols, dtype=np.int64), col]
+
+    @property
+    def nbytes(self) -> int:
+        return 0 if self.B is None else self.B.nbytes
+
+
+class ItemKNN(_Recommend):
+    """Sparse item-item cosine neighbours: for each item its ``k`` most similar items by the users who
+    rated both (``implicit.nearest_neighbours.CosineRecommender``, C++, all cores). Memory and a fold-in
+    grow with ``k``, not with the catalog: the cost of a turn follows its candidates.
+
+    Args:
+        k: neighbours kept per item.
+        weighting: ``binary`` or ``rating`` (X = rating / 5), as for EASE.
+    """
+
+    def __init__(self, k: int = 100, weighting: str = "rating"):
+        self.k = int(k)
+        self.weighting = weighting
+        self.B: sparse.csr_matrix | None = None
+
+    def fit(self, interactions: Interactions) -> ItemKNN:
+        return self.fit_matrix(user_item_matrix(interactions, self.weighting))
+
+    def fit_matrix(self, X: sparse.spmatrix) -> ItemKNN:
+        from implicit.nearest_neighbours import CosineRecommender
+
+        import warnings
+
+        model = CosineRecommender(K=self.k)
+        with warnings.catch_warnings():  # implicit converts its own transposed copy and warns about it
+            warnings.simplefilter("ignore")
+            model.fit(sparse.csr_matrix(X, dtype=np.float32), show_progress=False)
+        B = sparse.csr_matrix(model.similarity, dtype=np.float32)
+        B.setdiag(0.0)  # an item is not its own neighbour (as EASE's zero diagonal)
+        B.eliminate_zeros()
+        self.B, self.n_items = B, X.shape[1]
+        return self
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        if self.B is None:
+            raise RuntimeError("ItemKNN.score called before fit()")
+        return np.asarray(self.B.T @ np.asarray(x, dtype=np.float32).T).T
+
+    def fold_in(self, cols: list[int], weights: list[float]) -> np.ndarray:
+        """Scores of every item for a history of a few columns (dense, n floats; 0 beyond the neighbours)."""
+        rows = self.B[cols]
+        out = np.zeros(self.n_items, dtype=np.float32)
+        np.add.at(out, rows.indices, rows.data * np.repeat(np.asarray(weights, dtype=np.float32), np.diff(rows.indptr)))
+        return out
+
+    def neighbours(self, cols: list[int], weights: list[float]) -> tuple[np.ndarray, np.ndarray]:
+        """(columns, scores) of the items a fold-in scores above 0: the union of the history's neighbours."""
+        rows = self.B[cols]
+        if not rows.nnz:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        w = np.repeat(np.asarray(weights, dtype=np.float32), np.diff(rows.indptr))
+        found, inverse = np.unique(rows.indices, return_inverse=True)
+        scores = np.zeros(len(found), dtype=np.float32)
+        np.add.at(scores, inverse, rows.data * w)
+        return found.astype(np.int64), scores
+
+    def pair(self, cols: list[int], col: int) -> np.ndarray:
+        return np.asarray(self.B[np.asarray(cols, dtype=np.int64)][:, [col]].toarray()).ravel()
+
+    @property
+    def nbytes(self) -> int:
+        return 0 if self.B is None else self.B.data.nbytes + self.B.indices.nbytes + self.B.indptr.nbytes
+
+
+def make_cf(interactions: Interactions | None, cfg=None) -> EASE | ItemKNN | None:
+    """The CF model for a catalog (``CFConfig``): EASE up to ``ease_max`` items, the sparse item-kNN above;
+    None without interactions or with ``kind="none"``."""
+    from chat_rec.config import CFConfig
+
+    cfg = cfg or CFConfig()
+    if interactions is None or cfg.kind == "none":
+        return None
+    kind = cfg.kind if cfg.kind != "auto" else ("ease" if len(interactions.catalog) <= cfg.ease_max else "knn")
+    if kind == "ease":
+        return EASE(lam=cfg.ease_lambda, weighting="rating").fit(interactions)
+    return ItemKNN(k=cfg.knn_neighbours, weighting="rating").fit(interactions)
 
 
 class Popularity(_Recommend):

@@ -49,9 +49,7 @@ class SearchFilter:
         if self.exclude_ids:
             keep[catalog.rows(self.exclude_ids, skip_unknown=True)] = False
         if self.require_genres:
-            keep &= catalog.genre_mask(self.require_genres, any_of=not self.all_genres) | ~catalog.genre_matrix.any(
-                axis=1
-            )
+            keep &= catalog.genre_mask(self.require_genres, any_of=not self.all_genres) | ~catalog.has_genre
         if self.forbid_genres:
             keep &= ~catalog.genre_mask(self.forbid_genres)
         if self.year_min is not None:
@@ -130,6 +128,10 @@ class FaissIndex:
             raise ValueError(f"{len(self.vectors)} vectors for {len(catalog)} items")
         self.kind = resolve_kind(cfg, len(catalog))
         self.index = index if index is not None else self._build(faiss)
+        stored = _stored_vectors(faiss, self.index)
+        if stored is not None and stored.shape == self.vectors.shape:
+            # the vectors the index keeps, read in place: one copy in memory, not two (1.5 GB at a million)
+            self.vectors = np.asarray(stored)  # a plain view; its base keeps the index's memory alive
 
     def _build(self, faiss):
         n, dim = self.vectors.shape
@@ -142,6 +144,7 @@ class FaissIndex:
             index.nprobe = min(self.cfg.ivf_nprobe, nlist)
         else:
             index = faiss.IndexHNSWFlat(dim, self.cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = self.cfg.hnsw_ef_construction
             index.hnsw.efSearch = self.cfg.hnsw_ef_search
         index.add(self.vectors)
         return index
@@ -163,18 +166,49 @@ class FaissIndex:
         if filters is None or filters.is_empty:
             scores, rows = self.index.search(vectors, k)
             return [_hits(self.catalog, r, s) for r, s in zip(rows, scores)]
-        allowed = np.flatnonzero(filters.mask(self.catalog)).astype(np.int64)
-        if allowed.size == 0:
+        mask = filters.mask(self.catalog)
+        n_allowed = int(mask.sum())
+        if n_allowed == 0:
             return [[] for _ in vectors]
-        selector = faiss.IDSelectorBatch(allowed)
+        if self.kind != "flat" and n_allowed <= self.cfg.exact_below:
+            # a tight filter: exact search over the few allowed rows is cheaper than a starved graph walk
+            return self._exact(vectors, k, np.flatnonzero(mask))
+        # the allowed rows as a bitmap (one bit per row, n / 8 bytes), not a hash set of up to n ids
+        bitmap = np.packbits(mask, bitorder="little")
+        selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
         scores, rows = self.index.search(vectors, k, params=self._params(faiss, selector))
         out = []
         for q, (r, s) in enumerate(zip(rows, scores)):
             hits = _hits(self.catalog, r, s)
-            if len(hits) < min(k, allowed.size):  # approximate index starved by the filter
-                hits = ExactIndex(self.catalog, self.vectors).search(vectors[q : q + 1], k, filters)[0]
+            if len(hits) < min(k, n_allowed):  # approximate index starved by the filter
+                hits = self._exact(vectors[q : q + 1], k, np.flatnonzero(mask))[0]
             out.append(hits)
         return out
+
+    def _exact(self, vectors: np.ndarray, k: int, allowed: np.ndarray) -> list[list[Hit]]:
+        out = []
+        for row_scores in vectors @ self.vectors[allowed].T:
+            top = np.argpartition(-row_scores, k - 1)[:k] if k < len(allowed) else np.arange(len(allowed))
+            top = top[np.argsort(-row_scores[top], kind="stable")]
+            out.append(_hits(self.catalog, allowed[top], row_scores[top]))
+        return out
+
+
+def _stored_vectors(faiss, index) -> np.ndarray | None:
+    """A numpy view of the vectors a flat or HNSW-flat index stores (valid while ``index`` lives), else None."""
+    storage = faiss.downcast_index(index.storage) if isinstance(index, faiss.IndexHNSW) else index
+    if not isinstance(storage, faiss.IndexFlat) or storage.ntotal == 0:
+        return None
+    n, d = storage.ntotal, storage.d
+    view = faiss.rev_swig_ptr(storage.get_xb(), n * d).reshape(n, d).view(_IndexMemory)
+    view.owner = index  # the index's memory stays alive as long as any view of it
+    return view
+
+
+class _IndexMemory(np.ndarray):
+    """A numpy view of memory a FAISS index owns, holding a reference to that index."""
+
+    owner = None
 
 
 def resolve_kind(cfg: IndexConfig, n_items: int) -> str:

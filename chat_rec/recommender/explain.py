@@ -82,7 +82,7 @@ def facts_for(rec: Recommender, scored: Scored, intent: Intent, state: UserState
             facts.append(
                 Fact("genre", f"it is {_article(item.genres[0])} {' / '.join(item.genres[:3])} film", item.genres[:3])
             )
-        if rec.popularity[scored.row] > np.percentile(rec.popularity, 90):
+        if rec.popularity[scored.row] > rec.popular_cut:
             facts.append(Fact("popular", "it is among the most watched titles in the catalog", ()))
     return facts[:max_facts]
 
@@ -93,7 +93,7 @@ def _cf_source(rec: Recommender, row: int, state: UserState, liked: list[int]) -
     weights = list(np.asarray(state.history_ratings, dtype=np.float32) / 5.0) + [1.0] * len(liked)
     if not rows:
         return None
-    contrib = np.asarray(weights) * rec.cf.B[np.asarray(rows), row]
+    contrib = np.asarray(weights) * rec.cf.pair(rows, row)
     best = int(np.argmax(contrib))
     return rows[best] if contrib[best] > 0 else None
 

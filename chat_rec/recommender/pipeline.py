@@ -119,7 +119,7 @@ class Recommender:
         n_candidates: int = 100,
         rerank_top: int = 50,
         side: sig.SideData | None = None,
-        full_rank_max: int = 50_000,
+        full_rank_max: int = 20_000,
     ):
         self.catalog, self.index, self.vectors, self.encoder = catalog, index, vectors, encoder
         self.cf, self.reranker, self.n_candidates = cf, reranker or IdentityReranker(), n_candidates
@@ -139,6 +139,9 @@ class Recommender:
         self.texts = [item_text(item) for item in catalog.items]
         self.features = sig.CatalogFeatures.build(catalog, vectors, side, self.texts)
         self._lower_texts = self.features.lower_texts
+        #: rows by popularity (most first) and the 90th percentile, once: no turn sorts the catalog
+        self._by_popularity = np.argsort(-self.popularity, kind="stable")
+        self.popular_cut = float(np.percentile(self.popularity, 90))
         self._encoded: OrderedDict[str, np.ndarray] = OrderedDict()
         self._encode_lock = threading.Lock()
         self._local = threading.local()  # per turn (thread): the encoder's failure, for Ranking.notices
@@ -328,19 +331,25 @@ class Recommender:
             return out
 
     def _retrieve(self, r: sig.Request, state: UserState, flt: SearchFilter, allowed: np.ndarray) -> np.ndarray:
+        """The union of the index's neighbours of the query, the words, the 👍/👎 vector and each reference,
+        the CF neighbours and the most popular allowed rows: ``n_candidates`` of each. Its cost follows the
+        candidates: the index searches are approximate above ``IndexConfig.flat_max`` items, the sparse CF
+        reads only the history's neighbours, and popularity is sorted once."""
         n = self.n_candidates
-        pool: set[int] = set()
-        for vec in (r.query_vector, r.words_vector, r.user_vector):
-            if vec is not None and float(np.linalg.norm(vec)) > 1e-6:
-                pool |= {h.row for h in self.index.search(np.asarray(vec, dtype=np.float32)[None, :], n, flt)[0]}
+        queries = [
+            np.asarray(vec, dtype=np.float32)
+            for vec in (r.query_vector, r.words_vector, r.user_vector)
+            if vec is not None and float(np.linalg.norm(vec)) > 1e-6
+        ]
         if r.references:
-            for hits in self.index.search(self.vectors[r.references], n, flt):
+            queries.extend(self.vectors[r.references])
+        pool: set[int] = set()
+        if queries:  # one batched search (one filter bitmap) for every query vector
+            for hits in self.index.search(np.stack(queries), n, flt):
                 pool |= {h.row for h in hits}
-        rows = np.flatnonzero(allowed)
-        cf = sig.cf(self.features, r, rows)
-        if cf is not None:
-            pool |= set(rows[np.argsort(-cf)[:n]].tolist())
-        pool |= set(rows[np.argsort(-self.popularity[rows], kind="stable")[:n]].tolist())
+        pool |= set(sig.cf_top(self.features, r, allowed, n).tolist())
+        by_pop = self._by_popularity
+        pool |= set(by_pop[allowed[by_pop]][:n].tolist())
         return np.asarray(sorted(x for x in pool if allowed[x]), dtype=np.int64)
 
     def _rerank(

@@ -23,7 +23,7 @@ Each signal, what it measures (higher = more recommended) and what it needs:
   genres, references]
 * ``ref_year``: minus the distance in years from the median year of the referenced / liked items [needs: years,
   references]
-* ``cf``: rating-weighted EASE folded in from the history (rating/5), likes (1.0) and references (0.6) [needs: CF
+* ``cf``: rating-weighted EASE (the sparse item-kNN on a large catalog, ``models.cf.make_cf``) folded in from the history (rating/5), likes (1.0) and references (0.6) [needs: CF
   data]
 * ``cf_last``: EASE folded in from the latest reference alone [needs: CF data, references]
 * ``user``: cosine of the item with the session's 👍/👎 user vector (online logistic update) [needs: feedback]
@@ -318,34 +318,70 @@ def ref_year(f, r, cand):
     return None if not years or filled is None else -np.abs(filled[cand] - float(np.median(years)))
 
 
-def fold_in(f: CatalogFeatures, rows: list[int], values: list[float], cand: np.ndarray) -> np.ndarray | None:
-    """EASE scores of the candidates from a few weighted rows: the weighted sum of their rows of B."""
-    side = f.side
-    if side.cf is None:
-        return None
-    col = side.cf_col
+def _picked(f: CatalogFeatures, rows: list[int], values: list[float]) -> dict[int, float]:
+    """CF columns and summed weights of a few weighted catalog rows (rows outside the CF data dropped)."""
+    col = f.side.cf_col
     picked: dict[int, float] = {}
     for row, v in zip(rows, values):
         c = int(row if col is None else col[row])
         if c >= 0 and v:
             picked[c] = picked.get(c, 0.0) + float(v)
+    return picked
+
+
+def fold_in(f: CatalogFeatures, rows: list[int], values: list[float], cand: np.ndarray) -> np.ndarray | None:
+    """CF scores of the candidates from a few weighted rows: the weighted sum of their rows of the item-item
+    matrix (EASE's dense ``B`` or the item-kNN's sparse one; ``models.cf``)."""
+    side = f.side
+    if side.cf is None:
+        return None
+    picked = _picked(f, rows, values)
     if not picked:
         return None
-    B = side.cf.B
-    scores = np.asarray(list(picked.values()), dtype=np.float32) @ B[list(picked)]
+    scores = side.cf.fold_in(list(picked), list(picked.values()))
+    col = side.cf_col
     if col is None:
         return scores[cand].astype(np.float64)
     cc = col[cand]
     return np.where(cc >= 0, scores[np.maximum(cc, 0)], 0.0).astype(np.float64)
 
 
-def cf(f, r, cand):
+def cf_inputs(r: Request) -> tuple[list[int], list[float]]:
+    """The rows and weights the ``cf`` signal folds in: the history (rating / 5), likes (1.0), references (0.6)."""
     rows = list(r.history_rows)
     values = [x / 5.0 for x in r.history_ratings]
     refs, _ = _positive_refs(r)
     for x in refs:
         rows.append(x)
         values.append(1.0 if x in r.liked else 0.6)
+    return rows, values
+
+
+def cf_top(f: CatalogFeatures, r: Request, allowed: np.ndarray, n: int) -> np.ndarray:
+    """Up to ``n`` allowed rows with the highest ``cf`` score, for retrieval. A sparse model (the item-kNN on
+    the catalog's own data) reads only the history's neighbours; EASE scores every allowed row."""
+    cf_model = f.side.cf
+    if cf_model is None:
+        return np.zeros(0, dtype=np.int64)
+    rows, values = cf_inputs(r)
+    picked = _picked(f, rows, values)
+    if not picked:
+        return np.zeros(0, dtype=np.int64)
+    if f.side.cf_col is None and hasattr(cf_model, "neighbours"):
+        found, scores = cf_model.neighbours(list(picked), list(picked.values()))
+        keep = allowed[found] & (scores > 0)
+        found, scores = found[keep], scores[keep]
+        return found[np.argsort(-scores, kind="stable")[:n]]
+    rows_ok = np.flatnonzero(allowed)
+    scores = fold_in(f, rows, values, rows_ok)
+    if len(rows_ok) > n:
+        top = np.argpartition(-scores, n - 1)[:n]
+        return rows_ok[top[np.argsort(-scores[top], kind="stable")]]
+    return rows_ok[np.argsort(-scores, kind="stable")]
+
+
+def cf(f, r, cand):
+    rows, values = cf_inputs(r)
     return fold_in(f, rows, values, cand)
 
 
@@ -411,17 +447,19 @@ def year(f, r, cand):
     return None if f.filled_years is None else f.filled_years[cand]
 
 
+def _genre_columns(f: CatalogFeatures, names) -> list[int]:
+    index = {g: j for j, g in enumerate(f.genre_names)}
+    return [index[g] for g in names if g in index]
+
+
 def genre(f, r, cand):
     want, unwanted = set(r.intent.wanted_genres), set(r.intent.unwanted_genres)
     if (not want and not unwanted) or not f.genre_names:
         return None
-    items = f.catalog.items
-    return np.array(
-        [
-            len(want & set(items[x].genres)) / max(1, len(want)) - float(bool(unwanted & set(items[x].genres)))
-            for x in cand
-        ]
-    )
+    G = f.genre_sets[cand]
+    has = G[:, _genre_columns(f, want)].sum(axis=1) / max(1, len(want))
+    bad = G[:, _genre_columns(f, unwanted)].any(axis=1)
+    return has.astype(np.float64) - bad
 
 
 def era(f, r, cand):
@@ -435,11 +473,9 @@ def era(f, r, cand):
 def mood(f, r, cand):
     if r.intent.mood not in MOOD_GENRES or not f.genre_names:
         return None
-    plus, minus = (set(g) for g in MOOD_GENRES[r.intent.mood])
-    items = f.catalog.items
-    return np.array(
-        [float(bool(plus & set(items[x].genres))) - float(bool(minus & set(items[x].genres))) for x in cand]
-    )
+    plus, minus = MOOD_GENRES[r.intent.mood]
+    G = f.genre_sets[cand]
+    return G[:, _genre_columns(f, plus)].any(axis=1).astype(np.float64) - G[:, _genre_columns(f, minus)].any(axis=1)
 
 
 def unwanted_keyword(f, r, cand):

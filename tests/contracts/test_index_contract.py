@@ -35,6 +35,9 @@ FACTORIES = {
     "faiss-flat": lambda c, v: FaissIndex(c, v, IndexConfig(kind="flat")),
     "faiss-ivf": lambda c, v: FaissIndex(c, v, IndexConfig(kind="ivf", ivf_nprobe=10_000)),  # exhaustive probes
     "faiss-hnsw": lambda c, v: FaissIndex(c, v, IndexConfig(kind="hnsw", hnsw_ef_search=600)),
+    # the filter through FAISS's bitmap selector, not the exact search over a tight filter's few rows
+    "faiss-ivf-bitmap": lambda c, v: FaissIndex(c, v, IndexConfig(kind="ivf", ivf_nprobe=10_000, exact_below=0)),
+    "faiss-hnsw-bitmap": lambda c, v: FaissIndex(c, v, IndexConfig(kind="hnsw", hnsw_ef_search=600, exact_below=0)),
 }
 FILTERS = [
     None,
@@ -93,3 +96,18 @@ def test_k_larger_than_catalog_slice(world, kind):
     want = brute_force(catalog, vectors, queries[0], 1000, flt)
     got = [h.item_id for h in FACTORIES[kind](catalog, vectors).search(queries[:1], 1000, flt)[0]]
     assert got == want and 0 < len(got) < 100
+
+
+@pytest.mark.parametrize("kind", ("flat", "hnsw"))
+def test_vectors_are_read_in_place_from_the_index(world, kind):
+    """One copy of the item vectors in memory: the index's own storage, alive as long as a view of it."""
+    import gc
+
+    catalog, vectors, queries = world
+    index = FaissIndex(catalog, vectors.copy(), IndexConfig(kind=kind))
+    view = index.vectors[10:20]
+    assert not index.vectors.flags.owndata
+    np.testing.assert_array_equal(index.vectors, vectors)
+    del index
+    gc.collect()
+    np.testing.assert_array_equal(view, vectors[10:20])

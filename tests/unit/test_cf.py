@@ -62,3 +62,49 @@ def test_popularity_counts_users(tiny_catalog, block_interactions):
 def test_score_before_fit_is_a_clear_error():
     with pytest.raises(RuntimeError, match="before fit"):
         EASE().score(history_vector(3, [0]))
+
+
+# ------------------------------------------------------------------------- the sparse item-kNN (large catalogs)
+
+
+def test_item_knn_withheld_item_of_a_taste_group_ranks_first(tiny_catalog, block_interactions):
+    from chat_rec.models.cf import ItemKNN
+
+    model = ItemKNN(k=3, weighting="binary").fit(block_interactions)
+    top = model.recommend(tiny_catalog.rows([1, 2]), k=3)
+    assert tiny_catalog.items[top[0]].id == 6
+    assert model.B.diagonal().sum() == 0  # an item is not its own neighbour
+    assert max(np.diff(model.B.indptr)) <= 3  # at most k neighbours per item: memory follows k, not n
+
+
+def test_item_knn_fold_in_agrees_with_full_scoring_and_its_neighbours(tiny_catalog, block_interactions):
+    from chat_rec.models.cf import ItemKNN
+
+    model = ItemKNN(k=4).fit(block_interactions)
+    cols, weights = [0, 2, 5], [1.0, 0.4, 0.6]
+    full = model.score(history_vector(model.n_items, cols, weights))
+    np.testing.assert_allclose(model.fold_in(cols, weights), full.ravel(), atol=1e-6)
+    found, scores = model.neighbours(cols, weights)
+    np.testing.assert_array_equal(found, np.flatnonzero(full.ravel()))
+    np.testing.assert_allclose(scores, full.ravel()[found], atol=1e-6)
+    np.testing.assert_allclose(model.pair(cols, 1), model.B.toarray()[cols, 1], atol=1e-6)
+
+
+def test_ease_fold_in_and_pair_read_rows_of_b(tiny_catalog, block_interactions):
+    model = EASE(1.0, "rating").fit(block_interactions)
+    np.testing.assert_allclose(model.fold_in([1, 3], [1.0, 0.5]), model.score(history_vector(8, [1, 3], [1.0, 0.5])), atol=1e-6)
+    np.testing.assert_allclose(model.pair([1, 3], 2), model.B[[1, 3], 2])
+
+
+def test_make_cf_chooses_by_catalog_size(block_interactions):
+    from chat_rec.config import CFConfig, ConfigError
+    from chat_rec.models.cf import ItemKNN, make_cf
+
+    n = len(block_interactions.catalog)
+    assert isinstance(make_cf(block_interactions, CFConfig(ease_max=n)), EASE)
+    assert isinstance(make_cf(block_interactions, CFConfig(ease_max=n - 1)), ItemKNN)
+    assert isinstance(make_cf(block_interactions, CFConfig(kind="knn")), ItemKNN)
+    assert make_cf(block_interactions, CFConfig(kind="none")) is None
+    assert make_cf(None) is None
+    with pytest.raises(ConfigError, match="CHATREC_CF"):
+        CFConfig(kind="als")

@@ -7,6 +7,7 @@ A capitalised or cue-introduced phrase that matches nothing is reported as an un
 from __future__ import annotations
 
 import re
+from array import array
 from dataclasses import dataclass
 
 import numpy as np
@@ -251,6 +252,36 @@ class TitleMatcher:
             rows.sort(key=lambda r: -pop[r])
         self._key_list = list(self.keys)
         self.max_words = max((len(k.split()) for k in self.keys), default=1)
+        # a large catalog: word -> the keys having it, as one sorted array (``_word_keys``) cut by word
+        self._word_ids: dict[str, int] = {}
+        if len(self._key_list) > self.FUZZY_SCAN_MAX:
+            pairs_w, pairs_k = array("l"), array("l")
+            for j, k in enumerate(self._key_list):
+                for w in set(k.split()):
+                    if len(w) >= 3:
+                        pairs_w.append(self._word_ids.setdefault(w, len(self._word_ids)))
+                        pairs_k.append(j)
+            w_arr = np.frombuffer(pairs_w, dtype=np.int64)
+            order = np.argsort(w_arr, kind="stable")
+            self._word_keys = np.frombuffer(pairs_k, dtype=np.int64)[order].astype(np.int32)
+            self._word_starts = np.searchsorted(w_arr[order], np.arange(len(self._word_ids) + 1))
+
+    #: Fuzzy matching scans every title up to this many (about 3 ms per call); a larger catalog scans only the
+    #: titles that share a word with the text (rarest words first, at most this many titles), so a title
+    #: misspelt in every word is not found there.
+    FUZZY_SCAN_MAX = 50_000
+
+    def _choices(self, key: str) -> list[str]:
+        if len(self._key_list) <= self.FUZZY_SCAN_MAX:
+            return self._key_list
+        ids = [self._word_ids[w] for w in set(key.split()) if w in self._word_ids]
+        lists = sorted((self._word_keys[self._word_starts[i] : self._word_starts[i + 1]] for i in ids), key=len)
+        picked: dict[int, None] = {}
+        for keys in lists:
+            if picked and len(picked) + len(keys) > self.FUZZY_SCAN_MAX:
+                break
+            picked.update(dict.fromkeys(keys[: self.FUZZY_SCAN_MAX].tolist()))
+        return [self._key_list[j] for j in picked]
 
     def _pick(self, key: str, year: int | None) -> ItemId:
         rows = self.keys[key]
@@ -275,7 +306,7 @@ class TitleMatcher:
     def _fuzzy(self, key: str, cutoff: float = 88.0):
         from rapidfuzz import fuzz, process
 
-        hit = process.extractOne(key, self._key_list, scorer=fuzz.ratio, score_cutoff=cutoff)
+        hit = process.extractOne(key, self._choices(key), scorer=fuzz.ratio, score_cutoff=cutoff)
         return (hit[0], hit[1]) if hit else None
 
     def find(self, message: str) -> list[Mention]:
