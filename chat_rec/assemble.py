@@ -42,9 +42,11 @@ def build_agent(
     catalog, interactions = dataset if dataset is not None else load_dataset(cfg.data)
     if prepare is not None and interactions is not None:  # evaluation: hold out events before fitting
         interactions = prepare(interactions)
+    # CF first: fitting the item-kNN of a large catalog takes a few GB for a moment (a million items: 3 GB),
+    # which must not stack on the index's memory
+    cf = make_cf(interactions, cfg.cf)
     encoder = encoder or make_encoder(cfg.encoder)
     built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=show_progress)
-    cf = make_cf(interactions, cfg.cf)
     fusion, fusion_notice = load_fusion(cfg.ranker.path, cfg.ranker.models_dir)
     # The re-ranker is loaded only when the fitted fusion gives it a weight: a part that does not beat its
     # baseline on validation is neither computed nor shown.
@@ -70,6 +72,8 @@ def build_agent(
     titles = TitleMatcher(catalog, recommender.popularity)
     llm_cfg = replace(cfg.llm, kind=llm_kind) if llm_kind else cfg.llm
     helper, notice = make_llm_helper(llm_cfg, catalog, titles)
+    if llm_cfg.fallback == "local" and llm_cfg.kind != "local":
+        helper, notice = with_local_fallback(helper, notice, llm_cfg, catalog, titles)
     store, store_notice = (store, None) if store is not None else open_feedback_store(cfg.store_path)
     # a damaged or unsaveable index cache (rebuilt, served from memory) is said on the first turn too
     reranker_notice = "; ".join(n for n in (fusion_notice, reranker_notice, *built.notices) if n) or None
@@ -104,6 +108,20 @@ def open_feedback_store(spec):
     return open_store(spec)
 
 
+def with_local_fallback(helper, notice, llm_cfg, catalog, titles):
+    """``CHATREC_LLM_FALLBACK=local``: this replica's embedded model behind the shared server (``helper``),
+    answering while the server is down; it answers alone when the server's client cannot be made."""
+    from dataclasses import replace
+
+    local, local_notice = make_llm_helper(replace(llm_cfg, kind="local", fallback=""), catalog, titles)
+    if local is None:
+        return helper, "; ".join(n for n in (notice, local_notice and f"no fallback: {local_notice}") if n) or None
+    if helper is None:
+        return local, f"{notice}; the local model answers instead" if notice else None
+    helper.fallback = local
+    return helper, notice
+
+
 def make_llm_helper(llm_cfg, catalog, titles) -> tuple[LLMHelper | None, str | None]:
     """The configured LLM behind its prompts, timeout and queue, or (None, a notice) when it cannot load: a
     missing, damaged (size, sha256, header) or unloadable GGUF never stops the chat, which then uses its rules."""
@@ -131,11 +149,14 @@ def warm_llm(agent) -> None:
     background at start (a turn that needs the model meanwhile waits its turn); the bench runs it before timing."""
     from chat_rec.recommender.intent.llm_reader import LLMFailure
 
-    try:
-        agent.llm.extract("something to watch tonight", soft=agent.config.reader == "refine")
-        "".join(agent.llm.rewrite_stream("Alien (1979); genres: Horror, Sci-Fi; it is among the most watched titles"))
-    except LLMFailure as exc:
-        log.warning("language model warm-up failed: %s", exc)
+    for helper in (agent.llm, agent.llm.fallback):  # a local fallback's prefixes too, so it answers at once
+        if helper is None:
+            continue
+        try:
+            helper.extract("something to watch tonight", soft=agent.config.reader == "refine")
+            "".join(helper.rewrite_stream("Alien (1979); genres: Horror, Sci-Fi; it is among the most watched titles"))
+        except LLMFailure as exc:
+            log.warning("language model warm-up failed: %s", exc)
 
 
 def load_fusion_reranker(fusion, cfg) -> tuple[object | None, str | None]:

@@ -118,6 +118,9 @@ class LLMConfig:
     model: str | None = None  # CHATREC_LLM_MODEL
     api_key: str | None = None  # CHATREC_LLM_API_KEY (or OPENAI_API_KEY)
     timeout: float = 20.0  # CHATREC_LLM_TIMEOUT, seconds per call
+    # CHATREC_LLM_FALLBACK: ``local`` to have this replica's embedded model answer while an ``openai`` server is
+    # down (unhealthy, or failing before its first token); empty: the rules answer then
+    fallback: str = ""
     # CHATREC_LLM_QUEUE_WAIT: seconds a request may wait for the one model before its turn keeps the rules'
     # reading (with a notice)
     queue_wait: float = 8.0
@@ -126,6 +129,7 @@ class LLMConfig:
 
     def __post_init__(self):
         _check("CHATREC_LLM", self.kind, LLM_KINDS)
+        _check("CHATREC_LLM_FALLBACK", self.fallback, ("", "local"))
 
 
 @dataclass(frozen=True)
@@ -301,6 +305,7 @@ class Config:
             model=env.get("CHATREC_LLM_MODEL") or None,
             api_key=env.get("CHATREC_LLM_API_KEY") or env.get("OPENAI_API_KEY") or None,
             timeout=float(env.get("CHATREC_LLM_TIMEOUT", "20")),
+            fallback=env.get("CHATREC_LLM_FALLBACK", ""),
             queue_wait=float(env.get("CHATREC_LLM_QUEUE_WAIT", "8")),
             models_dir=data.root / "models",
         )

@@ -1,8 +1,11 @@
 """Small data writers and environment checks shared by tests."""
 
+import json
 import os
 import tempfile
+import time
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -157,3 +160,65 @@ class PostgresServer:
             db.execute(f'DROP DATABASE IF EXISTS "{name}"')
             db.execute(f'CREATE DATABASE "{name}"')
         return self.dsn(name)
+
+
+# ------------------------------------------------------------------------------ an OpenAI-compatible server
+#: a reading an OpenAI-compatible test server streams back
+GOOD_READING = '{"keywords": ["family", "rain"], "avoid_keywords": [], "mood": "light", "similar_to_titles": []}'
+
+
+class FakeOpenAI(BaseHTTPRequestHandler):
+    """A real HTTP server speaking the chat-completions API; ``mode`` says how it misbehaves."""
+
+    mode = "ok"
+    calls = 0
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        type(self).calls += 1
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        if self.mode == "hang":
+            time.sleep(4)
+            return
+        if self.mode in ("500", "429"):
+            body = json.dumps({"error": {"message": "overloaded", "type": "server_error"}}).encode()
+            self.send_response(int(self.mode))
+            if self.mode == "429":
+                self.send_header("Retry-After", "1")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for piece in (GOOD_READING[:20], GOOD_READING[20:]):
+            chunk = {
+                "id": "x",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": "test",
+                "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}, "finish_reason": None}],
+            }
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        self.wfile.write(b"data: [DONE]\n\n")
+
+
+@contextmanager
+def fake_openai_server(mode: str = "ok"):
+    """A ``FakeOpenAI`` server on 127.0.0.1 in a thread; yields its ``/v1`` base URL."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    FakeOpenAI.mode, FakeOpenAI.calls = mode, 0
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()

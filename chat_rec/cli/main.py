@@ -87,10 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench_fb.add_argument("--postgres", help="also a PostgreSQL store at this postgresql:// URL (same run)")
     bench_fb.set_defaults(fn=cmd_bench_feedback)
 
-    bench_scale = bench.add_parser("scale", help="turn cost, index recall and memory on synthetic catalogs of many sizes")
+    bench_scale = bench.add_parser(
+        "scale", help="turn cost, index recall and memory on synthetic catalogs of many sizes"
+    )
     bench_scale.add_argument("--items", default="10000,100000,1000000", help="comma-separated catalog sizes")
     bench_scale.add_argument("--index", default="flat,hnsw", help="index kinds per size: flat, ivf, hnsw")
-    bench_scale.add_argument("--work", help="folder for the generated vectors and indexes (default: a new temp folder)")
+    bench_scale.add_argument(
+        "--work", help="folder for the generated vectors and indexes (default: a new temp folder)"
+    )
     bench_scale.add_argument("--real", type=int, default=1000, help="items per size embedded for real with MiniLM")
     bench_scale.add_argument("--timeout", type=float, default=5400.0, help="seconds for one prepare or serve process")
     bench_scale.add_argument("--out", help="write the rows as JSON, e.g. results/bench-scale.json")

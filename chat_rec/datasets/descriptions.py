@@ -14,6 +14,7 @@ title, so another catalog that reuses the ids never gets them.
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from importlib import resources
 
 from chat_rec.catalog import Item
@@ -39,7 +40,7 @@ def attach_packaged(items: list[Item]) -> tuple[list[Item], int]:
     for item in items:
         hit = known.get(item.id) if isinstance(item.id, int) else None
         if hit is not None and hit[0].strip() == item.title.strip() and not item.description:
-            out.append(Item(**{**item.__dict__, "description": hit[1]}))
+            out.append(replace(item, description=hit[1]))
             n += 1
         else:
             out.append(item)

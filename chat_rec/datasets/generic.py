@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from chat_rec.catalog import Catalog, Interactions, Item, build_interactions
@@ -118,7 +119,7 @@ def load_items(path: Path, name: str | None = None) -> Catalog:
         if ids[r] in seen:
             raise DataFormatError(f"{path}: duplicate item id {r!r}")
         seen.add(ids[r])
-        items.append(Item(**{**item.__dict__, "id": ids[r]}))
+        items.append(replace(item, id=ids[r]))
     return Catalog(name or path.stem, items)
 
 

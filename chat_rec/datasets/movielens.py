@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import csv
 import re
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -183,7 +184,7 @@ def load_movielens_100k(
     source = "titles and genres only (descriptions turned off)"
     if details is not None:
         extra = read_details(Path(details))
-        items = [Item(**{**item.__dict__, **extra[item.id]}) if item.id in extra else item for item in items]
+        items = [replace(item, **extra[item.id]) if item.id in extra else item for item in items]
         source = f"IMDb descriptions ({details})"
     elif packaged:
         items, n = attach_packaged(items)

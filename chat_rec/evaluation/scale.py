@@ -50,7 +50,9 @@ def _config(work: Path, kind: str = "auto"):
     from chat_rec.config import Config, DataConfig, IndexConfig
 
     cfg = Config.from_env({})
-    return replace(cfg, data=DataConfig(root=work / "data", shared_dirs=(), allow_download=False), index=IndexConfig(kind=kind))
+    return replace(
+        cfg, data=DataConfig(root=work / "data", shared_dirs=(), allow_download=False), index=IndexConfig(kind=kind)
+    )
 
 
 # ----------------------------------------------------------------------------------------------- vectors
@@ -59,8 +61,9 @@ def _config(work: Path, kind: str = "auto"):
 def _features(words: list[list[str]], vocab: dict[str, int]) -> sparse.csr_matrix:
     indptr = np.zeros(len(words) + 1, dtype=np.int64)
     indptr[1:] = np.cumsum([len(ws) + 1 for ws in words])
-    indices = np.fromiter((c for ws in words for c in [*(vocab[w] for w in ws), len(vocab)]), dtype=np.int64,
-                          count=int(indptr[-1]))
+    indices = np.fromiter(
+        (c for ws in words for c in [*(vocab[w] for w in ws), len(vocab)]), dtype=np.int64, count=int(indptr[-1])
+    )
     data = np.ones(len(indices), dtype=np.float32)
     return sparse.csr_matrix((data, indices, indptr), shape=(len(words), len(vocab) + 1))
 
@@ -85,7 +88,7 @@ def cheap_item_vectors(words: list[list[str]], real_rows: np.ndarray, real: np.n
 
     cheap_held = finish(held)
     agreement = {
-        "real_subset": int(len(real_rows)),
+        "real_subset": len(real_rows),
         "held_out": int(len(real_rows) - cut),
         "cosine_cheap_real": round(float((cheap_held * real[cut:]).sum(1).mean()), 3),
         "top10_overlap_cheap_real": _overlap(cheap_held, real[cut:]),
@@ -148,13 +151,22 @@ def prepare(n_items: int, work: Path, kinds: list[str], real_subset: int = REAL_
     del vectors
     builds = {}
     for kind in kinds:
+        for old in cfg.data.index_dir.glob(f"{catalog.name}-*-{kind}.faiss"):  # a build, not a load, is timed
+            old.unlink()
         t = time.perf_counter()
         built = build_item_index(catalog, encoder, cfg.data, replace(cfg.index, kind=kind), show_progress=False)
-        builds[kind] = {"build_s": round(time.perf_counter() - t, 1), "memory_mb": round(built.path.stat().st_size / 2**20, 1)}
+        builds[kind] = {
+            "build_s": round(time.perf_counter() - t, 1),
+            "memory_mb": round(built.path.stat().st_size / 2**20, 1),
+        }
         del built
     t = time.perf_counter()
     cf = make_cf(interactions, cfg.cf)
-    cf_row = {"cf": type(cf).__name__, "cf_fit_s": round(time.perf_counter() - t, 1), "cf_mb": round(cf.nbytes / 2**20, 1)}
+    cf_row = {
+        "cf": type(cf).__name__,
+        "cf_fit_s": round(time.perf_counter() - t, 1),
+        "cf_mb": round(cf.nbytes / 2**20, 1),
+    }
     return {
         "items": n_items,
         "users": interactions.n_users,
@@ -172,7 +184,11 @@ def prepare(n_items: int, work: Path, kinds: list[str], real_subset: int = REAL_
 
 def _stats(values: list[float]) -> dict:
     v = np.sort(np.asarray(values, dtype=np.float64))
-    return {"median": round(float(np.median(v)), 2), "p95": round(float(v[min(len(v) - 1, round(0.95 * (len(v) - 1)))]), 2), "n": len(v)}
+    return {
+        "median": round(float(np.median(v)), 2),
+        "p95": round(float(v[min(len(v) - 1, round(0.95 * (len(v) - 1)))]), 2),
+        "n": len(v),
+    }
 
 
 def conversations(catalog, theme, interactions, n_sessions: int, n_known: int) -> list[tuple[object, list]]:
@@ -196,7 +212,8 @@ def serve(n_items: int, work: Path, kind: str, n_sessions: int = 30, n_known: in
 
     cfg = _config(work, kind)
     start = time.perf_counter()
-    catalog, theme, _ = syn.synthetic_catalog(n_items)
+    catalog, theme, words = syn.synthetic_catalog(n_items)
+    del words  # the vector recipe is the prepare step's; a served catalog has only its items
     interactions = syn.synthetic_interactions(catalog, theme)
     agent = build_agent(cfg, llm_kind="none", dataset=(catalog, interactions), store=MemoryStore())
     startup_s = time.perf_counter() - start
@@ -256,7 +273,11 @@ def serve(n_items: int, work: Path, kind: str, n_sessions: int = 30, n_known: in
 def _child(args: list[str], timeout: float) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
     proc = subprocess.run(
-        [sys.executable, "-m", "chat_rec.evaluation.scale", *args], capture_output=True, text=True, timeout=timeout, env=env
+        [sys.executable, "-m", "chat_rec.evaluation.scale", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"bench scale {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
@@ -272,7 +293,17 @@ def run_scale(
     for n in sizes:
         echo(f"bench scale: preparing {n:,} items (catalog, vectors, indexes {', '.join(kinds)}, CF) ...")
         prep = _child(
-            ["prepare", "--items", str(n), "--work", str(work), "--index", ",".join(kinds), "--real", str(real_subset)],
+            [
+                "prepare",
+                "--items",
+                str(n),
+                "--work",
+                str(work),
+                "--index",
+                ",".join(kinds),
+                "--real",
+                str(real_subset),
+            ],
             timeout,
         )
         prepared.append(prep)
@@ -298,9 +329,11 @@ def run_scale(
             }
             rows.append(row)
             echo(
-                f"  {n:>9,} items  {row['index']:<5} cf {row['cf']:<7} build {row['build_s']:>7} s  index {row['memory_mb']:>7} MB  "
-                f"search {row['search_ms']['median']:.2f}/{row['search_ms']['p95']:.2f} ms  recall@10 {row['recall@10']:.3f}  "
-                f"turn p95 {row['turn_ms_p95']:.0f} ms (median {row['turn_ms']['median']:.0f})  peak RSS {row['peak_rss_mb']:,.0f} MB"
+                f"  {n:>9,} items  {row['index']:<5} cf {row['cf']:<7} build {row['build_s']:>7} s  "
+                f"index {row['memory_mb']:>7} MB  search {row['search_ms']['median']:.2f}/"
+                f"{row['search_ms']['p95']:.2f} ms  recall@10 {row['recall@10']:.3f}  "
+                f"turn p95 {row['turn_ms_p95']:.0f} ms "
+                f"(median {row['turn_ms']['median']:.0f})  peak RSS {row['peak_rss_mb']:,.0f} MB"
             )
     return {"rows": rows, "prepared": prepared, "method": METHOD}
 

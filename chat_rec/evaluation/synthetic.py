@@ -36,34 +36,200 @@ SEED = 7
 
 #: theme -> (genres, nouns, adjectives); the words an item's title and description are made of
 THEMES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "space": (("Sci-Fi", "Adventure", "Thriller"), ("astronaut", "starship", "galaxy", "planet", "orbit", "colony", "comet", "station", "alien", "moon"), ("distant", "cosmic", "stranded", "silent", "frozen")),
-    "haunting": (("Horror", "Thriller", "Mystery"), ("ghost", "mansion", "curse", "spirit", "cellar", "ritual", "graveyard", "doll", "demon", "attic"), ("haunted", "cursed", "creeping", "eerie", "dark")),
-    "slasher": (("Horror", "Thriller"), ("killer", "mask", "camp", "scream", "knife", "teenagers", "cabin", "night", "victim", "chase"), ("bloody", "masked", "brutal", "terrifying", "lonely")),
-    "heist": (("Crime", "Thriller", "Action"), ("thief", "vault", "casino", "robbery", "crew", "diamond", "getaway", "safe", "plan", "bank"), ("daring", "clever", "slick", "risky", "final")),
-    "detective": (("Crime", "Mystery", "Film-Noir"), ("detective", "murder", "clue", "suspect", "alibi", "inspector", "witness", "case", "corpse", "secret"), ("hardboiled", "rainy", "shadowy", "cold", "twisted")),
-    "war": (("War", "Drama", "Action"), ("soldier", "battalion", "trench", "general", "battle", "front", "sniper", "platoon", "invasion", "bunker"), ("wounded", "brave", "besieged", "bitter", "heroic")),
-    "western": (("Western", "Action", "Adventure"), ("cowboy", "sheriff", "outlaw", "ranch", "saloon", "frontier", "gunslinger", "horse", "desert", "bounty"), ("dusty", "lawless", "wild", "lone", "rugged")),
-    "romance": (("Romance", "Drama", "Comedy"), ("lovers", "wedding", "letter", "summer", "kiss", "bride", "heart", "promise", "dance", "affair"), ("tender", "bittersweet", "forbidden", "charming", "passionate")),
-    "family": (("Children's", "Comedy", "Animation"), ("puppy", "kids", "holiday", "treehouse", "grandma", "school", "adventure", "toy", "cat", "birthday"), ("funny", "cheerful", "magical", "silly", "warm")),
-    "fantasy": (("Fantasy", "Adventure", "Children's"), ("dragon", "wizard", "kingdom", "sword", "quest", "elf", "castle", "prophecy", "spell", "knight"), ("enchanted", "ancient", "mythical", "legendary", "golden")),
-    "music": (("Musical", "Drama", "Romance"), ("singer", "band", "concert", "piano", "song", "stage", "dancer", "tour", "record", "melody"), ("rhythmic", "soulful", "aspiring", "glittering", "joyful")),
-    "sports": (("Drama", "Comedy"), ("coach", "team", "championship", "boxer", "stadium", "match", "rookie", "trophy", "league", "training"), ("underdog", "winning", "tough", "inspiring", "final")),
-    "nature": (("Documentary", "Adventure"), ("ocean", "wildlife", "forest", "whales", "mountain", "river", "jungle", "birds", "glacier", "reef"), ("wild", "breathtaking", "endangered", "vast", "remote")),
-    "politics": (("Drama", "Thriller", "Documentary"), ("senator", "election", "scandal", "president", "journalist", "campaign", "conspiracy", "leak", "congress", "spy"), ("corrupt", "powerful", "secret", "ambitious", "fearless")),
-    "courtroom": (("Drama", "Crime"), ("lawyer", "trial", "jury", "judge", "verdict", "testimony", "defendant", "appeal", "prosecutor", "evidence"), ("innocent", "guilty", "tense", "principled", "legal")),
-    "zombie": (("Horror", "Action", "Sci-Fi"), ("zombie", "outbreak", "virus", "survivors", "mall", "horde", "infection", "apocalypse", "shelter", "quarantine"), ("undead", "infected", "desperate", "gory", "relentless")),
-    "comedy_office": (("Comedy",), ("office", "boss", "intern", "meeting", "promotion", "coworker", "prank", "deadline", "party", "printer"), ("awkward", "hilarious", "clumsy", "absurd", "witty")),
-    "road": (("Comedy", "Drama", "Adventure"), ("road", "car", "highway", "motel", "brothers", "trip", "map", "diner", "hitchhiker", "journey"), ("restless", "freewheeling", "long", "sunny", "reckless")),
-    "cyber": (("Sci-Fi", "Thriller", "Action"), ("hacker", "robot", "android", "network", "implant", "corporation", "virtual", "code", "drone", "machine"), ("neon", "dystopian", "artificial", "digital", "rogue")),
-    "period": (("Drama", "Romance", "War"), ("queen", "empire", "duke", "palace", "servant", "revolution", "estate", "countess", "throne", "ballroom"), ("royal", "victorian", "elegant", "scandalous", "grand")),
+    "space": (
+        ("Sci-Fi", "Adventure", "Thriller"),
+        ("astronaut", "starship", "galaxy", "planet", "orbit", "colony", "comet", "station", "alien", "moon"),
+        ("distant", "cosmic", "stranded", "silent", "frozen"),
+    ),
+    "haunting": (
+        ("Horror", "Thriller", "Mystery"),
+        ("ghost", "mansion", "curse", "spirit", "cellar", "ritual", "graveyard", "doll", "demon", "attic"),
+        ("haunted", "cursed", "creeping", "eerie", "dark"),
+    ),
+    "slasher": (
+        ("Horror", "Thriller"),
+        ("killer", "mask", "camp", "scream", "knife", "teenagers", "cabin", "night", "victim", "chase"),
+        ("bloody", "masked", "brutal", "terrifying", "lonely"),
+    ),
+    "heist": (
+        ("Crime", "Thriller", "Action"),
+        ("thief", "vault", "casino", "robbery", "crew", "diamond", "getaway", "safe", "plan", "bank"),
+        ("daring", "clever", "slick", "risky", "final"),
+    ),
+    "detective": (
+        ("Crime", "Mystery", "Film-Noir"),
+        ("detective", "murder", "clue", "suspect", "alibi", "inspector", "witness", "case", "corpse", "secret"),
+        ("hardboiled", "rainy", "shadowy", "cold", "twisted"),
+    ),
+    "war": (
+        ("War", "Drama", "Action"),
+        ("soldier", "battalion", "trench", "general", "battle", "front", "sniper", "platoon", "invasion", "bunker"),
+        ("wounded", "brave", "besieged", "bitter", "heroic"),
+    ),
+    "western": (
+        ("Western", "Action", "Adventure"),
+        ("cowboy", "sheriff", "outlaw", "ranch", "saloon", "frontier", "gunslinger", "horse", "desert", "bounty"),
+        ("dusty", "lawless", "wild", "lone", "rugged"),
+    ),
+    "romance": (
+        ("Romance", "Drama", "Comedy"),
+        ("lovers", "wedding", "letter", "summer", "kiss", "bride", "heart", "promise", "dance", "affair"),
+        ("tender", "bittersweet", "forbidden", "charming", "passionate"),
+    ),
+    "family": (
+        ("Children's", "Comedy", "Animation"),
+        ("puppy", "kids", "holiday", "treehouse", "grandma", "school", "adventure", "toy", "cat", "birthday"),
+        ("funny", "cheerful", "magical", "silly", "warm"),
+    ),
+    "fantasy": (
+        ("Fantasy", "Adventure", "Children's"),
+        ("dragon", "wizard", "kingdom", "sword", "quest", "elf", "castle", "prophecy", "spell", "knight"),
+        ("enchanted", "ancient", "mythical", "legendary", "golden"),
+    ),
+    "music": (
+        ("Musical", "Drama", "Romance"),
+        ("singer", "band", "concert", "piano", "song", "stage", "dancer", "tour", "record", "melody"),
+        ("rhythmic", "soulful", "aspiring", "glittering", "joyful"),
+    ),
+    "sports": (
+        ("Drama", "Comedy"),
+        ("coach", "team", "championship", "boxer", "stadium", "match", "rookie", "trophy", "league", "training"),
+        ("underdog", "winning", "tough", "inspiring", "final"),
+    ),
+    "nature": (
+        ("Documentary", "Adventure"),
+        ("ocean", "wildlife", "forest", "whales", "mountain", "river", "jungle", "birds", "glacier", "reef"),
+        ("wild", "breathtaking", "endangered", "vast", "remote"),
+    ),
+    "politics": (
+        ("Drama", "Thriller", "Documentary"),
+        (
+            "senator",
+            "election",
+            "scandal",
+            "president",
+            "journalist",
+            "campaign",
+            "conspiracy",
+            "leak",
+            "congress",
+            "spy",
+        ),
+        ("corrupt", "powerful", "secret", "ambitious", "fearless"),
+    ),
+    "courtroom": (
+        ("Drama", "Crime"),
+        ("lawyer", "trial", "jury", "judge", "verdict", "testimony", "defendant", "appeal", "prosecutor", "evidence"),
+        ("innocent", "guilty", "tense", "principled", "legal"),
+    ),
+    "zombie": (
+        ("Horror", "Action", "Sci-Fi"),
+        (
+            "zombie",
+            "outbreak",
+            "virus",
+            "survivors",
+            "mall",
+            "horde",
+            "infection",
+            "apocalypse",
+            "shelter",
+            "quarantine",
+        ),
+        ("undead", "infected", "desperate", "gory", "relentless"),
+    ),
+    "comedy_office": (
+        ("Comedy",),
+        ("office", "boss", "intern", "meeting", "promotion", "coworker", "prank", "deadline", "party", "printer"),
+        ("awkward", "hilarious", "clumsy", "absurd", "witty"),
+    ),
+    "road": (
+        ("Comedy", "Drama", "Adventure"),
+        ("road", "car", "highway", "motel", "brothers", "trip", "map", "diner", "hitchhiker", "journey"),
+        ("restless", "freewheeling", "long", "sunny", "reckless"),
+    ),
+    "cyber": (
+        ("Sci-Fi", "Thriller", "Action"),
+        ("hacker", "robot", "android", "network", "implant", "corporation", "virtual", "code", "drone", "machine"),
+        ("neon", "dystopian", "artificial", "digital", "rogue"),
+    ),
+    "period": (
+        ("Drama", "Romance", "War"),
+        ("queen", "empire", "duke", "palace", "servant", "revolution", "estate", "countess", "throne", "ballroom"),
+        ("royal", "victorian", "elegant", "scandalous", "grand"),
+    ),
 }
-NAME_SYLLABLES = ("ka", "vel", "ro", "mi", "tan", "dor", "li", "sa", "qu", "en", "bar", "to", "zi", "mor", "ne", "ash",
-                  "fi", "lo", "ur", "pa", "gen", "thal", "wi", "su")
+NAME_SYLLABLES = (
+    "ka",
+    "vel",
+    "ro",
+    "mi",
+    "tan",
+    "dor",
+    "li",
+    "sa",
+    "qu",
+    "en",
+    "bar",
+    "to",
+    "zi",
+    "mor",
+    "ne",
+    "ash",
+    "fi",
+    "lo",
+    "ur",
+    "pa",
+    "gen",
+    "thal",
+    "wi",
+    "su",
+)
 FILLER = ("story", "tale", "life", "world", "night", "day", "city", "town", "family", "friends")
-TITLE_NOUNS = ("Harbor", "Echo", "Road", "Crown", "Signal", "Garden", "Shadow", "River", "Storm", "Letter", "Mirror",
-               "Winter", "Engine", "Island", "Promise", "Tower", "Border", "Lantern", "Circle", "Frontier")
-TITLE_ADJECTIVES = ("Silent", "Last", "Broken", "Golden", "Hidden", "Long", "Red", "Lost", "Wild", "Quiet", "Burning",
-                    "Second", "Iron", "Paper", "Velvet", "Hollow", "Bright", "Cold", "Distant", "Secret")
+TITLE_NOUNS = (
+    "Harbor",
+    "Echo",
+    "Road",
+    "Crown",
+    "Signal",
+    "Garden",
+    "Shadow",
+    "River",
+    "Storm",
+    "Letter",
+    "Mirror",
+    "Winter",
+    "Engine",
+    "Island",
+    "Promise",
+    "Tower",
+    "Border",
+    "Lantern",
+    "Circle",
+    "Frontier",
+)
+TITLE_ADJECTIVES = (
+    "Silent",
+    "Last",
+    "Broken",
+    "Golden",
+    "Hidden",
+    "Long",
+    "Red",
+    "Lost",
+    "Wild",
+    "Quiet",
+    "Burning",
+    "Second",
+    "Iron",
+    "Paper",
+    "Velvet",
+    "Hollow",
+    "Bright",
+    "Cold",
+    "Distant",
+    "Secret",
+)
 
 
 def vocabulary() -> list[str]:
@@ -104,8 +270,14 @@ def synthetic_catalog(n_items: int, seed: int = SEED) -> tuple[Catalog, np.ndarr
         genres = tuple(dict.fromkeys(genres_t[j % len(genres_t)] for j in range(n_genres[i])))
         p = picks[i]
         desc_words = [
-            adjectives[p[0] % 5], nouns[p[1]], nouns[p[2]], adjectives[p[3] % 5], nouns[p[4]], nouns[p[5]],
-            adjectives_o[p[6] % 5], nouns_o[p[7]],
+            adjectives[p[0] % 5],
+            nouns[p[1]],
+            nouns[p[2]],
+            adjectives[p[3] % 5],
+            nouns[p[4]],
+            nouns[p[5]],
+            adjectives_o[p[6] % 5],
+            nouns_o[p[7]],
         ]
         description = (
             f"A {desc_words[0]} {FILLER[fill[i]]} of a {desc_words[1]} and a {desc_words[2]}: {desc_words[3]} "
@@ -190,7 +362,9 @@ def cheap_vectors(words: list[list[str]], word_vectors: dict[str, np.ndarray], s
     indptr = np.zeros(len(words) + 1, dtype=np.int64)
     indptr[1:] = np.cumsum([len(ws) for ws in words])
     indices = np.fromiter((col[w] for ws in words for w in ws), dtype=np.int64, count=int(indptr[-1]))
-    counts = sparse.csr_matrix((np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(len(words), len(vocab)))
+    counts = sparse.csr_matrix(
+        (np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(len(words), len(vocab))
+    )
     rng = np.random.default_rng(seed + 3)
     out = np.empty((len(words), W.shape[1]), dtype=np.float32)
     step = 100_000

@@ -138,9 +138,9 @@ class ItemKNN(_Recommend):
         return self.fit_matrix(user_item_matrix(interactions, self.weighting))
 
     def fit_matrix(self, X: sparse.spmatrix) -> ItemKNN:
-        from implicit.nearest_neighbours import CosineRecommender
-
         import warnings
+
+        from implicit.nearest_neighbours import CosineRecommender
 
         model = CosineRecommender(K=self.k)
         with warnings.catch_warnings():  # implicit converts its own transposed copy and warns about it
@@ -161,7 +161,9 @@ class ItemKNN(_Recommend):
         """Scores of every item for a history of a few columns (dense, n floats; 0 beyond the neighbours)."""
         rows = self.B[cols]
         out = np.zeros(self.n_items, dtype=np.float32)
-        np.add.at(out, rows.indices, rows.data * np.repeat(np.asarray(weights, dtype=np.float32), np.diff(rows.indptr)))
+        np.add.at(
+            out, rows.indices, rows.data * np.repeat(np.asarray(weights, dtype=np.float32), np.diff(rows.indptr))
+        )
         return out
 
     def neighbours(self, cols: list[int], weights: list[float]) -> tuple[np.ndarray, np.ndarray]:

@@ -149,11 +149,13 @@ class FaissIndex:
         index.add(self.vectors)
         return index
 
-    def _params(self, faiss, selector):
+    def _params(self, faiss, selector, k: int, widen: int = 1):
+        """Search parameters under a filter: an HNSW walk keeps at least ``2k`` candidates (``widen`` times more
+        on a retry), so a filter that rejects most of a neighbourhood still leaves ``k`` hits."""
         if self.kind == "ivf":
-            return faiss.SearchParametersIVF(sel=selector, nprobe=self.index.nprobe)
+            return faiss.SearchParametersIVF(sel=selector, nprobe=min(self.index.nlist, self.index.nprobe * widen))
         if self.kind == "hnsw":
-            return faiss.SearchParametersHNSW(sel=selector, efSearch=self.index.hnsw.efSearch)
+            return faiss.SearchParametersHNSW(sel=selector, efSearch=max(self.index.hnsw.efSearch, 2 * k) * widen)
         return faiss.SearchParameters(sel=selector)
 
     def search(self, vectors: np.ndarray, k: int, filters: SearchFilter | None = None) -> list[list[Hit]]:
@@ -176,16 +178,21 @@ class FaissIndex:
         # the allowed rows as a bitmap (one bit per row, n / 8 bytes), not a hash set of up to n ids
         bitmap = np.packbits(mask, bitorder="little")
         selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
-        scores, rows = self.index.search(vectors, k, params=self._params(faiss, selector))
+        scores, rows = self.index.search(vectors, k, params=self._params(faiss, selector, k))
         out = []
         for q, (r, s) in enumerate(zip(rows, scores)):
             hits = _hits(self.catalog, r, s)
-            if len(hits) < min(k, n_allowed):  # approximate index starved by the filter
-                hits = self._exact(vectors[q : q + 1], k, np.flatnonzero(mask))[0]
+            if len(hits) < min(k, n_allowed):  # an approximate index starved by the filter: look wider
+                if n_allowed <= 4 * self.cfg.exact_below:
+                    hits = self._exact(vectors[q : q + 1], k, np.flatnonzero(mask))[0]
+                else:  # copying most of the vectors for an exact pass would cost seconds at a million items
+                    wide = self.index.search(vectors[q : q + 1], k, params=self._params(faiss, selector, k, widen=8))
+                    hits = max(hits, _hits(self.catalog, wide[1][0], wide[0][0]), key=len)
             out.append(hits)
         return out
 
     def _exact(self, vectors: np.ndarray, k: int, allowed: np.ndarray) -> list[list[Hit]]:
+        """Exact top ``k`` over a few allowed rows (a tight filter: at most a few times ``exact_below``)."""
         out = []
         for row_scores in vectors @ self.vectors[allowed].T:
             top = np.argpartition(-row_scores, k - 1)[:k] if k < len(allowed) else np.arange(len(allowed))
@@ -364,9 +371,12 @@ def build_item_index(
     Damaged files are rebuilt and files that cannot be saved are skipped: the index is served from memory
     either way, and ``BuiltIndex.notices`` says what happened (also logged as warnings)."""
     notices: list[str] = []
-    vectors, cached, seconds = embed_catalog(catalog, encoder, data, show_progress=show_progress, notices=notices)
     kind = resolve_kind(cfg, len(catalog))
     path = data.index_dir / f"{catalog.name}-{catalog.fingerprint()}-{encoder.name}-{kind}.faiss"
+    fast = _load_stored(catalog, encoder, data, cfg, kind, path)
+    if fast is not None:
+        return BuiltIndex(fast, encoder, True, 0.0, path, notices)
+    vectors, cached, seconds = embed_catalog(catalog, encoder, data, show_progress=show_progress, notices=notices)
     index = None
     if path.is_file() and cached:
         try:
@@ -381,6 +391,42 @@ def build_item_index(
         except (OSError, RuntimeError) as exc:
             _save_failed("item index cache", path, exc, notices)
     return BuiltIndex(faiss_index, encoder, cached, seconds, path, notices)
+
+
+def _load_stored(catalog, encoder, data, cfg, kind: str, path: Path) -> FaissIndex | None:
+    """A saved flat or HNSW index whose stored vectors equal the embedding cache, checked by streaming the cache
+    in blocks: one copy of the vectors in memory, never two (3 GB at start for a million items otherwise). None
+    when anything does not match; the full path then says what is wrong and rebuilds it."""
+    cache = data.cache_dir / f"{catalog.name}-{catalog.fingerprint()}-{encoder.name}.npy"
+    if kind not in ("flat", "hnsw") or not (path.is_file() and cache.is_file()):
+        return None
+    import faiss
+
+    try:
+        with open(cache, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(fh)
+            if fortran or len(shape) != 2 or shape[0] != len(catalog) or not np.issubdtype(dtype, np.floating):
+                return None
+            index = _load_index(path, np.lib.format.open_memmap(cache, mode="r"), kind)
+            stored = _stored_vectors(faiss, index)
+            if stored is None or stored.shape != tuple(shape):
+                return None
+            step = max(1, (64 << 20) // max(1, shape[1] * dtype.itemsize))  # blocks of 64 MB
+            for a in range(0, shape[0], step):
+                rows = min(step, shape[0] - a)
+                block = np.frombuffer(fh.read(rows * shape[1] * dtype.itemsize), dtype=dtype)
+                if block.size != rows * shape[1]:
+                    return None
+                block = block.reshape(rows, shape[1])
+                if not np.isfinite(block).all() or not np.allclose(block, stored[a : a + rows], atol=1e-6):
+                    return None
+    except Exception:  # a damaged file of either kind: the full path reports it
+        return None
+    return FaissIndex(catalog, stored, cfg, index=index)
 
 
 def check_query(query: str, max_chars: int) -> tuple[str, list[str]]:

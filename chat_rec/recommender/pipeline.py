@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chat_rec.catalog import Catalog, Interactions, item_text
+from chat_rec.catalog import Catalog, Interactions, ItemTexts
 from chat_rec.models.cf import EASE
 from chat_rec.models.encoder import Encoder
 from chat_rec.models.index import ItemIndex, SearchFilter
@@ -136,7 +136,7 @@ class Recommender:
         self.popularity = (side.popularity if side.popularity is not None else np.zeros(len(catalog))).astype(
             np.float32
         )
-        self.texts = [item_text(item) for item in catalog.items]
+        self.texts = ItemTexts(catalog)  # made when read (a re-ranked candidate, a "why"): no second copy
         self.features = sig.CatalogFeatures.build(catalog, vectors, side, self.texts)
         self._lower_texts = self.features.lower_texts
         #: rows by popularity (most first) and the 90th percentile, once: no turn sorts the catalog

@@ -23,8 +23,8 @@ Each signal, what it measures (higher = more recommended) and what it needs:
   genres, references]
 * ``ref_year``: minus the distance in years from the median year of the referenced / liked items [needs: years,
   references]
-* ``cf``: rating-weighted EASE (the sparse item-kNN on a large catalog, ``models.cf.make_cf``) folded in from the history (rating/5), likes (1.0) and references (0.6) [needs: CF
-  data]
+* ``cf``: rating-weighted EASE (the sparse item-kNN on a large catalog, ``models.cf.make_cf``) folded in from the
+  history (rating/5), likes (1.0) and references (0.6) [needs: CF data]
 * ``cf_last``: EASE folded in from the latest reference alone [needs: CF data, references]
 * ``user``: cosine of the item with the session's 👍/👎 user vector (online logistic update) [needs: feedback]
 * ``pop``: log(1 + interactions), or recommender mentions in a dialogue corpus [needs: interactions]

@@ -58,7 +58,13 @@ class ChatUI:
         line = f"**Language model:** {self.ready_status if ready else self.llm_status}"
         health = getattr(llm, "health", None)
         if health is not None and not health.healthy:
-            line += f" — ⚠️ {health.status()}; picks come from the built-in rules meanwhile"
+            fallback = getattr(llm, "fallback", None)
+            meanwhile = (
+                f"the fallback model ({fallback.name}) answers meanwhile"
+                if fallback is not None and fallback.health.healthy
+                else "picks come from the built-in rules meanwhile"
+            )
+            line += f" — ⚠️ {health.status()}; {meanwhile}"
         return line
 
     # ------------------------------------------------------------------------- handlers (pure Python)

@@ -103,7 +103,7 @@ def test_vectors_are_read_in_place_from_the_index(world, kind):
     """One copy of the item vectors in memory: the index's own storage, alive as long as a view of it."""
     import gc
 
-    catalog, vectors, queries = world
+    catalog, vectors, _ = world
     index = FaissIndex(catalog, vectors.copy(), IndexConfig(kind=kind))
     view = index.vectors[10:20]
     assert not index.vectors.flags.owndata

@@ -120,3 +120,42 @@ def test_injections_read_by_the_real_model_stay_a_film_request(refining_agent, m
     assert reply.items and all(r.item_id in refining_agent.catalog for r in reply.items)
     prompt = [line.strip() for line in load_prompt("intent")["system"].splitlines() if len(line.strip()) > 30]
     assert not any(line in reply.text for line in prompt)
+
+
+def test_a_down_server_falls_back_to_the_real_local_model(ml_parts):
+    """The deployment of several replicas: a shared OpenAI-compatible server, each replica's embedded model as
+    the fallback (CHATREC_LLM=openai, CHATREC_LLM_FALLBACK=local), assembled as ``build_agent`` does. The server
+    answers 500: the local model reads the message and writes the "why" answer, and the next calls skip the
+    server during its back-off."""
+    from helpers import FakeOpenAI, fake_openai_server
+
+    from chat_rec.assemble import make_llm_helper, with_local_fallback
+    from chat_rec.config import LLMConfig
+
+    gguf = require_local_llm()
+    rec = ml_parts["recommender"]
+    agent = Agent(rec, ml_parts["interactions"], config=AgentConfig(reader="rules"))
+    with fake_openai_server("500") as url:
+        cfg = LLMConfig(
+            kind="openai",
+            base_url=url,
+            model="test",
+            timeout=60,
+            fallback="local",
+            gguf=str(gguf),
+            models_dir=gguf.parent,
+        )
+        helper, notice = make_llm_helper(cfg, rec.catalog, agent.titles)
+        helper, notice = with_local_fallback(helper, notice, cfg, rec.catalog, agent.titles)
+        assert notice is None and isinstance(helper.fallback.model, LlamaCppChatModel)
+        agent.llm = helper
+        reading = helper.extract("a scary film set in space", soft=True)
+        assert FakeOpenAI.calls == 1 and not helper.health.healthy
+        assert reading is not None
+        text = "".join(
+            helper.rewrite_stream("Alien (1979); genres: Horror, Sci-Fi; it is among the most watched titles")
+        )
+        assert "Alien" in text and FakeOpenAI.calls == 1  # the second call went straight to the local model
+        session = Session()
+        reply = agent.turn("something like Alien", session)
+        assert reply.items

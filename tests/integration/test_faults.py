@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 import time
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from helpers import GOOD_READING, FakeOpenAI, fake_openai_server
 
 from chat_rec.agent import Agent
 from chat_rec.config import AgentConfig, LLMConfig
@@ -29,7 +28,7 @@ from chat_rec.ui.app import ChatUI, UIState
 
 #: nothing firm for the rules (no genre, title or era): the refining reader asks the language model
 OPEN = "something to watch tonight with a good friend"
-GOOD = '{"keywords": ["family", "rain"], "avoid_keywords": [], "mood": "light", "similar_to_titles": []}'
+GOOD = GOOD_READING
 
 
 def make_agent(ml_parts, model=None, timeout=2.0, health=None, store=None, **kwargs) -> Agent:
@@ -108,55 +107,10 @@ def test_back_off_doubles_up_to_its_cap():
 
 
 # ------------------------------------------------------------------------------ an OpenAI-compatible server
-class FakeOpenAI(BaseHTTPRequestHandler):
-    """A real HTTP server speaking the chat-completions API; ``mode`` says how it misbehaves."""
-
-    mode = "ok"
-    calls = 0
-
-    def log_message(self, *args):
-        pass
-
-    def do_POST(self):
-        type(self).calls += 1
-        length = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(length)
-        if self.mode == "hang":
-            time.sleep(4)
-            return
-        if self.mode in ("500", "429"):
-            body = json.dumps({"error": {"message": "overloaded", "type": "server_error"}}).encode()
-            self.send_response(int(self.mode))
-            if self.mode == "429":
-                self.send_header("Retry-After", "1")
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        for piece in (GOOD[:20], GOOD[20:]):
-            chunk = {
-                "id": "x",
-                "object": "chat.completion.chunk",
-                "created": 0,
-                "model": "test",
-                "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}, "finish_reason": None}],
-            }
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-        self.wfile.write(b"data: [DONE]\n\n")
-
-
 @pytest.fixture
 def openai_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    FakeOpenAI.mode, FakeOpenAI.calls = "ok", 0
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
+    with fake_openai_server() as url:
+        yield url
 
 
 @pytest.mark.parametrize("mode", ["500", "429", "hang"])
@@ -180,6 +134,40 @@ def test_an_openai_compatible_server_that_fails_then_recovers(ml_parts, openai_s
         time.sleep(0.3)
     assert health.healthy and "unhealthy" not in ui.status_line()
     assert "rain" in agent.llm.extract(OPEN, soft=True).keywords  # it answers again
+
+
+def test_a_server_that_is_down_hands_its_calls_to_the_fallback_model(ml_parts, openai_server):
+    """CHATREC_LLM_FALLBACK=local: a shared server answering 500 is marked unhealthy, the call goes to this
+    replica's model (a double here; the real local model in test_local_llm.py), and during the back-off the server
+    is not called at all. The turn keeps the model's reading: no notice, the panel names the fallback."""
+    rec = ml_parts["recommender"]
+    FakeOpenAI.mode = "500"
+    model = make_chat_model(LLMConfig(kind="openai", base_url=openai_server, model="test", timeout=1.5))
+    agent = make_agent(ml_parts, model, timeout=1.5, health=LLMHealth(base=30))
+    local = ScriptedChatModel(replies=[GOOD])
+    agent.llm.fallback = LLMHelper(local, rec.catalog, agent.titles, timeout=5)
+    ui = ChatUI(agent, "OpenAI-compatible (test)")
+    assert "rain" in agent.llm.extract(OPEN, soft=True).keywords
+    assert FakeOpenAI.calls == 1 and local.calls == 1 and not agent.llm.health.healthy
+    assert "json_schema" in local.last_kwargs  # the fallback is asked in its own way (schema-constrained)
+    assert "fallback model (scripted) answers meanwhile" in ui.status_line()
+    reply = agent.turn(OPEN, Session())
+    assert reply.items and not llm_notices(reply), reply.notices
+    assert FakeOpenAI.calls == 1 and local.calls == 2  # skipped during the back-off
+    assert agent.llm.answering is agent.llm.fallback
+
+
+def test_a_stream_cut_off_after_its_first_token_is_not_answered_twice(ml_parts):
+    """The fallback answers calls the primary could not start; a reply already streaming is not restarted."""
+    from chat_rec.recommender.intent.llm_reader import LLMFailure
+
+    rec = ml_parts["recommender"]
+    agent = make_agent(ml_parts, ScriptedChatModel(replies=[GOOD], fail_after=2))
+    local = ScriptedChatModel(replies=[GOOD])
+    agent.llm.fallback = LLMHelper(local, rec.catalog, agent.titles, timeout=5)
+    with pytest.raises(LLMFailure):
+        agent.llm.extract(OPEN, soft=True)
+    assert local.calls == 0
 
 
 # --------------------------------------------------------------------------------------------- the encoder

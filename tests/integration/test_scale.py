@@ -94,7 +94,17 @@ def test_bench_scale_end_to_end(tmp_path):
     rows = {r["index"]: r for r in result["rows"]}
     assert set(rows) == {"flat", "hnsw"}
     for r in rows.values():
-        for key in ("items", "index", "cf", "build_s", "memory_mb", "search_ms", "recall@10", "turn_ms_p95", "peak_rss_mb"):
+        for key in (
+            "items",
+            "index",
+            "cf",
+            "build_s",
+            "memory_mb",
+            "search_ms",
+            "recall@10",
+            "turn_ms_p95",
+            "peak_rss_mb",
+        ):
             assert key in r
         assert r["items"] == 3_000 and r["cf"] == "EASE" and r["turn_ms"]["n"] >= 100
     assert rows["flat"]["recall@10"] == 1.0 and rows["hnsw"]["recall@10"] >= 0.95

@@ -92,7 +92,9 @@ def test_item_knn_fold_in_agrees_with_full_scoring_and_its_neighbours(tiny_catal
 
 def test_ease_fold_in_and_pair_read_rows_of_b(tiny_catalog, block_interactions):
     model = EASE(1.0, "rating").fit(block_interactions)
-    np.testing.assert_allclose(model.fold_in([1, 3], [1.0, 0.5]), model.score(history_vector(8, [1, 3], [1.0, 0.5])), atol=1e-6)
+    np.testing.assert_allclose(
+        model.fold_in([1, 3], [1.0, 0.5]), model.score(history_vector(8, [1, 3], [1.0, 0.5])), atol=1e-6
+    )
     np.testing.assert_allclose(model.pair([1, 3], 2), model.B[[1, 3], 2])
 
 

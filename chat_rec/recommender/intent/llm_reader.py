@@ -282,8 +282,12 @@ class LLMHelper:
         timeout: float = 20.0,
         gate: LLMGate | None = None,
         health: LLMHealth | None = None,
+        fallback: LLMHelper | None = None,
     ):
         self.model, self.catalog, self.titles, self.timeout = model, catalog, titles, timeout
+        #: another backend (e.g. the local model of this replica behind a shared OpenAI-compatible server) that
+        #: answers a call this one cannot: while this one is unhealthy, or when it fails before its first token
+        self.fallback = fallback
         self.gate = gate or LLMGate()
         self.health = health or LLMHealth()
         self.genres = [g for g in catalog.genre_names if g.lower() != "unknown"]
@@ -303,12 +307,41 @@ class LLMHelper:
     @property
     def timings(self) -> dict[str, float]:
         """Milliseconds of this thread's last call: ``queue``, ``prompt`` (to the first token), ``generate``."""
+        if getattr(self._local, "via_fallback", False):
+            return self.fallback.timings
         return dict(getattr(self._local, "timings", {}))
 
-    def stream(self, messages, **kwargs) -> Iterator[str]:
-        """The model's answer as it is generated. Raises LLMFailure (LLMBusy when the queue is too long); a
-        caller that stops reading early abandons the call (the worker stops at the next token). While the backend
-        is unhealthy and its back-off runs, raises ``LLMUnavailable`` at once (``health``)."""
+    def stream(self, messages, slot: str | None = None, schema: dict | None = None, **kwargs) -> Iterator[str]:
+        """The model's answer as it is generated. ``slot``: the prompt-cache slot (a local model); ``schema``: the
+        JSON schema the answer follows (a local model decodes under it; an OpenAI-compatible one gets JSON mode).
+        Raises LLMFailure (LLMBusy when the queue is too long); a caller that stops reading early abandons the
+        call (the worker stops at the next token). While the backend is unhealthy and its back-off runs, raises
+        ``LLMUnavailable`` at once (``health``). With a ``fallback``, a call this backend cannot answer (unhealthy,
+        or failing before its first token) goes to the fallback instead."""
+        self._local.via_fallback = False
+        if self.fallback is None:
+            yield from self._stream(messages, **self._slot(slot), **self._kwargs(schema), **kwargs)
+            return
+        started = False
+        try:
+            if self.health.ready():
+                for token in self._stream(messages, **self._slot(slot), **self._kwargs(schema), **kwargs):
+                    started = True
+                    yield token
+                return
+        except LLMFailure as exc:
+            if started:
+                raise
+            log.warning("%s; the fallback model answers", exc)
+        self._local.via_fallback = True
+        yield from self.fallback.stream(messages, slot=slot, schema=schema, **kwargs)
+
+    @property
+    def answering(self) -> LLMHelper:
+        """The backend that answers now: this one, or its fallback while this one is unhealthy."""
+        return self if self.fallback is None or self.health.ready() else self.fallback
+
+    def _stream(self, messages, **kwargs) -> Iterator[str]:
         timings = {"queue": 0.0, "prompt": 0.0, "generate": 0.0}
         self._local.timings = timings
         if not self.health.ready():
@@ -372,9 +405,9 @@ class LLMHelper:
                 on_token(token)
         return "".join(parts)
 
-    def _slot(self, name: str) -> dict:
+    def _slot(self, name: str | None) -> dict:
         """A model with prompt-cache slots (the local one) keeps each kind of prompt in its own context."""
-        return {"slot": name} if getattr(self.model, "accepts_slot", False) else {}
+        return {"slot": name} if name and getattr(self.model, "accepts_slot", False) else {}
 
     def _kwargs(self, schema: dict | None) -> dict:
         """How the model is asked for JSON: a model that decodes under a JSON schema (the local llama.cpp model
@@ -399,7 +432,7 @@ class LLMHelper:
         if history:
             context = "Earlier in this chat the person said: " + " | ".join(h[:200] for h in history[-2:]) + "\n"
         messages.append(HumanMessage(context + "Message: " + message))
-        raw = self._call(messages, **self._slot("intent"), **self._kwargs(self.soft_schema if soft else self.schema))
+        raw = self._call(messages, slot="intent", schema=self.soft_schema if soft else self.schema)
         return self.to_intent(raw, said=message if soft else None)
 
     def to_intent(self, raw: str, said: str | None = None) -> Intent:
@@ -453,4 +486,4 @@ class LLMHelper:
     def rewrite_stream(self, facts_text: str) -> Iterator[str]:
         """``rewrite`` token by token, as the model writes it. Raises LLMFailure."""
         messages = [SystemMessage(self.explain_system), HumanMessage("Facts: " + facts_text)]
-        yield from self.stream(messages, **self._slot("text"), max_tokens=REWRITE_TOKENS)
+        yield from self.stream(messages, slot="text", max_tokens=REWRITE_TOKENS)
