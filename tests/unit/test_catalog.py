@@ -50,9 +50,7 @@ def test_empty_and_duplicate_catalogs_are_refused():
 
 
 def test_fingerprint_changes_with_text(tiny_catalog):
-    other = Catalog(
-        "tiny", [dataclasses.replace(i, description="changed") if i.id == 1 else i for i in tiny_catalog]
-    )
+    other = Catalog("tiny", [dataclasses.replace(i, description="changed") if i.id == 1 else i for i in tiny_catalog])
     assert other.fingerprint() != tiny_catalog.fingerprint()
     assert Catalog("tiny", list(tiny_catalog.items)).fingerprint() == tiny_catalog.fingerprint()
 
