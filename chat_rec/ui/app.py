@@ -61,7 +61,7 @@ class ChatUI:
             fallback = getattr(llm, "fallback", None)
             meanwhile = (
                 f"the fallback model ({fallback.name}) answers meanwhile"
-                if fallback is not None and fallback.health.healthy
+                if fallback is not None and fallback.health.ready()
                 else "picks come from the built-in rules meanwhile"
             )
             line += f" — ⚠️ {health.status()}; {meanwhile}"
