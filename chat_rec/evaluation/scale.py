@@ -33,6 +33,7 @@ import numpy as np
 from scipy import sparse
 
 from chat_rec.evaluation import synthetic as syn
+from chat_rec.evaluation.load import p95
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ def prepare(n_items: int, work: Path, kinds: list[str], real_subset: int = REAL_
     from chat_rec.catalog import item_text
     from chat_rec.models.cf import make_cf
     from chat_rec.models.encoder import make_encoder
-    from chat_rec.models.index import build_item_index
+    from chat_rec.models.index import build_item_index, embedding_cache_path
 
     cfg = _config(work)
     start = time.perf_counter()
@@ -145,7 +146,7 @@ def prepare(n_items: int, work: Path, kinds: list[str], real_subset: int = REAL_
     t = time.perf_counter()
     vectors, agreement = cheap_item_vectors(words, real_rows, real)
     cheap_s = time.perf_counter() - t
-    cache = cfg.data.cache_dir / f"{catalog.name}-{catalog.fingerprint()}-{encoder.name}.npy"
+    cache = embedding_cache_path(catalog, encoder, cfg.data)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.save(cache, vectors)
     del vectors
@@ -183,12 +184,7 @@ def prepare(n_items: int, work: Path, kinds: list[str], real_subset: int = REAL_
 
 
 def _stats(values: list[float]) -> dict:
-    v = np.sort(np.asarray(values, dtype=np.float64))
-    return {
-        "median": round(float(np.median(v)), 2),
-        "p95": round(float(v[min(len(v) - 1, round(0.95 * (len(v) - 1)))]), 2),
-        "n": len(v),
-    }
+    return {"median": round(float(np.median(values)), 2), "p95": round(p95(values), 2), "n": len(values)}
 
 
 def conversations(catalog, theme, interactions, n_sessions: int, n_known: int) -> list[tuple[object, list]]:
@@ -253,6 +249,7 @@ def serve(n_items: int, work: Path, kind: str, n_sessions: int = 30, n_known: in
                     stages[s].append(reply.timings[s])
             if not reply.items:
                 raise RuntimeError(f"no picks for {step!r} on {catalog.name}")
+    turn = _stats(turn_ms)
     return {
         "items": n_items,
         "index": rec.index.kind,
@@ -260,8 +257,8 @@ def serve(n_items: int, work: Path, kind: str, n_sessions: int = 30, n_known: in
         "startup_s": round(startup_s, 1),
         "search_ms": _stats(search_ms),
         "recall@10": round(recall, 4),
-        "turn_ms": _stats(turn_ms),
-        "turn_ms_p95": _stats(turn_ms)["p95"],
+        "turn_ms": turn,
+        "turn_ms_p95": turn["p95"],
         "stages_ms": {s: _stats(v) for s, v in stages.items() if v},
         "peak_rss_mb": _rss_mb(),
     }

@@ -46,6 +46,10 @@ def top_k(scores: np.ndarray, k: int, exclude: Iterable[int] = ()) -> np.ndarray
 
 class _Recommend:
     n_items: int
+    weighting: str = "binary"
+
+    def fit(self, interactions: Interactions):
+        return self.fit_matrix(user_item_matrix(interactions, self.weighting))
 
     def recommend(
         self,
@@ -87,9 +91,6 @@ class EASE(_Recommend):
         self.lam = float(lam)
         self.weighting = weighting
         self.B: np.ndarray | None = None
-
-    def fit(self, interactions: Interactions) -> EASE:
-        return self.fit_matrix(user_item_matrix(interactions, self.weighting))
 
     def fit_matrix(self, X: sparse.spmatrix) -> EASE:
         G = (X.T @ X).toarray().astype(np.float64)
@@ -134,9 +135,6 @@ class ItemKNN(_Recommend):
         self.weighting = weighting
         self.B: sparse.csr_matrix | None = None
 
-    def fit(self, interactions: Interactions) -> ItemKNN:
-        return self.fit_matrix(user_item_matrix(interactions, self.weighting))
-
     def fit_matrix(self, X: sparse.spmatrix) -> ItemKNN:
         import warnings
 
@@ -159,11 +157,9 @@ class ItemKNN(_Recommend):
 
     def fold_in(self, cols: list[int], weights: list[float]) -> np.ndarray:
         """Scores of every item for a history of a few columns (dense, n floats; 0 beyond the neighbours)."""
-        rows = self.B[cols]
         out = np.zeros(self.n_items, dtype=np.float32)
-        np.add.at(
-            out, rows.indices, rows.data * np.repeat(np.asarray(weights, dtype=np.float32), np.diff(rows.indptr))
-        )
+        found, scores = self.neighbours(cols, weights)
+        out[found] = scores
         return out
 
     def neighbours(self, cols: list[int], weights: list[float]) -> tuple[np.ndarray, np.ndarray]:

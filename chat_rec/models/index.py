@@ -288,6 +288,11 @@ def _load_vectors(path: Path, n_items: int) -> np.ndarray:
     return vectors
 
 
+def embedding_cache_path(catalog: Catalog, encoder: Encoder, data: DataConfig) -> Path:
+    """Where the item embeddings are cached: keyed by catalog fingerprint and encoder name."""
+    return data.cache_dir / f"{catalog.name}-{catalog.fingerprint()}-{encoder.name}.npy"
+
+
 def embed_catalog(
     catalog: Catalog,
     encoder: Encoder,
@@ -304,7 +309,7 @@ def embed_catalog(
 
     Returns (vectors, came_from_cache, seconds spent embedding).
     """
-    path = data.cache_dir / f"{catalog.name}-{catalog.fingerprint()}-{encoder.name}.npy"
+    path = embedding_cache_path(catalog, encoder, data)
     if path.is_file():
         try:
             return _load_vectors(path, len(catalog)), True, 0.0
@@ -397,7 +402,7 @@ def _load_stored(catalog, encoder, data, cfg, kind: str, path: Path) -> FaissInd
     """A saved flat or HNSW index whose stored vectors equal the embedding cache, checked by streaming the cache
     in blocks: one copy of the vectors in memory, never two (3 GB at start for a million items otherwise). None
     when anything does not match; the full path then says what is wrong and rebuilds it."""
-    cache = data.cache_dir / f"{catalog.name}-{catalog.fingerprint()}-{encoder.name}.npy"
+    cache = embedding_cache_path(catalog, encoder, data)
     if kind not in ("flat", "hnsw") or not (path.is_file() and cache.is_file()):
         return None
     import faiss
@@ -453,4 +458,5 @@ __all__ = (
     "build_item_index",
     "check_query",
     "embed_catalog",
+    "embedding_cache_path",
 )
