@@ -2,18 +2,19 @@
 
 * ``interaction_side``: the catalog's own interactions (popularity, EASE);
 * ``dialogue_side``: a corpus of recorded dialogues (how often the recommenders mention a film, how often
-  anyone does, per release year, co-mention) plus, optionally, an external CF source (``external_cf``:
-  MovieLens ratings joined through an id map).
+  anyone does, per release year, co-mention, and, given the encoder's vectors of ``asked_contexts``, what the
+  seekers had said just before a recommender suggested each film) plus, optionally, an external CF source
+  (``external_cf``: MovieLens ratings joined through an id map).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import sparse
 
-from chat_rec.catalog import Catalog, Interactions
+from chat_rec.catalog import Catalog, Interactions, display_title
 from chat_rec.datasets.dialogues import MENTION, Dialogue
 from chat_rec.models.cf import EASE
 from chat_rec.recommender.signals import SideData
@@ -43,9 +44,51 @@ def dialogue_mentions(dialogues: Sequence[Dialogue], catalog: Catalog) -> tuple[
     return every, rec
 
 
-def dialogue_side(catalog: Catalog, dialogues: Sequence[Dialogue], external: SideData | None = None) -> SideData:
+def as_typed(text: str, catalog: Catalog) -> str:
+    """``@123`` -> the movie's title as a person would type it (``The Shining (1980)``)."""
+
+    def title(m):
+        mid = int(m.group(1))
+        return display_title(catalog.item(mid).title) if mid in catalog else "a movie"
+
+    return MENTION.sub(title, text)
+
+
+def asked_contexts(catalog: Catalog, dialogues: Sequence[Dialogue]) -> tuple[list[str], np.ndarray]:
+    """Every recommender's first mention of a film in ``dialogues``: the seeker's words just before it, as the
+    chat reads a person's recent words (their last ``WORDS_MESSAGES`` messages, titles as typed, the last
+    ``WORDS_CHARS`` characters), and the film's row. Mentions before the seeker has said anything are left out."""
+    from chat_rec.recommender.pipeline import WORDS_CHARS, WORDS_MESSAGES
+
+    texts, rows = [], []
+    for d in dialogues:
+        said: list[str] = []
+        seen: set[int] = set()
+        for msg in d.messages:
+            if not msg.text.strip():
+                continue
+            ids = [int(x) for x in MENTION.findall(msg.text) if int(x) in catalog]
+            if msg.role == "recommender":
+                words = " ".join(said[-WORDS_MESSAGES:]).strip()[-WORDS_CHARS:]
+                for i in dict.fromkeys(ids):
+                    if i not in seen and words:
+                        texts.append(words)
+                        rows.append(catalog.row(i))
+            else:
+                said.append(as_typed(msg.text, catalog).strip())
+            seen.update(ids)
+    return texts, np.asarray(rows, dtype=np.int64)
+
+
+def dialogue_side(
+    catalog: Catalog,
+    dialogues: Sequence[Dialogue],
+    external: SideData | None = None,
+    encode: Callable[[list[str]], np.ndarray] | None = None,
+) -> SideData:
     """Popularity from the recommenders' mentions, mentions by anyone, per-year recommendation rate and
-    co-mention cosine, from ``dialogues``; CF and external popularity from ``external`` when given."""
+    co-mention cosine, from ``dialogues``; the seekers' requests before each suggestion (``asked_contexts``)
+    encoded by ``encode`` (unit vectors) when given; CF and external popularity from ``external`` when given."""
     n = len(catalog)
     every, recd = dialogue_mentions(dialogues, catalog)
     rec_counts = np.bincount([r for rows in recd for r in rows], minlength=n).astype(np.float64)
@@ -64,6 +107,11 @@ def dialogue_side(catalog: Catalog, dialogues: Sequence[Dialogue], external: Sid
     C.eliminate_zeros()
     norm = np.sqrt(np.asarray(X.sum(axis=0)).ravel()) + 1e-9
     ext = external or SideData()
+    asked_vectors = asked_rows = None
+    if encode is not None:
+        texts, rows = asked_contexts(catalog, dialogues)
+        if texts:
+            asked_vectors, asked_rows = np.asarray(encode(texts), dtype=np.float32).reshape(len(texts), -1), rows
     return SideData(
         popularity=np.log1p(rec_counts),
         mentions=np.log1p(np.bincount([r for rows in every for r in rows], minlength=n).astype(np.float64)),
@@ -73,6 +121,8 @@ def dialogue_side(catalog: Catalog, dialogues: Sequence[Dialogue], external: Sid
         cf_col=ext.cf_col,
         ext_popularity=ext.ext_popularity,
         ext_recent=ext.ext_recent,
+        asked_vectors=asked_vectors,
+        asked_rows=asked_rows,
     )
 
 

@@ -33,6 +33,12 @@ Each signal, what it measures (higher = more recommended) and what it needs:
   statistics, years]
 * ``comention``: cosine co-mention with the referenced items in the training dialogues (liked x2) [needs: dialogue
   statistics]
+* ``asked``: what recommenders suggested after words like these: over the ``ASKED_K`` (10) recorded seeker requests
+  (the seeker's recent words just before a recommender's first mention of a film, in the dialogue corpus) most
+  similar to the person's recent words (MiniLM cosine), the summed positive cosine of those whose film is the item
+  [needs: a dialogue corpus, messages in the session]
+* ``asked_wide``: the same over the ``ASKED_WIDE_K`` (100) most similar requests: the sharp and the broad reading,
+  for the tree stage to weigh [needs: as ``asked``]
 * ``ext_pop``: log(1 + ratings) in the external CF source [needs: external CF source]
 * ``ext_recent``: the same over the source's last three years [needs: external CF source]
 * ``year``: the release year [needs: years]
@@ -76,6 +82,8 @@ class SideData:
     cf_col: np.ndarray | None = None
     ext_popularity: np.ndarray | None = None
     ext_recent: np.ndarray | None = None
+    asked_vectors: np.ndarray | None = None  # (m, d): recorded seeker requests, encoded (``side.asked_contexts``)
+    asked_rows: np.ndarray | None = None  # (m,): the film a recommender then suggested, as a catalog row
 
 
 @dataclass
@@ -443,6 +451,27 @@ def comention(f, r, cand):
     return np.asarray(f.side.comention[refs].T @ weight).ravel()[cand]
 
 
+#: How many of the most similar recorded requests the ``asked`` and ``asked_wide`` signals read.
+ASKED_K, ASKED_WIDE_K = 10, 100
+
+
+def asked(f, r, cand, k: int = ASKED_K):
+    V, films = f.side.asked_vectors, f.side.asked_rows
+    if V is None or films is None or not len(V) or r.words_vector is None:
+        return None
+    s = V @ np.asarray(r.words_vector, dtype=V.dtype)
+    k = min(k, len(s))
+    top = np.argpartition(-s, k - 1)[:k]
+    rows, inverse = np.unique(films[top], return_inverse=True)
+    sums = np.bincount(inverse, weights=np.maximum(s[top], 0.0).astype(np.float64), minlength=len(rows))
+    at = np.minimum(np.searchsorted(rows, cand), len(rows) - 1)
+    return np.where(rows[at] == cand, sums[at], 0.0)
+
+
+def asked_wide(f, r, cand):
+    return asked(f, r, cand, ASKED_WIDE_K)
+
+
 def year(f, r, cand):
     return None if f.filled_years is None else f.filled_years[cand]
 
@@ -503,6 +532,8 @@ SIGNALS: dict[str, Signal] = {
     "mentions": mentions,
     "year_pop": year_pop,
     "comention": comention,
+    "asked": asked,
+    "asked_wide": asked_wide,
     "ext_pop": ext_pop,
     "ext_recent": ext_recent,
     "year": year,

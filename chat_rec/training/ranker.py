@@ -40,7 +40,7 @@ from chat_rec.training.replay import replay_all
 L2 = 0.01
 HISTORY_USERS = 400
 #: Signals a catalog's own interactions cannot provide (dialogue corpora and external CF sources do).
-CORPUS_ONLY = ("mentions", "year_pop", "comention", "ext_pop", "ext_recent")
+CORPUS_ONLY = ("mentions", "year_pop", "comention", "asked", "asked_wide", "ext_pop", "ext_recent")
 #: The tree stage: how many of the linear top it re-orders, LightGBM's settings, the number of trees and
 #: the held-out share of the dialogues (for the keep-or-drop test).
 TREE_TOP = 300

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from chat_rec.agent import Agent
-from chat_rec.catalog import Catalog, display_title
+from chat_rec.catalog import Catalog
 from chat_rec.datasets.dialogues import MENTION, Dialogue
 from chat_rec.recommender.fusion import FusionModel
 from chat_rec.recommender.intent.titles import TitleMatcher
 from chat_rec.recommender.pipeline import Recommender
-from chat_rec.recommender.side import dialogue_side
+from chat_rec.recommender.side import as_typed, dialogue_side
 from chat_rec.recommender.signals import SideData
 from chat_rec.session import Session
 
@@ -48,25 +48,28 @@ class Replayer:
             external,
         )
         self.titles: TitleMatcher | None = None
+        self._encoded: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """The encoder's unit vectors of ``texts``, each text encoded once over this replayer's agents (the
+        cross-fitting folds and the final agent read the same recorded requests)."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self._encoded]
+        if todo:
+            for t, v in zip(todo, self.encoder.encode(todo)):
+                self._encoded[t] = np.asarray(v, dtype=np.float32)
+        dim = self.vectors.shape[1]
+        return np.array([self._encoded[t] for t in texts], dtype=np.float32).reshape(len(texts), dim)
 
     def agent(self, dialogues, fusion: FusionModel | None = None, reranker=None) -> Agent:
-        side = dialogue_side(self.catalog, dialogues, self.external)
+        # the recorded requests are encoded only for a fusion that reads them (fitting: every signal)
+        reads = fusion is None or any(fusion.weight(h, n) for h in fusion.heads for n in ("asked", "asked_wide"))
+        side = dialogue_side(self.catalog, dialogues, self.external, self.encode if reads else None)
         rec = Recommender(
             self.catalog, self.index, self.vectors, self.encoder, side=side, fusion=fusion, reranker=reranker
         )
         if self.titles is None:
             self.titles = TitleMatcher(self.catalog, rec.popularity)
         return Agent(rec, None, None, titles=self.titles)
-
-
-def as_typed(text: str, catalog: Catalog) -> str:
-    """``@123`` -> the movie's title as a person would type it (``The Shining (1980)``)."""
-
-    def title(m):
-        mid = int(m.group(1))
-        return display_title(catalog.item(mid).title) if mid in catalog else "a movie"
-
-    return MENTION.sub(title, text)
 
 
 def replay(agent: Agent, dialogue: Dialogue, *, questionnaire: bool = True) -> Iterator[tuple[Case, Session]]:

@@ -265,3 +265,55 @@ def test_fit_weights_finds_the_informative_signal():
     assert all(weights[n] == 0 for n in NAMES if n not in ("ref_max", "sem", "pop"))
     assert fit_weights(cases) == weights  # deterministic
     assert set(fit_weights(cases, ["sem", "pop"])) == {"sem", "pop"}
+
+
+def test_asked_contexts_are_the_seekers_words_before_each_first_suggestion(tmp_path, catalog):
+    from chat_rec.recommender.side import asked_contexts
+
+    d = read_redial(
+        write(
+            tmp_path / "d.jsonl",
+            [
+                dialogue(
+                    "a",
+                    [
+                        ("R", "hi, try @15"),  # nothing said yet: no request to learn from
+                        ("S", "something scary in space"),
+                        ("R", "@10 then, or @11"),
+                        ("S", "I saw @10"),
+                        ("R", "@10 again, and @14"),  # @10 is not a first mention any more
+                    ],
+                )
+            ],
+        )
+    ).dialogues
+    texts, rows = asked_contexts(catalog, d)
+    assert texts == ["something scary in space"] * 2 + ["something scary in space I saw Alien (1979)"]
+    assert rows.tolist() == [catalog.row(10), catalog.row(11), catalog.row(14)]
+
+
+def test_the_asked_signal_scores_what_recommenders_suggested_after_similar_words(tmp_path, catalog):
+    from chat_rec.models.encoder import HashEncoder
+    from chat_rec.recommender import signals as sig
+    from chat_rec.recommender.intent import Intent
+    from chat_rec.recommender.side import dialogue_side
+
+    records = [
+        dialogue("a", [("S", "scary space horror"), ("R", "try @10")]),
+        dialogue("b", [("S", "a cartoon for kids"), ("R", "try @12")]),
+        dialogue("c", [("S", "cartoon for kids please"), ("R", "@15 is lovely")]),
+    ]
+    dialogues = read_redial(write(tmp_path / "d.jsonl", records)).dialogues
+    enc = HashEncoder(dim=1024)
+    side = dialogue_side(catalog, dialogues, encode=enc.encode)
+    assert side.asked_vectors.shape == (3, 1024) and side.asked_rows.tolist() == [catalog.row(i) for i in (10, 12, 15)]
+    f = sig.CatalogFeatures.build(catalog, enc.encode(catalog.texts()), side, catalog.texts())
+    cand = np.arange(len(catalog))
+    words = enc.encode(["cartoon for kids"])[0]
+    v = sig.asked(f, sig.Request(Intent(), words_vector=words), cand)
+    kids = {catalog.row(12), catalog.row(15)}
+    assert set(np.argsort(-v)[:2].tolist()) == kids and v[catalog.row(13)] == 0.0  # never suggested: 0
+    assert np.allclose(sig.asked_wide(f, sig.Request(Intent(), words_vector=words), cand), v)  # 3 < 10 requests
+    assert sig.asked(f, sig.Request(Intent()), cand) is None  # no words yet: absent
+    bare = sig.CatalogFeatures.build(catalog, f.vectors, dialogue_side(catalog, dialogues), catalog.texts())
+    assert sig.asked(bare, sig.Request(Intent(), words_vector=words), cand) is None  # no encoded corpus: absent
