@@ -517,7 +517,11 @@ class Agent:
         contradictory = sorted(set(intent.wanted_genres) & set(intent.unwanted_genres))
         ranking = self.rec.rank(intent, state, self.config.k)  # = self.rank(session), state already built
         for what in ranking.relaxed:
-            notices.append(f"nothing left matched every {what} constraint, so I relaxed the {what}")
+            notices.append(
+                "too few films avoid everything you ruled out (gore, violence ...), so some picks may have it"
+                if what == "content"
+                else f"nothing left matched every {what} constraint, so I relaxed the {what}"
+            )
         notices += ranking.notices
         start = time.perf_counter()
         items = [self._card(s, intent, state) for s in ranking.items]

@@ -11,6 +11,7 @@ and popularity neighbours (FAISS), so a large catalog is never scored in full.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -26,7 +27,7 @@ from chat_rec.models.reranker import IdentityReranker, Reranker
 from chat_rec.recommender import signals as sig
 from chat_rec.recommender.context import compose, history_text, profile_text, ui_context
 from chat_rec.recommender.fusion import RERANKER, FusionModel, defaults, stage_scores
-from chat_rec.recommender.intent import Intent
+from chat_rec.recommender.intent import KEYWORD_EXPANSIONS, RULED_OUT_WORDS, Intent
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ class Recommender:
         self._encode_lock = threading.Lock()
         self._local = threading.local()  # per turn (thread): the encoder's failure, for Ranking.notices
         self._judgements: tuple[dict | None, sig.JudgementModel | None] = (None, None)
+        self._content_masks: dict[tuple[str, ...], np.ndarray] = {}
 
     @property
     def _feedback_fitting(self) -> dict:
@@ -190,6 +192,23 @@ class Recommender:
             year_min=intent.year_min if era else None,
             year_max=intent.year_max if era else None,
         )
+
+    def content_mask(self, words: tuple[str, ...]) -> np.ndarray:
+        """Rows whose text has one of ``words`` at the start of a word ("gore" finds "gore" and "gory", not
+        "category"): the films ruled out by "not gory", "no violence" (``RULED_OUT_WORDS``). One scan of the
+        item texts per set of words, remembered."""
+        with self._encode_lock:
+            hit = self._content_masks.get(words)
+        if hit is None:
+            pattern = re.compile(r"(?<![a-z])(?:" + "|".join(re.escape(w) for w in words) + ")")
+            hit = np.fromiter(
+                (pattern.search(t) is not None for t in self._lower_texts), dtype=bool, count=len(self.catalog)
+            )
+            with self._encode_lock:
+                self._content_masks[words] = hit
+                while len(self._content_masks) > 16:
+                    self._content_masks.pop(next(iter(self._content_masks)))
+        return hit
 
     # ------------------------------------------------------------------------------------ ranking
     def rank(self, intent: Intent, state: UserState, k: int = 5, restrict: list[int] | None = None) -> Ranking:
@@ -261,6 +280,22 @@ class Recommender:
             relaxed.append("era")
             flt = self.filters(intent, state, genres=not relaxed, era=False)
             allowed = flt.mask(self.catalog)
+        ruled_out = tuple(
+            sorted(
+                {
+                    w
+                    for kw in intent.unwanted_keywords
+                    if kw in RULED_OUT_WORDS
+                    for w in KEYWORD_EXPANSIONS.get(kw, (kw,))
+                }
+            )
+        )
+        if ruled_out and restrict is None:
+            kept = allowed & ~self.content_mask(ruled_out)
+            if kept.sum() >= need:
+                allowed = kept  # retrieval (large catalogs) drops the ruled-out rows from its pool
+            else:
+                relaxed.append("content")
         request = self.request(intent, state, query, names)
         if not allowed.any():
             return np.zeros(0, dtype=np.int64), request, query, relaxed

@@ -3,6 +3,7 @@ double, and (marked ``llm_local``) with the real embedded local LLM."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,11 @@ def check(expect: dict, record: dict, previous: list | None, agent: Agent, sessi
             assert len(set(titles)) == len(titles), msg
         elif key == "not_titles":
             assert not any(w.lower() in i["title"].lower() for w in want for i in items), msg
+        elif key == "no_text_words":
+            # content ruled out ("not gory"): no pick's text has the words, unless a notice says they were relaxed
+            if "ruled out" not in notices:
+                texts = [agent.rec.texts[catalog.row(i)].lower() for i in ids]
+                assert not [w for w in want for t in texts if re.search(r"(?<![a-z])" + re.escape(w), t)], msg
         elif key == "not_items":
             assert not set(ids) & set(want), msg
         elif key == "items_changed":

@@ -184,3 +184,36 @@ def test_a_liked_pick_is_which_you_liked_not_which_you_mentioned(agent, monkeypa
         f.text for f in facts_for(rec, Scored(pick, 1.0, {}), loved, UserState(request="I loved alein"))
     )
     assert "which you said you liked" in said_liked and "mentioned" not in said_liked
+
+
+def _gore_agent(k):
+    from chat_rec.catalog import Catalog, Item
+    from chat_rec.catalog import build_interactions as interactions_of
+    from chat_rec.models.cf import EASE
+    from chat_rec.models.encoder import HashEncoder
+    from chat_rec.models.index import ExactIndex
+    from chat_rec.recommender.pipeline import Recommender
+
+    items = [
+        Item(1, "Splat (1981)", 1981, ("Horror",), "Campers meet a killer. Keywords: splatter; slasher."),
+        Item(2, "Red Night (1984)", 1984, ("Horror",), "A bloody night of gore in a small town."),
+        Item(3, "The Hush (1983)", 1983, ("Horror",), "A quiet ghost story of a category all its own."),
+        Item(4, "Old House (1982)", 1982, ("Horror",), "A family hears whispers in an old house."),
+        Item(5, "Laughs (1985)", 1985, ("Comedy",), "Two friends on a road trip."),
+    ]
+    catalog = Catalog("gore", items)
+    data = interactions_of(catalog, [(u, i, 4.0, 0) for u in range(1, 4) for i in (1, 2, 3, 4, 5)])
+    enc = HashEncoder(64)
+    vectors = enc.encode(catalog.texts())
+    rec = Recommender(catalog, ExactIndex(catalog, vectors), vectors, enc, EASE(1.0, "rating").fit(data), data)
+    return Agent(rec, data, config=AgentConfig(k=k))
+
+
+def test_ruled_out_content_is_a_hard_filter_relaxed_with_a_notice():
+    agent = _gore_agent(2)
+    reply = agent.turn("a horror film but not gory", Session())
+    # "gore", "bloody", "splatter" and "slasher" rule a film out; "category" is not "gory"
+    assert sorted(ids(reply)) == [3, 4] and not reply.notices
+    assert {1, 2} & set(ids(_gore_agent(4).turn("a horror film", Session())))  # not ruled out: shown
+    few = _gore_agent(3).turn("a horror film, nothing too gory", Session())
+    assert len(few.items) == 3 and any("ruled out" in n for n in few.notices)

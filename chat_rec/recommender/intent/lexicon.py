@@ -25,6 +25,8 @@ MOOD_GENRES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     k: (tuple(v[0]), tuple(v[1])) for k, v in _DATA["mood_genres"].items()
 }
 KEYWORD_EXPANSIONS: dict[str, tuple[str, ...]] = _tuples(_DATA["keyword_expansions"])
+#: unwanted words that exclude a film whose text has them (the expansions of ``ruled_out_content``)
+RULED_OUT_WORDS: frozenset[str] = frozenset(w for k in _DATA["ruled_out_content"] for w in KEYWORD_EXPANSIONS[k])
 ERA_WORDS: dict[str, int] = {str(k): int(v) for k, v in _DATA["era_words"].items()}
 NEGATION_CUES: tuple[str, ...] = tuple(_DATA["negation_cues"])
 QUALIFIER_STOP: frozenset[str] = frozenset(_DATA["qualifier_stop"])
