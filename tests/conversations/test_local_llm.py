@@ -149,6 +149,7 @@ def test_a_down_server_falls_back_to_the_real_local_model(ml_parts):
         helper, notice = with_local_fallback(helper, notice, cfg, rec.catalog, agent.titles)
         assert notice is None and isinstance(helper.fallback.model, LlamaCppChatModel)
         agent.llm = helper
+        helper.health.clock = lambda: 1000.0  # frozen: the back-off must not run out while the local model works
         reading = helper.extract("a scary film set in space", soft=True)
         assert FakeOpenAI.calls == 1 and not helper.health.healthy
         assert reading is not None

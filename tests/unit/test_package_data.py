@@ -33,6 +33,7 @@ def test_lexicon_file_is_plain_yaml_with_the_expected_sections():
         "moods",
         "mood_genres",
         "keyword_expansions",
+        "ruled_out_content",
         "meta_words",
         "era_words",
         "negation_cues",
