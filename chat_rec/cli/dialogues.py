@@ -372,8 +372,8 @@ def dialogue_turn_agent(cfg, args):
 
 def dialogue_turns(agent, dialogues) -> list[float]:
     """Seconds of ``Agent.turn`` for each seeker message, each dialogue one session."""
+    from chat_rec.recommender.side import as_typed
     from chat_rec.session import Session
-    from chat_rec.training.replay import as_typed
 
     agent.turn("warm up: a comedy", Session())
     times = []

@@ -27,7 +27,8 @@ from chat_rec.models.reranker import IdentityReranker, Reranker
 from chat_rec.recommender import signals as sig
 from chat_rec.recommender.context import compose, history_text, profile_text, ui_context
 from chat_rec.recommender.fusion import RERANKER, FusionModel, defaults, stage_scores
-from chat_rec.recommender.intent import KEYWORD_EXPANSIONS, RULED_OUT_WORDS, Intent
+from chat_rec.recommender.intent import Intent
+from chat_rec.recommender.intent import ruled_out as intent_ruled_out
 
 log = logging.getLogger(__name__)
 
@@ -280,16 +281,7 @@ class Recommender:
             relaxed.append("era")
             flt = self.filters(intent, state, genres=not relaxed, era=False)
             allowed = flt.mask(self.catalog)
-        ruled_out = tuple(
-            sorted(
-                {
-                    w
-                    for kw in intent.unwanted_keywords
-                    if kw in RULED_OUT_WORDS
-                    for w in KEYWORD_EXPANSIONS.get(kw, (kw,))
-                }
-            )
-        )
+        ruled_out = intent_ruled_out(intent.unwanted_keywords)
         if ruled_out and restrict is None:
             kept = allowed & ~self.content_mask(ruled_out)
             if kept.sum() >= need:

@@ -472,6 +472,10 @@ def asked_wide(f, r, cand):
     return asked(f, r, cand, ASKED_WIDE_K)
 
 
+#: The signals that read the encoded recorded requests (``SideData.asked_vectors``).
+ASKED_SIGNALS = ("asked", "asked_wide")
+
+
 def year(f, r, cand):
     return None if f.filled_years is None else f.filled_years[cand]
 

@@ -25,7 +25,7 @@ from chat_rec.recommender.fusion import FusionModel
 from chat_rec.recommender.intent.titles import TitleMatcher
 from chat_rec.recommender.pipeline import Recommender
 from chat_rec.recommender.side import as_typed, dialogue_side
-from chat_rec.recommender.signals import SideData
+from chat_rec.recommender.signals import ASKED_SIGNALS, SideData
 from chat_rec.session import Session
 
 
@@ -62,7 +62,7 @@ class Replayer:
 
     def agent(self, dialogues, fusion: FusionModel | None = None, reranker=None) -> Agent:
         # the recorded requests are encoded only for a fusion that reads them (fitting: every signal)
-        reads = fusion is None or any(fusion.weight(h, n) for h in fusion.heads for n in ("asked", "asked_wide"))
+        reads = fusion is None or any(fusion.weight(h, n) for h in fusion.heads for n in ASKED_SIGNALS)
         side = dialogue_side(self.catalog, dialogues, self.external, self.encode if reads else None)
         rec = Recommender(
             self.catalog, self.index, self.vectors, self.encoder, side=side, fusion=fusion, reranker=reranker

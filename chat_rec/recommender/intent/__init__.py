@@ -2,7 +2,7 @@
 lists in ``lexicon.yaml``), catalog titles in free text (``titles``), the LLM reader (``llm_reader``) and the
 merge of the two readings (``merge``)."""
 
-from chat_rec.recommender.intent.lexicon import KEYWORD_EXPANSIONS, MOOD_GENRES, RULED_OUT_WORDS
+from chat_rec.recommender.intent.lexicon import KEYWORD_EXPANSIONS, MOOD_GENRES, RULED_OUT_WORDS, ruled_out
 from chat_rec.recommender.intent.merge import merge_intents, merge_soft
 from chat_rec.recommender.intent.model import Intent, Kind
 from chat_rec.recommender.intent.rules import ANSWER_NO, ANSWER_YES, RuleParser
@@ -18,4 +18,5 @@ __all__ = [
     "RuleParser",
     "merge_intents",
     "merge_soft",
+    "ruled_out",
 ]

@@ -27,6 +27,16 @@ MOOD_GENRES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 KEYWORD_EXPANSIONS: dict[str, tuple[str, ...]] = _tuples(_DATA["keyword_expansions"])
 #: unwanted words that exclude a film whose text has them (the expansions of ``ruled_out_content``)
 RULED_OUT_WORDS: frozenset[str] = frozenset(w for k in _DATA["ruled_out_content"] for w in KEYWORD_EXPANSIONS[k])
+
+
+def ruled_out(unwanted_keywords) -> tuple[str, ...]:
+    """The words a film's text must not have, from an intent's unwanted keywords: the ruled-out ones, each with its
+    expansion ("gory" -> gore, blood, splatter ...), sorted."""
+    return tuple(
+        sorted({w for kw in unwanted_keywords if kw in RULED_OUT_WORDS for w in KEYWORD_EXPANSIONS.get(kw, (kw,))})
+    )
+
+
 ERA_WORDS: dict[str, int] = {str(k): int(v) for k, v in _DATA["era_words"].items()}
 NEGATION_CUES: tuple[str, ...] = tuple(_DATA["negation_cues"])
 QUALIFIER_STOP: frozenset[str] = frozenset(_DATA["qualifier_stop"])
