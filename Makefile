@@ -51,10 +51,12 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-## Fit the fusion weights again (replayed ReDial dialogues + the MovieLens train part; needs ../shared/data).
-## The package ships the team's fitted artifact, so `make run` does not need this.
+## Rebuild the packaged ranker, every part in order: the fusion on the team's dialogues and MovieLens, then the
+## 👍/👎 head (people judging by their own ratings, one half of the users); needs ../shared/data. The package
+## ships the result, so `make run` does not need this. A refit of your own: `chat-rec train ranker --out
+## data/models/ranker.json` (it then serves instead of the packaged weights).
 ranker: index
-	$(BIN)/chat-rec train ranker
+	$(BIN)/chat-rec train ranker --all --no-reranker --seed 0 --out chat_rec/recommender/ranker.json
 
 ## The BERT context re-ranker (about 20 minutes on 2 cores; resumes when interrupted).
 reranker: data

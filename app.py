@@ -70,6 +70,7 @@ def main() -> int:
     except (ChatRecError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    print(f"  ranker: {agent.ranker_source}", flush=True)
     agent.rec.encoder.encode(["warm up"])  # load the encoder now, not on the first message
     if fetch:  # first start: the chat serves now; the model joins when fetched (the index no longer competes)
         threading.Thread(target=attach_llm, args=(agent, cfg, True), name="llm-fetch", daemon=True).start()

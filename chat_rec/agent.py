@@ -509,6 +509,13 @@ class Agent:
         return explain_lime(score, request, num_samples=num_samples, seed=seed)
 
     @property
+    def ranker_source(self) -> str:
+        """Which fitted ranker serves (the packaged weights, a local refit, the hand-set defaults), in one line."""
+        from chat_rec.recommender.fusion import describe
+
+        return describe(self.rec.fusion)
+
+    @property
     def has_reranker(self) -> bool:
         return hasattr(self.rec.reranker, "score_queries")
 
@@ -660,7 +667,9 @@ class Agent:
         allowed = " ".join(
             [facts_text, item.title, item.description, " ".join(item.director), " ".join(item.cast), *session.messages]
         )
-        lead = fallback.split(". ")[0] + ". "
+        # the record's first sentence, read past the title ("When Harry Met Sally...", "L.A. Confidential")
+        skip = len(short_title(item)) if fallback.startswith(short_title(item)) else 0
+        lead = fallback[: fallback.find(". ", skip) + 1 or len(fallback)] + " "
 
         def check(text: str) -> tuple[bool, str]:
             return grounded(text, allowed, self.titles, own_title=item.title, own_id=item.id, own_year=item.year)

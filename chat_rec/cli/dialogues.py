@@ -130,7 +130,7 @@ def cmd_train_ranker(args) -> int:
     from chat_rec.training.replay import Replayer
 
     cfg = make_config(args)
-    out = Path(args.out) if args.out else cfg.ranker.models_dir / "ranker.json"
+    out = ranker_out(args, cfg)
     movies = need_file(cfg, args.movies, "redial", "movies_with_mentions.csv")
     plots = need_file(cfg, args.plots, "redial_movielens_map", "movie_plot.csv")
     ml_movies = need_file(cfg, args.ml_movies, "ml-latest-small", "movies.csv")
@@ -222,19 +222,73 @@ def cmd_train_ranker(args) -> int:
         args.seed,
         command=" ".join(["chat-rec", *getattr(args, "argv", [])]),
         trees=trees,
+        roots=cfg.data.shared_dirs,
     )
+    if "reranker" not in fitting:
+        model.meta["fitting"]["reranker"] = {
+            "trained": False,
+            "why": "--no-reranker: the BERT context re-ranker is not trained (about 40 minutes) and has no weight",
+        }
+    if args.all:
+        if interactions is None:
+            raise ChatRecError("--all fits the 👍/👎 head on the serving catalog's ratings: it needs interactions")
+        model = fit_feedback(
+            cfg,
+            model,
+            serving,
+            interactions,
+            user_model=args.user_model,
+            users=args.feedback_users,
+            seed=args.feedback_seed,
+        )
     model.save(out)
-    for head, w in heads.items():
+    for head, w in model.heads.items():
         shown = ", ".join(f"{k} {v:+.3f}" for k, v in sorted(w.items(), key=lambda kv: -abs(kv[1])) if v)
         print(f"{head}: {shown}")
     print(f"wrote {out} ({out.stat().st_size:,} bytes)")
     return 0
 
 
+def ranker_out(args, cfg) -> Path:
+    """Where a refit goes: only where ``--out`` says. ``data/models/ranker.json`` then serves instead of the
+    packaged weights (the app says so); the package's own file is rebuilt by `make ranker`."""
+    if not args.out:
+        raise ChatRecError(
+            "say where the fitted ranker goes: --out data/models/ranker.json serves your refit instead of the "
+            "packaged weights (delete it to go back); `make ranker` rebuilds the packaged "
+            "chat_rec/recommender/ranker.json"
+        )
+    return Path(args.out)
+
+
 def cmd_train_feedback(args) -> int:
-    """Fit the ``feedback`` head (the request weights plus the 👍/👎 ``feedback`` signal and its likelihood) on
-    simulated talkers who give feedback (replayed dialogues carry none) and write it into the fusion artifact.
-    It is written only when it beats the request head with the ``user`` signal on those people."""
+    """Fit the ``feedback`` head into the served fusion artifact (``CHATREC_RANKER``) and write it to ``--out``."""
+    from chat_rec.recommender.fusion import load_fusion
+
+    cfg = make_config(args)
+    out = ranker_out(args, cfg)
+    catalog, interactions = load_catalog(args, cfg)
+    if interactions is None:
+        raise ChatRecError("train feedback needs interactions (MovieLens-100K or --interactions)")
+    fusion, notice = load_fusion(cfg.ranker.path, cfg.ranker.models_dir)
+    if notice or not fusion.fitted:
+        raise ChatRecError(f"no fitted fusion to add the feedback head to ({notice}): run `chat-rec train ranker`")
+    fit_feedback(
+        cfg, fusion, catalog, interactions, user_model=args.user_model, users=args.users, seed=args.seed
+    ).save(out)
+    print(f"wrote {out}")
+    return 0
+
+
+def fit_feedback(cfg, fusion, catalog, interactions, *, user_model: str = "ratings", users: int = 200, seed: int = 1):
+    """``fusion`` with its ``feedback`` head (the request weights plus the 👍/👎 signals, and the 👍 likelihood)
+    fitted on simulated people who give 👍/👎 (replayed dialogues carry none). It is kept only when it beats the
+    request head on those people by ``FEEDBACK_MIN_GAIN`` success@3; the log of every try goes into the meta.
+
+    ``user_model="ratings"`` (default): people of one half of the users (``FIT_HALF``; `eval simulate
+    --user-model ratings` reports on the other) who judge the shown films by their own ratings, the agent
+    built without any of their ratings. ``talker``: the genre-rule talkers of ``--seed``."""
+    import tempfile
     from dataclasses import replace
 
     import numpy as np
@@ -242,42 +296,53 @@ def cmd_train_feedback(args) -> int:
     from chat_rec.assemble import build_agent
     from chat_rec.evaluation.simulate import (
         FEEDBACK_MIN_GAIN,
+        FIT_HALF,
+        RATINGS_SPLIT_SEED,
+        choose_rating_people,
         choose_targets,
         description_words,
         fit_feedback_head,
+        make_rating_people,
         make_talker,
+        rating_halves,
         without_targets,
+        without_users,
     )
     from chat_rec.recommender.feedback import MemoryStore
-    from chat_rec.recommender.fusion import load_fusion
 
-    cfg = make_config(args)
-    catalog, interactions = load_catalog(args, cfg)
-    if interactions is None:
-        raise ChatRecError("train feedback needs interactions (MovieLens-100K or --interactions)")
-    fusion, notice = load_fusion(cfg.ranker.path, cfg.ranker.models_dir)
-    if notice or not fusion.fitted:
-        raise ChatRecError(f"no fitted fusion to add the feedback head to ({notice}): run `chat-rec train ranker`")
-    targets = choose_targets(interactions, args.users, args.seed)
-    mask = without_targets(interactions, targets)
-    train = interactions.subset(mask)
-    agent = build_agent(
-        replace(cfg, agent=replace(cfg.agent, k=5)),
-        llm_kind="none",
-        prepare=lambda inter: inter.subset(mask),
-        store=MemoryStore(),
-        dataset=(catalog, interactions),
-    )
-    words, df = description_words(catalog)
-    rng = np.random.default_rng(args.seed)
-    people = [make_talker(catalog, agent.rec.vectors, train, uid, row, words, df, rng) for uid, row in targets]
-    print(
-        f"fitting the feedback head on {len(people)} simulated talkers (seed {args.seed}, 5 picks a turn) ...",
-        flush=True,
-    )
-    head, likelihood, log = fit_feedback_head(agent, catalog, agent.rec.vectors, people)
+    model = user_model
+    if model == "ratings":
+        targets = choose_rating_people(interactions, rating_halves(interactions)[FIT_HALF], users, seed)
+        mask = without_users(interactions, [uid for uid, _ in targets])
+        who = {"user_model": "ratings", "half": FIT_HALF, "split_seed": RATINGS_SPLIT_SEED, "seed": seed}
+    else:
+        targets = choose_targets(interactions, users, seed)
+        mask = without_targets(interactions, targets)
+        who = {"user_model": "talker", "seed": seed}
+    with tempfile.TemporaryDirectory() as tmp:  # the agent loads exactly this fusion, as the chat will
+        path = fusion.save(Path(tmp) / "ranker.json")
+        agent = build_agent(
+            replace(cfg, agent=replace(cfg.agent, k=5), ranker=replace(cfg.ranker, path=str(path))),
+            llm_kind="none",
+            prepare=lambda inter: inter.subset(mask),
+            store=MemoryStore(),
+            dataset=(catalog, interactions),
+        )
+    vectors = agent.rec.vectors
+    if model == "ratings":
+        people = make_rating_people(catalog, vectors, interactions, targets, seed)
+    else:
+        words, df = description_words(catalog)
+        rng = np.random.default_rng(seed)
+        train = interactions.subset(mask)
+        people = [make_talker(catalog, vectors, train, uid, row, words, df, rng) for uid, row in targets]
+    print(f"fitting the 👍/👎 head on {len(people)} simulated {model} people (seed {seed}, 5 picks a turn) ...")
+    # the people who judge by their ratings try the learned likelihood only (their 👍 is not a cosine rule)
+    grid = {"taus": ()} if model == "ratings" else {}
+    head, likelihood, log = fit_feedback_head(agent, catalog, vectors, people, **grid)
     for row in log:
         print(f"{row['try']}: success@3 {row['success@3turns']:.3f} success@5 {row['success@5turns']:.3f}")
+    fusion = agent.rec.fusion
     heads = {h: dict(w) for h, w in fusion.heads.items() if h != "feedback"}
     if head is not None:
         heads["feedback"] = head
@@ -287,21 +352,18 @@ def cmd_train_feedback(args) -> int:
         "kept": head is not None,
         **likelihood,
         "log": log,
-        "seed": args.seed,
+        "seed": seed,
         "users": len(people),
+        "people": {**who, "users": [uid for uid, _ in targets]},
         "min_gain": FEEDBACK_MIN_GAIN,
-        "simulator": "talker, 5 picks a turn, 5 turns",
-        "command": " ".join(["chat-rec", *getattr(args, "argv", [])]),
+        "simulator": f"{model}, 5 picks a turn, 5 turns",
     }
-    out = Path(args.out) if args.out else cfg.ranker.models_dir / "ranker.json"
-    type(fusion)(heads, meta, "", dict(fusion.trees)).save(out)
     if head is None:
-        print(f"no feedback head beat the request head by {FEEDBACK_MIN_GAIN} success@3: not written; wrote {out}")
+        print(f"no 👍/👎 head beat the request head by {FEEDBACK_MIN_GAIN} success@3: none is served")
     else:
         shown = ", ".join(f"{k} {v:+.3f}" for k, v in sorted(head.items(), key=lambda kv: -abs(kv[1])))
-        how = "learned judgement table" if likelihood["judgements"] else f"cosine threshold {likelihood['tau']:g}"
-        print(f"feedback head ({how}): {shown}; wrote {out}")
-    return 0
+        print(f"👍/👎 head: {shown}")
+    return type(fusion)(heads, meta, "", dict(fusion.trees))
 
 
 def redial_catalog_agent(cfg, args, dialogue_files=("kgsf_valid_data.jsonl", "kepler_train_subset.jsonl")):
@@ -398,13 +460,36 @@ def add_train_args(tr) -> None:
     tr.add_argument("--ml-map", help="movies_merged.csv (default: the team data folder)")
     tr.add_argument("--ml-movies", help="ML-latest-small movies.csv for genres (default: the team data folder)")
     tr.add_argument("--seed", type=int, default=0, help="the evaluation split whose train part fits the history head")
-    tr.add_argument("--out", help="artifact path (default data/models/ranker.json)")
+    tr.add_argument(
+        "--out",
+        help="where the artifact goes (required): data/models/ranker.json serves it instead of the packaged "
+        "weights; `make ranker` writes the packaged chat_rec/recommender/ranker.json",
+    )
     tr.add_argument("--no-tree", action="store_true", help="no tree stage (LambdaRank over the linear top)")
     tr.add_argument("--no-reranker", action="store_true", help="fit the linear weights only (no re-ranker training)")
     tr.add_argument("--reranker-out", help="re-ranker checkpoint path (default data/models/reranker-dialogues.pt)")
     tr.add_argument("--reranker", help="reuse this dialogue-trained re-ranker checkpoint: refit only its weight")
     tr.add_argument("--reranker-epochs", type=int, default=2, help="re-ranker training epochs (default 2)")
     tr.add_argument("--reranker-minutes", type=float, default=40.0, help="re-ranker time budget (default 40)")
+    tr.add_argument(
+        "--all",
+        action="store_true",
+        help="then fit the 👍/👎 head too (`train feedback`), so the artifact is the packaged one's every part",
+    )
+    add_feedback_args(tr, prefix="feedback-")
+
+
+def add_feedback_args(parser, prefix: str = "") -> None:
+    """The 👍/👎 head's people: ``train feedback --users --seed``, ``train ranker --all --feedback-users ...``."""
+    parser.add_argument(
+        "--user-model",
+        choices=("ratings", "talker"),
+        default="ratings",
+        help="who the 👍/👎 head is fitted on: people judging by their own MovieLens ratings, from one half of the "
+        "users (`eval simulate --user-model ratings` reports on the other), or the genre-rule talkers",
+    )
+    parser.add_argument(f"--{prefix}users", type=int, default=200, help="simulated people (default 200)")
+    parser.add_argument(f"--{prefix}seed", type=int, default=1, help="their targets' seed (default 1)")
 
 
 def add_eval_args(ev) -> None:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from chat_rec.cli.common import load_catalog, make_config, user_id_arg
-from chat_rec.cli.dialogues import add_train_args, cmd_train_feedback, cmd_train_ranker
+from chat_rec.cli.dialogues import add_feedback_args, add_train_args, cmd_train_feedback, cmd_train_ranker
 from chat_rec.errors import ChatRecError
 
 
@@ -179,7 +179,7 @@ def add_commands(sub, catalog_args) -> None:
     rk = train.add_parser(
         "ranker",
         help="fit the fusion weights of the ranking signals (replayed dialogues + "
-        "the MovieLens train part) into data/models/ranker.json",
+        "the MovieLens train part; --all: and the 👍/👎 head) into --out",
     )
     add_train_args(rk)
     catalog_args(rk)
@@ -187,12 +187,11 @@ def add_commands(sub, catalog_args) -> None:
 
     fb = train.add_parser(
         "feedback",
-        help="fit the feedback head (the 👍/👎 signal, its threshold and weights) on "
-        "simulated talkers who give feedback, into the fusion artifact (data/models/ranker.json)",
+        help="fit the 👍/👎 head (its signals' weights and the 👍 likelihood) on simulated people who give "
+        "feedback, into the served fusion artifact, written to --out",
     )
-    fb.add_argument("--users", type=int, default=600, help="simulated talkers (default 600)")
-    fb.add_argument("--seed", type=int, default=1, help="their targets' seed (default 1; reported runs use 0)")
-    fb.add_argument("--out", help="where to write the artifact (default data/models/ranker.json)")
+    add_feedback_args(fb)
+    fb.add_argument("--out", help="where to write the artifact (required; data/models/ranker.json serves it)")
     catalog_args(fb)
     fb.set_defaults(fn=cmd_train_feedback)
 

@@ -320,6 +320,9 @@ class Talker:
     year: int | None
     keywords: list[str]
     liked_title: str | None  # a film from their own history, close to the target, named in the opening
+    #: the person's own MovieLens ratings (row -> rating, the target's removed) when they judge by them
+    #: (``verdict``); None: they judge by closeness to the target (``judge``)
+    ratings: dict[int, float] | None = None
 
 
 def era_phrase(year: int | None) -> str:
@@ -390,7 +393,22 @@ def critique(catalog: Catalog, t: Talker, shown_rows: list[int], turn: int, used
     return "More like the ones I liked, please."
 
 
-def run_talker(agent, session_factory, catalog, vectors, t: Talker, turns: int, feedback: bool) -> list[int | None]:
+def verdict(catalog: Catalog, vectors: np.ndarray, t: Talker, row: int) -> str | None:
+    """A shown film's 👍/👎: by the person's own rating when they judge by their ratings (👍 for 4 or 5, 👎 for 1
+    or 2, nothing for 3 or a film they did not rate), else by closeness to the target (``judge``)."""
+    if t.ratings is None:
+        return judge(catalog, vectors, t, row)
+    rating = t.ratings.get(row)
+    if rating is None or 2 < rating < 4:
+        return None
+    return "up" if rating >= 4 else "down"
+
+
+def run_talker(
+    agent, session_factory, catalog, vectors, t: Talker, turns: int, feedback: bool, counts: Counter | None = None
+) -> list[int | None]:
+    """Rank of the target in each turn's 5 picks (None when absent), up to the turn it is shown. ``counts``
+    tallies the 👍/👎 given (``none``: a shown film the person does not judge)."""
     session = session_factory(t.user_id)
     ranks: list[int | None] = []
     target_id = catalog.items[t.target_row].id
@@ -404,9 +422,36 @@ def run_talker(agent, session_factory, catalog, vectors, t: Talker, turns: int, 
         rows = [catalog.row(i) for i in ids]
         if feedback:
             for item_id, row in zip(ids, rows):
-                agent.record_feedback(session, item_id, judge(catalog, vectors, t, row))
+                value = verdict(catalog, vectors, t, row)
+                if counts is not None:
+                    counts[value or "none"] += 1
+                if value is not None:
+                    agent.record_feedback(session, item_id, value)
         text = critique(catalog, t, rows, turn, used)
     return ranks + [None] * (turns - len(ranks))
+
+
+def compare(agent, session_factory, catalog, vectors, people: list[Talker], turns: int, progress: bool, label: str):
+    """Every person with and without 👍/👎 (each run from an empty feedback store): the two summary rows (with
+    first), the success@3 ratio, and the 👍/👎 given in the run with feedback."""
+    rows, counts = [], Counter()
+    for feedback in (True, False):
+        agent.store = type(agent.store)()
+        ranks = [
+            run_talker(agent, session_factory, catalog, vectors, p, turns, feedback, counts if feedback else None)
+            for p in tqdm(people, desc=f"simulate {label} feedback={feedback}", disable=not progress)
+        ]
+        row = summarise(ranks, turns, feedback)
+        row["success@1turn"] = row["hit@5_by_turn"][0] if row["hit@5_by_turn"] else 0.0
+        rows.append(row)
+    with_fb, without = rows
+    ratio = with_fb["success@3turns"] / without["success@3turns"] if without["success@3turns"] else None
+    return {
+        "rows": rows,
+        "n_users": len(people),
+        "success@3_ratio": round(ratio, 4) if ratio is not None else None,
+        "judged": {k: counts[k] for k in ("up", "down", "none")},
+    }
 
 
 def simulate_talkers(
@@ -424,27 +469,83 @@ def simulate_talkers(
     words, df = description_words(catalog)
     rng = np.random.default_rng(seed)
     people = [make_talker(catalog, vectors, interactions, uid, row, words, df, rng) for uid, row in targets]
-    rows = []
-    for feedback in (True, False):
-        agent.store = type(agent.store)()
-        ranks = [
-            run_talker(agent, session_factory, catalog, vectors, p, turns, feedback)
-            for p in tqdm(people, desc=f"simulate talkers feedback={feedback}", disable=not progress)
-        ]
-        row = summarise(ranks, turns, feedback)
-        row["success@1turn"] = row["hit@5_by_turn"][0] if row["hit@5_by_turn"] else 0.0
-        rows.append(row)
-    with_fb, without = rows
-    gain3 = (with_fb["success@3turns"] / without["success@3turns"] - 1) if without["success@3turns"] else None
+    out = compare(agent, session_factory, catalog, vectors, people, turns, progress, "talkers")
+    gain3 = out["success@3_ratio"] - 1 if out["success@3_ratio"] is not None else None
     example = people[0] if people else None
     return {
         "user_model": "talker",
         "turns": turns,
-        "rows": rows,
+        "rows": out["rows"],
         "success@3_relative_gain": round(gain3, 4) if gain3 is not None else None,
+        "judged": out["judged"],
         "opening_examples": [opening(p) for p in people[:5]],
         "critique_example": critique(catalog, example, [], 0, set()) if example else None,
     }
+
+
+# ------------------------------------------------------------------------ people judged by their own ratings
+#: Who judges by their own ratings: MovieLens users with at least one 5 (the target is one of their 5-rated films).
+#: The users are split once into two halves by a seeded permutation (``RATINGS_SPLIT_SEED``): the 👍/👎 head is
+#: fitted on people of one half (``FIT_HALF``) and reported on the other, so nothing is fitted on the reported.
+RATINGS_SPLIT_SEED = 0
+FIT_HALF, REPORT_HALF = 0, 1
+
+
+def rating_halves(interactions: Interactions, seed: int = RATINGS_SPLIT_SEED) -> tuple[list, list]:
+    """The users with a 5-rated film, split into two halves by a seeded permutation (sorted within each)."""
+    users = sorted(
+        {interactions.user_ids[u] for u in interactions.user_rows[interactions.ratings >= 5].tolist()}, key=str
+    )
+    order = np.random.default_rng(seed).permutation(len(users))
+    half = len(users) // 2
+    return sorted((users[i] for i in order[:half]), key=str), sorted((users[i] for i in order[half:]), key=str)
+
+
+def choose_rating_people(interactions: Interactions, users: list, n_users: int, seed: int) -> list[tuple[object, int]]:
+    """(user id, target row) for a seeded sample of ``users``; the target is one of their 5-rated films."""
+    rng = np.random.default_rng(seed)
+    chosen = sorted(rng.choice(len(users), size=min(n_users, len(users)), replace=False).tolist())
+    out = []
+    for idx in chosen:
+        rows, ratings = interactions.history(users[idx])
+        out.append((users[idx], int(rng.choice(rows[ratings >= 5]))))
+    return out
+
+
+def without_users(interactions: Interactions, users) -> np.ndarray:
+    """Boolean mask over the interactions: False for every rating of these users (the agent sees none of them)."""
+    drop = np.isin(interactions.user_rows, [interactions.user_row(u) for u in users])
+    return ~drop
+
+
+def make_rating_people(
+    catalog: Catalog,
+    vectors: np.ndarray,
+    interactions: Interactions,
+    targets: list[tuple[object, int]],
+    seed: int,
+) -> list[Talker]:
+    """Talkers (the same words as ``make_talker``: the target's genres, era, story words, half of them naming a
+    film they rated >= 4) who judge the shown films by their own ratings (``verdict``). ``interactions`` holds
+    their ratings; the agent must be built without them (``without_users``)."""
+    words, df = description_words(catalog)
+    rng = np.random.default_rng(seed)
+    people = []
+    for uid, row in targets:
+        person = make_talker(catalog, vectors, interactions, uid, row, words, df, rng)
+        rows, ratings = interactions.history(uid)
+        person.ratings = {int(r): float(x) for r, x in zip(rows.tolist(), ratings.tolist()) if int(r) != row}
+        people.append(person)
+    return people
+
+
+def simulate_ratings(
+    agent, session_factory, catalog: Catalog, vectors: np.ndarray, people: list[Talker], turns: int = 5, progress=True
+) -> dict:
+    """People judged by their own ratings, with and without 👍/👎, 5 picks a turn (the caller's agent ``k``)."""
+    out = compare(agent, session_factory, catalog, vectors, people, turns, progress, "rating people")
+    out["opening_examples"] = [opening(p) for p in people[:5]]
+    return out
 
 
 # ------------------------------------------------------------------------------------ fitting the feedback head
@@ -455,11 +556,22 @@ FEEDBACK_FIT_SEED = 1
 FEEDBACK_TAUS = (0.3, 0.35, 0.4)
 FEEDBACK_WEIGHTS = (0.3, 0.6, 1.0, 1.5)
 #: request-head weights the fit may rescale in the feedback head (once, in this order), and the factors tried
-FEEDBACK_SCALED = ("genre_profile", "ref_max", "ref_mean", "pop", "year", "dialogue", "genre")
+FEEDBACK_SCALED = (
+    "genre_profile",
+    "ref_max",
+    "ref_mean",
+    "ref_last",
+    "ref_year",
+    "cf",
+    "pop",
+    "year",
+    "dialogue",
+    "genre",
+)
 FEEDBACK_SCALES = (0.0, 0.5, 1.5)
 #: weights the fit may set to these values instead (the request head gives the request's own words little
 #: weight, fitted on dialogues; a critique such as "closer to a story with ..." may deserve more)
-FEEDBACK_SET = {"sem": (0.15, 0.3, 0.6), "words": (0.15, 0.3)}
+FEEDBACK_SET = {"cf_up": (0.3, 0.6, 1.0, 1.5), "feedback": (0.0,), "sem": (0.15, 0.3, 0.6), "words": (0.15, 0.3)}
 #: a step of the search is taken only when it adds this much success@3 (6 of the 600 fitting people):
 #: smaller moves are noise
 FEEDBACK_MIN_GAIN = 0.01
@@ -541,22 +653,31 @@ def fit_feedback_head(
     try:
         seen: list = []
         base = score(None, logistic, "request head (user signal), the baseline", seen)
+        without = [run_talker(agent, lambda uid: Session(), catalog, vectors, p, turns, False) for p in people]
+        row = summarise(without, turns, False)
+        log.append(
+            {
+                "try": "no 👍/👎 at all (for reference)",
+                "success@3turns": row["success@3turns"],
+                "success@5turns": row["success@5turns"],
+            }
+        )
         cos, jac, up = judgements(agent, seen)
         likelihoods = [(f"tau {tau:g}", {"tau": float(tau), "judgements": None}) for tau in taus]
         if len(up) and up.any() and not up.all():
             table = JudgementModel.fit(cos, jac, up).to_json()
             likelihoods.insert(0, (f"learned from {len(up)} judgements", {"tau": FEEDBACK_TAU, "judgements": table}))
-        best, best_like, best_score = None, logistic, base
+        best, best_like, best_score = None, logistic, (-1.0, -1.0)
         start = {k: v for k, v in request.items() if k != "user"}
         for name, likelihood in likelihoods:
             for w in weights:
                 got = score({**start, "feedback": w}, likelihood, f"feedback {w:g}, {name}")
                 if got > best_score:
                     best, best_like, best_score = {**start, "feedback": w}, likelihood, got
-        if best is None or best_score[0] < base[0] + min_gain - 1e-9:
-            return None, logistic, log
-        moves = [(name, [(f"x{f:g}", round(best[name] * f, 4)) for f in scales]) for name in scaled if best.get(name)]
-        moves += [(name, [(f"= {v:g}", float(v)) for v in vals]) for name, vals in values.items()]
+        # then one pass over single moves, each kept only when it adds ``min_gain``: the weights set to values
+        # (``cf_up`` first: what a person's 👍 says about their taste), then the request weights rescaled
+        moves = [(name, [(f"= {v:g}", float(v)) for v in vals]) for name, vals in values.items()]
+        moves += [(name, [(f"x{f:g}", round(best[name] * f, 4)) for f in scales]) for name in scaled if best.get(name)]
         for name, tries in moves:
             step = None
             for label, value in tries:
@@ -566,6 +687,8 @@ def fit_feedback_head(
                     step = (trial, got)
             if step is not None:
                 best, best_score = {k: v for k, v in step[0].items() if v}, step[1]
+        if best_score[0] < base[0] + min_gain - 1e-9:
+            return None, logistic, log
     finally:
         fusion.heads, fusion.meta = heads, meta
     return best, dict(best_like), log

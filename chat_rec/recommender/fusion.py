@@ -239,6 +239,22 @@ class FusionModel:
         return model
 
 
+def describe(fusion: FusionModel) -> str:
+    """One line naming the ranker that serves: the packaged fitted weights, a local refit (which then overrides
+    the packaged ones), another file, or the hand-set defaults; with the git commit and date it was fitted at."""
+    if not fusion.fitted:
+        return "hand-set default weights (no fitted ranker could be read)"
+    meta = fusion.meta
+    when = " ".join(x for x in (str(meta.get("git") or "")[:12], str(meta.get("created") or "")[:10]) if x)
+    when = f" (fitted {when})" if when else ""
+    path = Path(fusion.path) if fusion.path else None
+    if path is None or path.resolve() == PACKAGED.resolve():
+        return f"the packaged fitted weights{when}"
+    if path.name == "ranker.json" and path.parent.name == "models":
+        return f"your refit {path}{when}, used instead of the packaged weights (delete it to serve those)"
+    return f"{path}{when}"
+
+
 def defaults() -> FusionModel:
     return FusionModel(
         {h: dict(w) for h, w in DEFAULT_WEIGHTS.items()}, {"fitted": False, "source": "hand-set defaults"}

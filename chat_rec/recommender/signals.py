@@ -26,6 +26,9 @@ Each signal, what it measures (higher = more recommended) and what it needs:
 * ``cf``: rating-weighted EASE (the sparse item-kNN on a large catalog, ``models.cf.make_cf``) folded in from the
   history (rating/5), likes (1.0) and references (0.6) [needs: CF data]
 * ``cf_last``: EASE folded in from the latest reference alone [needs: CF data, references]
+* ``cf_up``: EASE folded in from the films given 👍 in this session (1.0 each): what people who liked those also
+  liked. A real person's 👍 says what they like, not only how close a film is to the one they want [needs: CF
+  data, a 👍 in the session]
 * ``user``: cosine of the item with the session's 👍/👎 user vector (online logistic update) [needs: feedback]
 * ``pop``: log(1 + interactions), or recommender mentions in a dialogue corpus [needs: interactions]
 * ``mentions``: log(1 + mentions by anyone) in a dialogue corpus [needs: dialogue statistics]
@@ -398,6 +401,10 @@ def cf_last(f, r, cand):
     return fold_in(f, refs[-1:], [1.0], cand) if refs else None
 
 
+def cf_up(f, r, cand):
+    return fold_in(f, list(r.feedback_up), [1.0] * len(r.feedback_up), cand) if r.feedback_up else None
+
+
 def user(f, r, cand):
     u = r.user_vector
     if u is None or float(np.linalg.norm(u)) < 1e-6:
@@ -531,6 +538,7 @@ SIGNALS: dict[str, Signal] = {
     "ref_year": ref_year,
     "cf": cf,
     "cf_last": cf_last,
+    "cf_up": cf_up,
     "user": user,
     "pop": pop,
     "mentions": mentions,

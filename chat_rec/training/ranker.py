@@ -273,12 +273,45 @@ def fit_history_head(
     return weights, {"cases": len(cases), "users": len(users), "signals": list(names), "seed": seed}
 
 
-def file_digest(path: Path) -> dict:
+def data_name(path: Path, roots: Sequence[Path] = ()) -> str:
+    """A data file's name as anyone can find it again: relative to the team data folder it came from (``redial/
+    kepler_train_subset.jsonl``), else to the working folder, else its file name; never one machine's path."""
+    path = Path(path).resolve()
+    for base in [*roots, Path.cwd()]:
+        try:
+            return path.relative_to(Path(base).resolve()).as_posix()
+        except ValueError:
+            continue
+    return path.name
+
+
+def file_digest(path: Path, roots: Sequence[Path] = ()) -> dict:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
-    return {"path": str(path), "sha256": h.hexdigest()[:16]}
+    return {"path": data_name(path, roots), "sha256": h.hexdigest()}
+
+
+def git_commit() -> str | None:
+    """The checkout's commit (``+dirty`` when it has uncommitted changes to tracked files), or None outside git."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty else "") if head else None
 
 
 def artifact(
@@ -288,14 +321,18 @@ def artifact(
     seed: int,
     command: str = "",
     trees: dict[str, TreeStage] | None = None,
+    roots: Sequence[Path] = (),
 ) -> FusionModel:
+    """The versioned artifact with its provenance: the command, the git commit, and each data file by its name
+    relative to ``roots`` (the team data folders) with its sha256."""
     meta = {
         "fitted": True,
         "version": VERSION,
         "seed": seed,
         "command": command or " ".join(["chat-rec"] + sys.argv[1:]),
+        "git": git_commit(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "files": [file_digest(Path(f)) for f in files if Path(f).is_file()],
+        "files": [file_digest(Path(f), roots) for f in files if Path(f).is_file()],
         "fitting": fitting,
         "formula": "score = w[head] . z(signals over the candidates); head = history for a known user "
         "asking for nothing, else request; a head's tree stage re-orders its linear top",

@@ -301,6 +301,7 @@ class ChatUI:
                     status = gr.Markdown(self.status_line(), elem_id="llm-status")
                     if self.agent.catalog.text_source:
                         gr.Markdown(f"**Item texts:** {self.agent.catalog.text_source}", elem_id="text-source")
+                    gr.Markdown(f"**Ranker:** {self.agent.ranker_source}", elem_id="ranker-source")
                     reset = gr.Button("Reset conversation", elem_id="reset")
 
             inputs = [box, ui_state, chatbot, user, device, when]
