@@ -18,6 +18,7 @@ from chat_rec.errors import ChatRecError
 
 def build_parser() -> argparse.ArgumentParser:
     import chat_rec.cli.reranker as cli_reranker
+    import chat_rec.cli.results as cli_results
 
     parser = argparse.ArgumentParser(prog="chat-rec", description="Conversational, explainable recommender.")
     parser.add_argument("--data-dir", help="where data, caches and indexes live (default ./data, or CHATREC_DATA_DIR)")
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_fb = bench.add_parser("feedback", help="milliseconds per 👍/👎 update")
     bench_fb.add_argument("-n", type=int, default=200)
     bench_fb.add_argument("--postgres", help="also a PostgreSQL store at this postgresql:// URL (same run)")
+    bench_fb.add_argument("--out", help="write the numbers as JSON, e.g. results/bench-feedback.json")
     bench_fb.set_defaults(fn=cmd_bench_feedback)
 
     bench_scale = bench.add_parser(
@@ -114,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_reranker.add_bench(bench, add_catalog_args)
     cli_reranker.add_commands(sub, add_catalog_args)
+    cli_results.add_command(sub)
 
     ev = sub.add_parser("eval", help="offline evaluation")
     ev.add_argument("protocol", help="chatrec-ml100k | intents | simulate | redial | inspired")
@@ -121,10 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--turns", type=int, default=5, help="for simulate: turns per conversation")
     ev.add_argument(
         "--user-model",
-        choices=("keywords", "talker", "both"),
+        choices=("keywords", "talker", "both", "ratings"),
         default="both",
         help="for simulate: the keyword-per-turn person (10 picks a turn), the person who talks in "
-        "everyday words and critiques (5 picks a turn), or both",
+        "everyday words and critiques (5 picks a turn), or both; 'ratings': talkers who give 👍/👎 by their "
+        "own held-out MovieLens ratings, from the half of the users the 👍/👎 head was not fitted on",
     )
     ev.add_argument(
         "--known-users",

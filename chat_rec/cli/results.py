@@ -1,0 +1,381 @@
+"""`chat-rec results`: the README's headline table, written from ``results/*.json`` (one source of truth).
+
+Each row is a ``Row``: the JSON file a command wrote, the values read from it (paths such as
+``rows[model=served,users=all]/precision@5``), how they are written, the baseline and the command. The command
+prints the table; ``--write`` puts it in README.md between the markers; ``--check`` exits 1 with a diff when the
+README's table differs. It reads JSON only: no evaluation code runs here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from chat_rec.errors import ChatRecError
+
+START = "<!-- results:start -->"
+END = "<!-- results:end -->"
+HEADER = ("| what | result | baseline (same run) | command that wrote the JSON |", "|---|---|---|---|")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One headline row. ``values`` maps a name to a path in ``file`` (or in another results file, written
+    ``other.json:path``); ``result`` and ``baseline`` are ``str.format`` templates over those names and the
+    ones ``derive`` adds. A ``pending`` row whose file is missing reads "not measured yet" instead of failing."""
+
+    what: str
+    file: str
+    command: str
+    values: dict[str, str]
+    result: str
+    baseline: str = "—"
+    derive: Callable[[dict], dict] | None = None
+    pending: bool = False
+
+    def files(self) -> list[str]:
+        extra = [p.split(":", 1)[0] for p in self.values.values() if ":" in p]
+        return list(dict.fromkeys([self.file, *extra]))
+
+
+def _intervals_include_zero(v: dict) -> dict:
+    inside = all(lo <= 0 <= hi for lo, hi in (v["ci_p"], v["ci_r"], v["ci_n"]))
+    return {"paired": "paired 95 % intervals include 0" if inside else "a paired 95 % interval excludes 0"}
+
+
+def _ratio(v: dict) -> dict:
+    return {"ratio": v["with"] / v["without"]}
+
+
+def _load_row_events(v: dict) -> dict:
+    return {"store": "= every acknowledged 👍/👎" if v["exact"] else "≠ the acknowledged 👍/👎"}
+
+
+def _first_start(v: dict) -> dict:
+    if any(w.startswith("llama") for w in v["built"]):
+        cache = "llama-cpp-python built from source"
+    elif v["downloaded"]:
+        cache = f"llama-cpp-python's wheel from pip's cache, {v['downloaded']} other packages from the index"
+    else:
+        cache = "every wheel from pip's cache"
+    load = "" if v["load"] is None else f"; load average {v['load']:.2f} on the {v['cpus']} cores as it started"
+    return {"cache": cache + load}
+
+
+ROWS: tuple[Row, ...] = (
+    Row(
+        what="ML-100K top-5, the chat (`served`)",
+        file="chatrec-ml100k.json",
+        command="chat-rec eval chatrec-ml100k --seed 0 --reranker none --out results/chatrec-ml100k.json",
+        values={
+            "p": "rows[model=served,users=all]/precision@5",
+            "n": "rows[model=served,users=all]/ndcg@5",
+            "cf_p": "rows[model=ease-rated,users=all]/precision@5",
+            "cf_n": "rows[model=ease-rated,users=all]/ndcg@5",
+            "ci_p": "paired/served/precision@5/ci95",
+            "ci_r": "paired/served/recall@5/ci95",
+            "ci_n": "paired/served/ndcg@5/ci95",
+            "paper_p": "paper[model=Chat-REC text-davinci-003]/precision@5",
+            "paper_n": "paper[model=Chat-REC text-davinci-003]/ndcg@5",
+        },
+        result="P@5 {p:.4f}, NDCG@5 {n:.4f}",
+        baseline="its own CF (EASE) {cf_p:.4f} / {cf_n:.4f}, {paired}; "
+        "Chat-REC paper best {paper_p:.4f} / {paper_n:.4f}",
+        derive=_intervals_include_zero,
+    ),
+    Row(
+        what="ReDial `kgsf_valid`, dialogues replayed through the agent",
+        file="redial-valid.json",
+        command="chat-rec eval redial --dialogues kgsf_valid_data.jsonl|kepler_train_subset.jsonl ... "
+        "--out results/redial-valid|kepler.json",
+        values={
+            "r10": "recall@10",
+            "r50": "recall@50",
+            "t10": "text_only/recall@10",
+            "t50": "text_only/recall@50",
+            "k10": "redial-kepler.json:recall@10",
+            "k50": "redial-kepler.json:recall@50",
+            "pop10": "baselines/popularity/recall@10",
+            "pop50": "baselines/popularity/recall@50",
+            "hand10": "ablations/hand-set defaults/recall@10",
+            "hand50": "ablations/hand-set defaults/recall@50",
+        },
+        result="R@10 {r10:.4f}, R@50 {r50:.4f} (text only {t10:.4f} / {t50:.4f}); "
+        "reverse direction (`kepler`) {k10:.4f} / {k50:.4f}",
+        baseline="popularity {pop10:.4f} / {pop50:.4f}; hand-set weights {hand10:.4f} / {hand50:.4f}",
+    ),
+    Row(
+        what="new users judged by their own held-out MovieLens ratings, success@3",
+        file="simulate-ratings.json",
+        command="chat-rec eval simulate --user-model ratings ... --out results/simulate-ratings.json",
+        values={
+            "with": "reported/rows[feedback=true]/success@3turns",
+            "without": "reported/rows[feedback=false]/success@3turns",
+            "ratio": "reported/success@3_ratio",
+            "users": "reported/n_users",
+        },
+        result="{with:.3f} with 👍/👎 ({users} users)",
+        baseline="{without:.3f} without ({ratio:.2f}×)",
+        pending=True,
+    ),
+    Row(
+        what="simulated talkers, success@3",
+        file="simulate.json",
+        command="chat-rec eval simulate --users 200 --turns 5 --seed 0 --out results/simulate.json",
+        values={
+            "with": "talker/rows[feedback=true]/success@3turns",
+            "without": "talker/rows[feedback=false]/success@3turns",
+            "users": "talker/rows[feedback=true]/n_users",
+        },
+        result="{with:.3f} with 👍/👎 ({users} talkers)",
+        baseline="{without:.3f} without ({ratio:.2f}×)",
+        derive=_ratio,
+    ),
+    Row(
+        what="real seekers' words (ReDial / INSPIRED messages)",
+        file="real-requests-rules.json",
+        command="chat-rec eval intents --set real --llm none --out results/real-requests-rules.json",
+        values={
+            "n": "readers/rules/n_cases",
+            "met": "readers/rules/all_constraints_met",
+            "neg": "readers/rules/negation_recall",
+        },
+        result="{n} messages: picks meet every stated constraint {met:.3f}, negation recall {neg:.3f}",
+    ),
+    Row(
+        what="turn latency, served configuration",
+        file="bench-turn-none.json",
+        command="chat-rec bench turn --llm none|local --out results/bench-turn-none|local.json",
+        values={
+            "med": "turn_ms/median",
+            "p95": "turn_ms/p95",
+            "first95": "bench-turn-local.json:first_picks_ms/p95",
+            "why": "bench-turn-local.json:llm_turn_ms/median",
+        },
+        result="LLM off: median {med:.0f} ms, p95 {p95:.0f} ms; LLM on: first picks p95 {first95:.0f} ms, "
+        'a streamed "why" answer {why_s:.2f} s',
+        derive=lambda v: {"why_s": v["why"] / 1000},
+    ),
+    Row(
+        what="a 👍/👎, durably stored",
+        file="bench-feedback.json",
+        command="chat-rec bench feedback -n 200 --postgres URL --out results/bench-feedback.json",
+        values={
+            "sqlite": "stores/sqlite/median",
+            "pg": "stores/postgresql/median",
+            "memory": "stores/memory/median",
+        },
+        result="median {sqlite:.2f} ms (SQLite), {pg:.2f} ms (PostgreSQL)",
+        baseline="in memory {memory:.2f} ms",
+    ),
+    Row(
+        what="20 visitors at once over HTTP, local LLM on (3–8 s per message)",
+        file="bench-load-llm.json",
+        command="chat-rec bench load --sessions 20 --llm local --out results/bench-load-llm.json",
+        values={
+            "p95": "rows[sessions=20,llm=local]/turn_ms/p95",
+            "med": "rows[sessions=20,llm=local]/turn_ms/median",
+            "errors": "rows[sessions=20,llm=local]/errors",
+            "talk": "rows[sessions=20,llm=local]/cross_talk",
+            "exact": "rows[sessions=20,llm=local]/store_exact",
+        },
+        result="turn median {med:.0f} ms, p95 {p95:,.0f} ms, {errors} errors, {talk} cross-talk, store {store}",
+        baseline="the same scripts run alone (cross-talk)",
+        derive=_load_row_events,
+    ),
+    Row(
+        what="50 visitors at once over HTTP, LLM off (3–8 s per message)",
+        file="bench-load.json",
+        command="chat-rec bench load --sessions 10,50 --turns 5 --llm none --out results/bench-load.json",
+        values={
+            "p95": "rows[sessions=50,llm=none]/turn_ms/p95",
+            "errors": "rows[sessions=50,llm=none]/errors",
+            "talk": "rows[sessions=50,llm=none]/cross_talk",
+            "exact": "rows[sessions=50,llm=none]/store_exact",
+        },
+        result="turn p95 {p95:.0f} ms, {errors} errors, {talk} cross-talk, store {store}",
+        baseline="the same scripts run alone (cross-talk)",
+        derive=_load_row_events,
+    ),
+    Row(
+        what="a million-item catalog (synthetic), LLM off, 2 cores",
+        file="bench-scale.json",
+        command="chat-rec bench scale --items 10000,100000,1000000 --out results/bench-scale.json",
+        values={
+            "recall": "rows[items=1000000,index=hnsw]/recall@10",
+            "p95": "rows[items=1000000,index=hnsw]/turn_ms/p95",
+            "rss": "rows[items=1000000,index=hnsw]/peak_rss_mb",
+            "cf": "rows[items=1000000,index=hnsw]/cf",
+            "flat95": "rows[items=1000000,index=flat]/turn_ms/p95",
+        },
+        result="HNSW recall@10 {recall:.3f}, turn p95 {p95:.0f} ms, peak RSS {gb:.1f} GB ({cf} CF)",
+        baseline="exact search: turn p95 {flat95:.0f} ms",
+        derive=lambda v: {"gb": v["rss"] / 1000},
+    ),
+    Row(
+        what="first start: a fresh clone, `make run` until the chat answers",
+        file="first-start.json",
+        command="python scripts/first_start.py --out results/first-start.json",
+        values={
+            "seconds": "seconds_to_answer",
+            "built": "wheels_built",
+            "downloaded": "files_downloaded",
+            "cpus": "cpus",
+            "load": "?load_average_1m/before",
+        },
+        result="{seconds:.0f} s to the first answer ({cache})",
+        baseline="the local LLM joins later (fetched in the background)",
+        derive=_first_start,
+    ),
+)
+
+
+# ------------------------------------------------------------------------------------------ reading values
+
+
+_SEGMENT = re.compile(r"^(?P<key>[^\[\]]+)(?:\[(?P<sel>[^\]]*)\])?$")
+
+
+def _matches(item: object, selector: str) -> bool:
+    if not isinstance(item, dict):
+        return False
+    for part in selector.split(","):
+        key, _, want = part.partition("=")
+        have = item.get(key.strip())
+        text = have if isinstance(have, str) else json.dumps(have)
+        if text != want.strip():
+            return False
+    return True
+
+
+def read_path(data: object, path: str) -> object:
+    """The value at ``path`` in ``data``: ``/``-separated keys; ``key[k=v,k2=v2]`` picks the one list element
+    with those fields (values compared as JSON text: ``true``, ``50``, or a plain string); ``key[0]`` by index.
+    A path starting with ``?`` is optional: ``None`` when it is not there."""
+    if path.startswith("?"):
+        try:
+            return read_path(data, path[1:])
+        except (KeyError, IndexError, TypeError):
+            return None
+    node = data
+    for segment in path.split("/"):
+        m = _SEGMENT.match(segment)
+        if m is None or not isinstance(node, dict) or m["key"] not in node:
+            raise KeyError(segment)
+        node = node[m["key"]]
+        sel = m["sel"]
+        if sel is None:
+            continue
+        if sel.strip().lstrip("-").isdigit():
+            node = node[int(sel)]
+            continue
+        found = [x for x in node if _matches(x, sel)] if isinstance(node, list) else []
+        if len(found) != 1:
+            raise KeyError(f"{segment} ({len(found)} elements match)")
+        node = found[0]
+    return node
+
+
+def _load(results: Path, name: str, row: Row, cache: dict) -> dict:
+    if name not in cache:
+        path = results / name
+        if not path.is_file():
+            raise FileNotFoundError(path)
+        try:
+            cache[name] = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ChatRecError(f"{path} is not valid JSON ({exc}): run `{row.command}` again") from exc
+    return cache[name]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_row(row: Row, results: Path, cache: dict | None = None) -> str:
+    """The row's Markdown line, or ``ChatRecError`` naming the command to run when its JSON is missing (a
+    ``pending`` row then says "not measured yet")."""
+    cache = {} if cache is None else cache
+    missing = [name for name in row.files() if not (results / name).is_file()]
+    if missing:
+        if row.pending:
+            return f"| {row.what} | not measured yet: run `{_cell(row.command)}` | — | — |"
+        raise ChatRecError(
+            f"headline row {row.what!r} reads {', '.join(str(results / m) for m in missing)}, which is missing: "
+            f"run `{row.command}`"
+        )
+    values = {}
+    for name, spec in row.values.items():
+        file, _, path = spec.partition(":") if ":" in spec else (row.file, "", spec)
+        try:
+            values[name] = read_path(_load(results, file, row, cache), path)
+        except (KeyError, IndexError, TypeError) as exc:
+            raise ChatRecError(
+                f"headline row {row.what!r}: {results / file} has no {path!r} ({exc}): run `{row.command}` again"
+            ) from exc
+    if row.derive is not None:
+        values.update(row.derive(values))
+    result, baseline = row.result.format(**values), row.baseline.format(**values)
+    return f"| {_cell(row.what)} | {_cell(result)} | {_cell(baseline)} | `{_cell(row.command)}` |"
+
+
+def headline_table(results: Path, rows: tuple[Row, ...] = ROWS) -> str:
+    """The Markdown table, one line per row, ending in a newline."""
+    cache: dict = {}
+    return "\n".join([*HEADER, *(render_row(row, Path(results), cache) for row in rows)]) + "\n"
+
+
+# ------------------------------------------------------------------------------------------ the README
+
+
+def readme_table(readme: Path) -> tuple[str, str, str]:
+    """(before, table, after): the README split at the markers."""
+    text = Path(readme).read_text(encoding="utf-8")
+    start, end = text.find(START), text.find(END)
+    if start < 0 or end < start:
+        raise ChatRecError(f"{readme} has no {START} ... {END} block: add the two markers where the table goes")
+    body_start = start + len(START) + 1  # the marker's line ends in a newline
+    return text[:body_start], text[body_start:end], text[end:]
+
+
+def cmd_results(args) -> int:
+    from chat_rec.files import write_text
+
+    table = headline_table(Path(args.results))
+    if not args.write and not args.check:
+        sys.stdout.write(table)
+        return 0
+    readme = Path(args.readme)
+    before, current, after = readme_table(readme)
+    if args.write:
+        if current != table:
+            write_text(readme, before + table + after)
+            print(f"wrote the headline table into {readme}")
+        else:
+            print(f"{readme}'s headline table is already current")
+        return 0
+    if current == table:
+        print(f"{readme}'s headline table equals `chat-rec results`")
+        return 0
+    diff = difflib.unified_diff(
+        current.splitlines(keepends=True), table.splitlines(keepends=True), f"{readme} (table)", "chat-rec results"
+    )
+    sys.stdout.writelines(diff)
+    print(f"{readme}'s headline table differs from results/*.json: run `chat-rec results --write`", file=sys.stderr)
+    return 1
+
+
+def add_command(sub) -> None:
+    """``chat-rec results [--write | --check]`` on the main parser's sub-commands."""
+    p = sub.add_parser("results", help="the README's headline table, written from results/*.json")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="replace the table between the README's markers")
+    mode.add_argument("--check", action="store_true", help="exit 1 with a diff when the README's table differs")
+    p.add_argument("--readme", default="README.md", help="the README with the markers (default ./README.md)")
+    p.add_argument("--results", default="results", help="the folder of result JSONs (default ./results)")
+    p.set_defaults(fn=cmd_results)
