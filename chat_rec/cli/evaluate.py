@@ -7,7 +7,7 @@ from pathlib import Path
 from chat_rec.cli.chat import agent_from_args
 from chat_rec.cli.common import REAL_REQUESTS, WRITTEN_REQUESTS, load_catalog, make_config
 from chat_rec.errors import ChatRecError
-from chat_rec.files import write_json
+from chat_rec.files import write_result
 
 
 def eval_real_requests(args) -> dict:
@@ -105,6 +105,8 @@ def eval_simulate(args, cfg) -> dict:
     catalog, interactions = load_catalog(args, cfg)
     if interactions is None:
         raise ChatRecError("simulate needs interactions (MovieLens-100K or --interactions)")
+    if args.user_model == "ratings":
+        return eval_simulate_ratings(args, cfg, catalog, interactions)
     targets = choose_targets(interactions, args.users, args.seed)
     mask = without_targets(interactions, targets)
     cfg = replace(cfg, agent=replace(cfg.agent, k=10))
@@ -149,6 +151,67 @@ def eval_simulate(args, cfg) -> dict:
         ratio = fb["success@3turns"] / no["success@3turns"] if no["success@3turns"] else float("inf")
         print(f"talker: success@3 with feedback / without = {ratio:.3f}; openings e.g. {talk['opening_examples'][:3]}")
     return result
+
+
+def eval_simulate_ratings(args, cfg, catalog, interactions) -> dict:
+    """People who judge by their own ratings (``evaluation.simulate.verdict``), drawn from the half of the users
+    the served 👍/👎 head was not fitted on; the agent sees none of their ratings."""
+    from dataclasses import replace
+
+    from chat_rec.assemble import build_agent
+    from chat_rec.evaluation.simulate import (
+        REPORT_HALF,
+        choose_rating_people,
+        make_rating_people,
+        rating_halves,
+        simulate_ratings,
+        without_users,
+    )
+    from chat_rec.recommender.feedback import MemoryStore
+    from chat_rec.recommender.fusion import load_fusion
+    from chat_rec.session import Session
+
+    if args.known_users:
+        raise ChatRecError(
+            "--user-model ratings simulates new chat users (their ratings are hidden): drop --known-users"
+        )
+    fusion, _ = load_fusion(cfg.ranker.path, cfg.ranker.models_dir)
+    fitted = ((fusion.meta.get("fitting") or {}).get("feedback") or {}).get("people") or {}
+    report_users = rating_halves(interactions)[REPORT_HALF]
+    overlap = {str(u) for u in fitted.get("users") or []} & {str(u) for u in report_users}
+    if overlap:
+        raise ChatRecError(
+            f"the served 👍/👎 head was fitted on {len(overlap)} of the people this would report on: refit it on "
+            "the other half (`chat-rec train feedback`)"
+        )
+    targets = choose_rating_people(interactions, report_users, args.users, args.seed)
+    mask = without_users(interactions, [uid for uid, _ in targets])
+    agent = build_agent(
+        replace(cfg, agent=replace(cfg.agent, k=5)),
+        llm_kind=args.llm or "none",
+        prepare=lambda inter: inter.subset(mask),
+        store=MemoryStore(),
+        dataset=(catalog, interactions),
+    )
+    people = make_rating_people(catalog, agent.rec.vectors, interactions, targets, args.seed)
+    out = simulate_ratings(agent, lambda uid: Session(), agent.catalog, agent.rec.vectors, people, args.turns)
+    for row in out["rows"]:
+        print(
+            f"rating people, 5 picks: feedback={row['feedback']!s:<5} users={row['n_users']} success@1 "
+            f"{row['success@1turn']:.3f} success@3 {row['success@3turns']:.3f} success@5 "
+            f"{row['success@5turns']:.3f} avg turn {row['avg_turn']}"
+        )
+    print(f"rating people: success@3 with 👍/👎 / without = {out['success@3_ratio']}; 👍/👎 given {out['judged']}")
+    return {
+        "protocol": "simulate",
+        "user_model": "ratings",
+        "seed": args.seed,
+        "turns": args.turns,
+        "llm": args.llm or "none",
+        "ranker": fusion.meta.get("command") or fusion.path,
+        "reported": {**out, "half": REPORT_HALF},
+        "fitted_on": {k: v for k, v in fitted.items() if k != "users"} | {"n_users": len(fitted.get("users") or [])},
+    }
 
 
 def cmd_eval(args) -> int:
@@ -199,6 +262,6 @@ def cmd_eval(args) -> int:
             "'intents', 'simulate', 'redial', 'inspired'"
         )
     if args.out:
-        out = write_json(Path(args.out), result)
+        out = write_result(Path(args.out), result)
         print(f"wrote {out}")
     return 0

@@ -5,11 +5,10 @@ shapes their next turn on the other, and SIGKILL of one replica while users clic
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 
 import pytest
-from helpers import PostgresServer
+from helpers import PostgresServer, wait_until
 from test_load import Clicking, app_env
 
 from chat_rec.catalog import display_title
@@ -73,12 +72,19 @@ def test_sigkill_of_one_replica_loses_no_acknowledged_event(two_replicas):
     for u, client in clients.items():
         client.predict(ASK, [], str(u), "laptop", "now", api_name="/send")
     clicking = Clicking(clients.values(), ("up", "down", "retract"))
-    clicking.wait_for(40)
-    a.kill()  # SIGKILL one replica mid-stream
-    time.sleep(1.0)  # the other keeps serving
-    clicking.stop()
+
+    def acked_on(app) -> int:
+        return sum(placement[int(user.split(":")[1])] is app for user, _, _ in list(clicking.acked))
+
+    try:
+        wait_until(lambda: acked_on(a) >= 20 and acked_on(b) >= 20, "20 acknowledged clicks on each replica", 180)
+        a.kill()  # SIGKILL one replica mid-stream
+        before = acked_on(b)
+        wait_until(lambda: acked_on(b) >= before + 20, "20 more clicks acknowledged by the other replica", 180)
+    finally:
+        clicking.stop()
     acked = clicking.acked
-    assert len(acked) >= 40
+    assert len(acked) >= 60
     missing = Counter(acked) - stored(dsn)
     assert not missing, f"acknowledged but lost: {missing}"
     survivor = clients[4].predict(1, "up", api_name="/feedback")

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -66,20 +67,42 @@ WRITER = textwrap.dedent("""
         store.append(FeedbackEvent("user:7", "s", n, "up", n))
         print(n, flush=True)   # acknowledged only after the commit returned
 """)
+#: acknowledged events read before the SIGKILL; the writer is still writing when it comes
+ACKED_BEFORE_KILL = 300
 
 
 def test_acknowledged_events_survive_sigkill(tmp_path):
-    db = tmp_path / "state.db"
-    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True)
-    acked = []
-    for line in proc.stdout:
-        acked.append(int(line))
-        if len(acked) >= 300:
-            break
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    stored = {e.item for e in SQLiteStore(db).events("user:7")}
-    assert set(acked) <= stored, f"lost {sorted(set(acked) - stored)[:5]}"
+    db, errors = tmp_path / "state.db", tmp_path / "writer.err"
+    with errors.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, stderr=stderr, text=True
+        )
+    guard = threading.Timer(300, proc.kill)  # a writer that hangs ends the reading below instead of the test run
+    guard.start()
+    acked, writing = [], False
+    try:
+        for line in proc.stdout:
+            acked.append(int(line))
+            if len(acked) >= ACKED_BEFORE_KILL:
+                break
+        writing = proc.poll() is None
+        proc.send_signal(signal.SIGKILL)  # mid-stream: the writer is between, or inside, its commits
+    finally:
+        guard.cancel()
+        proc.kill()
+        proc.wait()
+    # a writer that died (or hung) before acknowledging these events proves nothing about durability
+    assert len(acked) == ACKED_BEFORE_KILL, (
+        f"the writer acknowledged {len(acked)} of {ACKED_BEFORE_KILL} events, then exited with code {proc.returncode}:"
+        f" {errors.read_text()[-600:]}"
+    )
+    assert acked == list(range(ACKED_BEFORE_KILL))
+    assert writing and proc.returncode == -signal.SIGKILL, (
+        f"the writer was not killed while writing ({proc.returncode})"
+    )
+    stored = [e.item for e in SQLiteStore(db).events("user:7")]
+    assert set(acked) <= set(stored), f"lost {sorted(set(acked) - set(stored))[:5]}"
+    assert stored == list(range(len(stored)))  # the events after them, if any, whole and in order: no torn write
 
 
 def test_corrupt_database_is_refused_and_untouched(tmp_path):
