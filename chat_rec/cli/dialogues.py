@@ -258,7 +258,14 @@ def ranker_out(args, cfg) -> Path:
             "packaged weights (delete it to go back); `make ranker` rebuilds the packaged "
             "chat_rec/recommender/ranker.json"
         )
-    return Path(args.out)
+    import os
+
+    out = Path(args.out)
+    folder = next((p for p in (out.parent, *out.parent.parents) if p.exists()), Path("."))
+    if out.is_dir() or not os.access(folder, os.W_OK):
+        # found before a fit of many minutes, not after it
+        raise ChatRecError(f"cannot write the fitted ranker to {out}: choose another --out")
+    return out
 
 
 def cmd_train_feedback(args) -> int:

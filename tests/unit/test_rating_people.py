@@ -107,7 +107,7 @@ def test_which_ranker_serves_is_said(tmp_path):
     assert describe(defaults).startswith("hand-set default weights")
 
 
-def test_a_refit_goes_only_where_out_says(capsys):
+def test_a_refit_goes_only_where_out_says(capsys, tmp_path):
     from chat_rec.cli import main
 
     assert main(["train", "ranker"]) == 2
@@ -115,3 +115,5 @@ def test_a_refit_goes_only_where_out_says(capsys):
     assert "--out data/models/ranker.json" in err and "make ranker" in err
     assert main(["train", "feedback"]) == 2
     assert "--out" in capsys.readouterr().err
+    assert main(["train", "ranker", "--out", str(tmp_path)]) == 2  # said before the fit, not after it
+    assert f"cannot write the fitted ranker to {tmp_path}" in capsys.readouterr().err
