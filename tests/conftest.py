@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 from pathlib import Path
@@ -45,13 +46,15 @@ def minilm():
 
 @pytest.fixture(scope="session")
 def ml_parts(tmp_path_factory, minilm):
-    """MovieLens-100K (team data folder) with the real encoder, FAISS index and rating-weighted EASE, built once
-    per run; on a clone without the team data, the committed slice (``source`` says which)."""
+    """MovieLens-100K (team data folder) with the real encoder and FAISS index, built once per run; on a clone
+    without the team data, the committed slice (``source`` says which). ``recommender`` is the served ranking core
+    (``build_agent``: the packaged fitted fusion, rating-weighted EASE); ``served_agent`` the factory of the
+    ``served_agent`` fixture."""
+    from chat_rec.assemble import build_agent
     from chat_rec.config import DataConfig
     from chat_rec.datasets import load_dataset
-    from chat_rec.models.cf import EASE
     from chat_rec.models.index import build_item_index
-    from chat_rec.recommender.pipeline import Recommender
+    from chat_rec.recommender.feedback import MemoryStore
 
     root = tmp_path_factory.mktemp("data")
     if ML100K.is_dir():
@@ -61,16 +64,83 @@ def ml_parts(tmp_path_factory, minilm):
         source, data = "slice", DataConfig(root=root, shared_dirs=(), allow_download=False)
     catalog, interactions = load_dataset(data)
     built = build_item_index(catalog, minilm, data, show_progress=False)
-    cf = EASE(lam=100.0, weighting="rating").fit(interactions)
-    rec = Recommender(catalog, built.index, built.index.vectors, minilm, cf, interactions)
-    return {
+    # the ranking core as the chat serves it (``served_config``: the packaged fitted fusion), shared by the tests
+    agent = build_agent(
+        served_config(data), llm_kind="none", encoder=minilm, dataset=(catalog, interactions), store=MemoryStore()
+    )
+    parts = {
         "catalog": catalog,
         "interactions": interactions,
         "built": built,
         "data": data,
-        "recommender": rec,
+        "recommender": agent.rec,
         "source": source,
     }
+    parts["served_agent"] = served_agents(parts, agent, minilm)  # the ``served_agent`` fixture
+    return parts
+
+
+def served_config(data, agent=None):
+    """The Config ``app.py`` builds from the environment, on the test data root: the fusion is the packaged
+    artifact named explicitly (``chat_rec/recommender/ranker.json``), so a developer's ``data/models/ranker.json``
+    cannot change what the tests see; the feedback store is in memory."""
+    from chat_rec.config import AgentConfig, Config, LLMConfig, RankerConfig, RerankerConfig
+    from chat_rec.recommender.fusion import PACKAGED
+
+    models = data.root / "models"
+    return Config(
+        data=data,
+        llm=LLMConfig(kind="none", models_dir=models),
+        reranker=RerankerConfig(models_dir=models),
+        ranker=RankerConfig(path=str(PACKAGED), models_dir=models),
+        agent=agent or AgentConfig(),
+        store="memory",
+    )
+
+
+def served_agents(parts: dict, served, encoder):
+    """The factory behind the ``served_agent`` fixture; ``served``: the agent built for ``parts``."""
+    from chat_rec.assemble import build_agent
+    from chat_rec.config import AgentConfig
+    from chat_rec.recommender.feedback import MemoryStore
+
+    built = {id(parts["interactions"]): (parts["interactions"], served)}
+
+    def make(config=None, store=None, interactions=None, fresh=False):
+        config = config or AgentConfig()
+        interactions = parts["interactions"] if interactions is None else interactions
+        key = id(interactions)
+        if fresh or key not in built:
+            agent = build_agent(
+                served_config(parts["data"], config),
+                llm_kind="none",
+                encoder=encoder,
+                dataset=(parts["catalog"], interactions),
+                store=store or MemoryStore(),
+            )
+            if fresh:
+                return agent
+            built[key] = (interactions, agent)  # the interactions kept alive: their id stays theirs
+        agent = copy.copy(built[key][1])
+        agent.config, agent.store, agent.store_notice, agent.llm = config, store or MemoryStore(), None, None
+        return agent
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def served_agent(ml_parts):
+    """The chat as ``app.py`` serves it, on the test catalog: ``served_agent(config=None, store=None,
+    interactions=None, fresh=False)`` returns an agent made by ``chat_rec.assemble.build_agent`` with the packaged
+    fitted fusion (``served_config``), the real MiniLM encoder, FAISS and rating-weighted EASE, and no language model
+    (a test that needs one attaches it: ``agent.llm = LLMHelper(...)``). Also ``ml_parts["served_agent"]``.
+
+    ``config``: the ``AgentConfig`` (the served default when None); ``store``: the feedback store (a new
+    ``MemoryStore`` when None); ``interactions``: other ratings (a train split) for the CF, the history and the
+    popularity, built once per run; ``fresh``: a ranking core of its own, for a test that changes it (its encoder,
+    re-ranker or fusion). Otherwise the agents share one ranking core, as the served chat's sessions do, each with
+    its own config and store."""
+    return ml_parts["served_agent"]
 
 
 def require_full_movielens(ml_parts) -> None:
@@ -112,7 +182,10 @@ def rng():
 
 @pytest.fixture
 def tiny_recommender(tiny_catalog, block_interactions):
-    """The ranking core on the tiny catalog with fakes: hash encoder, exact index, EASE."""
+    """The ranking core on the tiny catalog with fakes: hash encoder, exact index, EASE, for fast unit tests of one
+    component (the agent's mechanics, the UI's rendering, the feedback store, the fusion's code). It ranks on the
+    hand-set ``DEFAULT_WEIGHTS`` on purpose: the fitted fusion's weights were fitted on MiniLM's signals over real
+    catalogs and mean nothing on hash vectors over 8 films. A test of what the chat does uses ``served_agent``."""
     from chat_rec.models.cf import EASE
     from chat_rec.models.encoder import HashEncoder
     from chat_rec.models.index import ExactIndex

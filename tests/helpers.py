@@ -222,3 +222,13 @@ def fake_openai_server(mode: str = "ok"):
         yield f"http://127.0.0.1:{server.server_address[1]}/v1"
     finally:
         server.shutdown()
+
+
+def wait_until(condition, what: str, timeout: float = 60.0, every: float = 0.02) -> None:
+    """Synchronisation by a condition, not by a guessed sleep: polls ``condition()`` until it holds; after a
+    generous ``timeout`` (a slow shared machine is not a failure) fails with ``what`` it was waiting for."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout:g} s for {what}")
+        time.sleep(every)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from chat_rec.cli.common import load_catalog, make_config, percentiles
 from chat_rec.errors import ChatRecError
-from chat_rec.files import write_json
+from chat_rec.files import keep_rows, write_result
 
 
 def with_reranker_variants(agent, cfg):
@@ -49,9 +49,14 @@ def with_reranker_variants(agent, cfg):
 
 def cmd_bench_turn(args) -> int:
     """Median and p95 seconds per chat turn (a benchmark, not a test): over the conversation scripts on
-    the configured catalog, or with ``--dialogues`` over real seekers' messages on the ReDial catalog."""
+    the configured catalog, or with ``--dialogues`` over real seekers' messages on the ReDial catalog.
+
+    The scripts' ``expect:`` are checked on the served configuration (``scripting.failed_expectations``, as the
+    conversation tests check them): exit status 1, naming each failed turn, when one does not hold."""
+    import sys
+
     from chat_rec.assemble import build_agent, warm_llm
-    from chat_rec.scripting import load_script, run_script
+    from chat_rec.scripting import failed_expectations, load_script, run_script
     from chat_rec.session import Session
 
     cfg = make_config(args)
@@ -70,6 +75,7 @@ def cmd_bench_turn(args) -> int:
     paths = sorted(Path(args.scripts).glob("*.yaml"))
     if not paths:
         raise ChatRecError(f"no *.yaml scripts in {args.scripts}")
+    scripts = [(path, load_script(path)) for path in paths]
     if args.reader:
         cfg = replace(cfg, agent=replace(cfg.agent, reader=args.reader))
     import tempfile
@@ -84,26 +90,40 @@ def cmd_bench_turn(args) -> int:
     if agent.llm is not None:  # the prompt prefixes evaluated once, as app.py does at start
         warm_llm(agent)
     llm = args.llm or cfg.llm.kind
-    result = None
+    mode = "rules" if llm == "none" else llm  # what the expectations read (a scripted double's notices: never)
+    result, failures = None, []
     for label, variant in with_reranker_variants(agent, cfg):
         variant.rec._encoded.clear()  # each variant encodes the words afresh, as the chat does
-        records = [r for path in paths for r in run_script(variant, load_script(path))]
+        runs = [(path, script, list(run_script(variant, script))) for path, script in scripts]
+        records = [r for _, _, rs in runs for r in rs]
         turns = [r for r in records if "say" not in r and "feedback" not in r]
         times = [r["seconds"] for r in turns]
         print(
             f"bench turn --llm {llm} on {agent.catalog.name} ({len(agent.catalog):,} items), {label}: "
             f"{len(times)} turns over {len(paths)} scripts; {percentiles(times)}"
         )
-        if result is None:  # the served configuration
+        if result is None:  # the served configuration: its scripts' expectations are checked
             result = turn_summary(agent, cfg, llm, records, label)
+            failures = [
+                f for path, script, rs in runs for f in failed_expectations(variant, script, rs, mode, path.name)
+            ]
+            result["failed_expectations"] = failures
     print(
         f"  first picks {result['first_picks_ms']}; LLM consulted on {result['llm_turns']} turns "
         f"(their full turn {result['llm_turn_ms']}); stages {result['stages_ms']}; feedback {result['feedback_ms']}; "
         f"peak RSS {result['peak_rss_mb']} MB"
     )
     if args.out:
-        write_json(Path(args.out), result)
+        write_result(Path(args.out), result)
         print(f"wrote {args.out}")
+    if failures:
+        print(
+            f"bench turn: {len(failures)} expectations of the scripts in {args.scripts} fail on the served chat:",
+            file=sys.stderr,
+        )
+        for failure in failures:
+            print(f"  {failure}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -159,7 +179,8 @@ def turn_summary(agent, cfg, llm: str, records: list[dict], label: str) -> dict:
 
 def cmd_bench_feedback(args) -> int:
     """Median milliseconds of one 👍/👎 (durable SQLite write + user-vector update), against a baseline
-    of the same update with the in-memory store, measured in the same run."""
+    of the same update with the in-memory store, measured in the same run; ``--postgres`` adds a PostgreSQL
+    store, ``--out`` writes the numbers as JSON."""
     import tempfile
 
     from chat_rec.assemble import build_agent
@@ -171,7 +192,7 @@ def cmd_bench_feedback(args) -> int:
     session = Session(user_id=None)
     reply = agent.turn("something scary from the 80s", session)
     items = [r.item_id for r in reply.items]
-    results = {}
+    results, timings = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         stores = [("memory", MemoryStore()), ("sqlite", SQLiteStore(Path(tmp) / "state.db"))]
         if args.postgres:
@@ -187,12 +208,33 @@ def cmd_bench_feedback(args) -> int:
                 agent.record_feedback(session, items[n % len(items)], ("up", "down", "retract")[n % 3])
                 times.append((time.perf_counter() - start) * 1000)
             results[name] = statistics.median(times)
+            ordered = sorted(times)
+            p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+            timings[name] = {"median": round(results[name], 3), "p95": round(p95, 3), "n": len(times)}
+    ratio = results["sqlite"] / max(results["memory"], 1e-9)
     print(
         f"bench feedback: {args.n} events each; median {results['sqlite']:.2f} ms with SQLite (WAL, "
         "synchronous=FULL), "
-        f"{results['memory']:.2f} ms in memory (ratio {results['sqlite'] / max(results['memory'], 1e-9):.1f}x)"
+        f"{results['memory']:.2f} ms in memory (ratio {ratio:.1f}x)"
         + (f"; {results['postgresql']:.2f} ms with PostgreSQL (committed per event)" if args.postgres else "")
     )
+    if args.out:
+        settings = {
+            "memory": "MemoryStore (the baseline: the same update, nothing written)",
+            "sqlite": "SQLiteStore, WAL, synchronous=FULL, a file in a temporary folder",
+            "postgresql": "PostgresStore, one committed transaction per event",
+        }
+        result = {
+            "what": "milliseconds per 👍/👎 through Agent.record_feedback (the store's write + the user-vector "
+            "update), cycling up / down / retract over one list's items",
+            "catalog": agent.catalog.name,
+            "events_per_store": args.n,
+            "stores": {name: {**t, "store": settings[name]} for name, t in timings.items()},
+            "sqlite_over_memory": round(ratio, 2),
+            "command": "chat-rec " + " ".join(getattr(args, "argv", []) or ["bench", "feedback"]),
+        }
+        write_result(Path(args.out), result)
+        print(f"wrote {args.out}")
     return 0
 
 
@@ -213,7 +255,7 @@ def cmd_bench_scale(args) -> int:
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="chatrec-scale-"))
     result = run_scale(sizes, kinds, work, timeout=args.timeout, real_subset=args.real)
     if args.out:
-        write_json(Path(args.out), result)
+        write_result(Path(args.out), result)
         print(f"wrote {args.out}")
     return 0
 
@@ -222,7 +264,6 @@ def cmd_bench_load(args) -> int:
     """Many visitors at once over HTTP against the running app (``chat_rec.evaluation.load``): throughput,
     p50/p95 seconds per turn, errors, cross-talk, and whether the feedback store holds exactly the acknowledged
     events. Starts ``app.py`` itself (a scratch feedback store) unless ``--url`` names a running app."""
-    import json
     import tempfile
     from collections import Counter
 
@@ -271,10 +312,8 @@ def cmd_bench_load(args) -> int:
             if app is not None:
                 app.stop()
     if args.out:
-        out = Path(args.out)
-        previous = json.loads(out.read_text()).get("rows", []) if out.is_file() else []
-        keep = [r for r in previous if r.get("llm") != args.llm]  # runs with the other LLM setting stay
-        write_json(out, {"rows": keep + rows})
+        out = Path(args.out)  # runs with the other LLM setting stay; an unreadable earlier file is set aside
+        write_result(out, {"rows": rows}, merge=keep_rows(lambda r: r.get("llm") != args.llm))
         print(f"wrote {out}")
     bad = any(r["errors"] or r["cross_talk"] or r.get("store_exact") is False for r in rows)
     return 1 if bad else 0

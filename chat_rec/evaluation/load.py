@@ -26,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chat_rec.errors import ChatRecError
+
 #: what the person types, per turn; ``{title}`` is the visitor's own title, ``{decade}`` its own decade
 TURNS = (
     "something like {title}",
@@ -288,8 +290,9 @@ class App:
 
 
 def visitor_titles(catalog, interactions, n: int = 60) -> list[str]:
-    """``n`` distinct, well-known titles of the catalog (the most rated), one per visitor."""
-    from chat_rec.recommender.explain import short_title
+    """``n`` distinct, well-known titles of the catalog (the most rated), one per visitor, as a person types them:
+    ``"Star Wars"``, ``"The Godfather"`` (no year, the article in front; titles with other signs are left out)."""
+    from chat_rec.catalog import display_title
 
     if interactions is not None:
         rows = [r for r, _ in Counter(int(r) for r in interactions.item_rows).most_common()]
@@ -297,9 +300,11 @@ def visitor_titles(catalog, interactions, n: int = 60) -> list[str]:
         rows = list(range(len(catalog)))
     out: list[str] = []
     for r in rows:
-        title = short_title(catalog.items[r])
-        if title not in out and re.fullmatch(r"[\w' :.&-]+", title):
+        title = re.sub(r"\s*\(\d{4}\)$", "", display_title(catalog.items[r].title).strip())
+        if title not in out and title.lower() != "unknown" and re.fullmatch(r"[\w' :.&-]+", title):
             out.append(title)
         if len(out) == n:
             break
+    if not out:
+        raise ChatRecError(f"no title of {catalog.name} can be typed as a visitor's request (letters, digits, ' :.&-)")
     return out

@@ -9,10 +9,8 @@ from pathlib import Path
 import pytest
 from helpers import chromium_page
 
-from chat_rec.agent import Agent
 from chat_rec.config import AgentConfig
 from chat_rec.evaluation.load import free_port
-from chat_rec.recommender.feedback import MemoryStore
 from chat_rec.ui.app import build_app
 
 pytestmark = [pytest.mark.slow]
@@ -20,34 +18,10 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
 @pytest.fixture(scope="module")
-def server(ml_parts):
-    from chat_rec.assemble import load_fusion_reranker
-    from chat_rec.config import RerankerConfig
-    from chat_rec.recommender.fusion import load_fusion
-    from chat_rec.recommender.pipeline import Recommender
-
-    base = ml_parts["recommender"]  # the served fusion: the packaged fitted weights and the re-ranker they weight
-    fusion, notice = load_fusion("auto", ml_parts["data"].root / "models")
-    assert notice is None and fusion.fitted
-    reranker, notice = (
-        load_fusion_reranker(fusion, RerankerConfig(models_dir=ml_parts["data"].root / "models"))
-        if fusion.weight("request", "reranker")
-        else (None, None)
-    )
-    assert notice is None
-    rec = Recommender(
-        base.catalog,
-        base.index,
-        base.vectors,
-        base.encoder,
-        base.cf,
-        ml_parts["interactions"],
-        fusion=fusion,
-        reranker=reranker,
-    )
-    if reranker is not None:
-        reranker.warm(rec.texts)
-    agent = Agent(rec, ml_parts["interactions"], config=AgentConfig(k=5), store=MemoryStore())
+def server(served_agent):
+    # the served chat (``build_agent``: the packaged fitted weights, and the re-ranker when they weight it)
+    agent = served_agent(AgentConfig(k=5))
+    assert agent.rec.fusion.fitted and agent.reranker_notice is None
     agent.rec.encoder.encode(["warm up"])
     demo = build_app(agent, "none (built-in rules)")
     port = free_port()

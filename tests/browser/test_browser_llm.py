@@ -16,10 +16,8 @@ import pytest
 from helpers import chromium_page, require_local_llm
 from test_browser import ARTIFACTS, free_port
 
-from chat_rec.agent import Agent
 from chat_rec.config import AgentConfig
 from chat_rec.models.llm import LlamaCppChatModel
-from chat_rec.recommender.feedback import MemoryStore
 from chat_rec.recommender.intent.llm_reader import LLMGate, LLMHelper
 from chat_rec.ui.app import build_app
 
@@ -29,12 +27,12 @@ SESSIONS = 20
 
 
 @pytest.fixture(scope="module")
-def llm_server(ml_parts):
+def llm_server(served_agent):
     gguf = require_local_llm()
-    rec = ml_parts["recommender"]
-    agent = Agent(rec, ml_parts["interactions"], config=AgentConfig(k=5), store=MemoryStore())
-    agent.config = AgentConfig(k=5, reader="refine")  # the background refinement (the served default reads by rules)
-    agent.llm = LLMHelper(LlamaCppChatModel(model_path=str(gguf)), rec.catalog, agent.titles, gate=LLMGate(8.0))
+    # the served chat (``build_agent``, the packaged fitted fusion) with the background refinement (the served
+    # default reads by rules)
+    agent = served_agent(AgentConfig(k=5, reader="refine"))
+    agent.llm = LLMHelper(LlamaCppChatModel(model_path=str(gguf)), agent.catalog, agent.titles, gate=LLMGate(8.0))
     agent.rec.encoder.encode(["warm up"])
     agent.llm.extract("warm up: something to watch", soft=True)  # as app.py does at start
     demo = build_app(agent, "local (Qwen2.5-Coder 0.5B, llama.cpp)")

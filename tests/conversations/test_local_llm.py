@@ -26,23 +26,23 @@ def local_model():
     return LlamaCppChatModel(model_path=str(require_local_llm()))
 
 
-def make_local_agent(ml_parts, model, reader: str) -> Agent:
-    rec = ml_parts["recommender"]
-    agent = Agent(rec, ml_parts["interactions"], config=AgentConfig(reader=reader))
-    agent.llm = LLMHelper(model, rec.catalog, agent.titles, timeout=60)
+def make_local_agent(served_agent, model, reader: str) -> Agent:
+    """The served chat (``build_agent``, the packaged fitted fusion) with the real local model attached."""
+    agent = served_agent(AgentConfig(reader=reader))
+    agent.llm = LLMHelper(model, agent.catalog, agent.titles, timeout=60)
     return agent
 
 
 @pytest.fixture(scope="module")
-def local_agent(ml_parts, local_model):
+def local_agent(served_agent, local_model):
     """The served reader: rules (the model writes "why" answers)."""
-    return make_local_agent(ml_parts, local_model, "rules")
+    return make_local_agent(served_agent, local_model, "rules")
 
 
 @pytest.fixture(scope="module")
-def refining_agent(ml_parts, local_model):
+def refining_agent(served_agent, local_model):
     """The background refinement (``CHATREC_READER=refine``)."""
-    return make_local_agent(ml_parts, local_model, "refine")
+    return make_local_agent(served_agent, local_model, "refine")
 
 
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.stem)
@@ -122,7 +122,7 @@ def test_injections_read_by_the_real_model_stay_a_film_request(refining_agent, m
     assert not any(line in reply.text for line in prompt)
 
 
-def test_a_down_server_falls_back_to_the_real_local_model(ml_parts):
+def test_a_down_server_falls_back_to_the_real_local_model(served_agent):
     """The deployment of several replicas: a shared OpenAI-compatible server, each replica's embedded model as
     the fallback (CHATREC_LLM=openai, CHATREC_LLM_FALLBACK=local), assembled as ``build_agent`` does. The server
     answers 500: the local model reads the message and writes the "why" answer, and the next calls skip the
@@ -133,8 +133,8 @@ def test_a_down_server_falls_back_to_the_real_local_model(ml_parts):
     from chat_rec.config import LLMConfig
 
     gguf = require_local_llm()
-    rec = ml_parts["recommender"]
-    agent = Agent(rec, ml_parts["interactions"], config=AgentConfig(reader="rules"))
+    agent = served_agent(AgentConfig(reader="rules"))
+    rec = agent.rec
     with fake_openai_server("500") as url:
         cfg = LLMConfig(
             kind="openai",

@@ -10,18 +10,17 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import time
 from dataclasses import replace
 
 import pytest
-from helpers import GOOD_READING, FakeOpenAI, fake_openai_server
+from helpers import GOOD_READING, FakeOpenAI, fake_openai_server, wait_until
 
 from chat_rec.agent import Agent
+from chat_rec.catalog import display_title
 from chat_rec.config import AgentConfig, LLMConfig
 from chat_rec.models.llm import ScriptedChatModel, make_chat_model
 from chat_rec.recommender.feedback import SQLiteStore
 from chat_rec.recommender.intent.llm_reader import LLMHealth, LLMHelper
-from chat_rec.recommender.pipeline import Recommender
 from chat_rec.session import Session
 from chat_rec.ui import messages
 from chat_rec.ui.app import ChatUI, UIState
@@ -31,11 +30,14 @@ OPEN = "something to watch tonight with a good friend"
 GOOD = GOOD_READING
 
 
-def make_agent(ml_parts, model=None, timeout=2.0, health=None, store=None, **kwargs) -> Agent:
-    rec = ml_parts["recommender"]
-    agent = Agent(rec, ml_parts["interactions"], config=AgentConfig(k=5, reader="refine"), store=store, **kwargs)
+def make_agent(ml_parts, model=None, timeout=2.0, health=None, store=None) -> Agent:
+    """The served chat (``served_agent`` in conftest: ``build_agent``, the packaged fitted fusion), refining reader,
+    with ``model`` behind the LLM helper."""
+    agent = ml_parts["served_agent"](AgentConfig(k=5, reader="refine"), store=store)
     if model is not None:
-        agent.llm = LLMHelper(model, rec.catalog, agent.titles, timeout=timeout, health=health or LLMHealth(base=0.3))
+        agent.llm = LLMHelper(
+            model, agent.catalog, agent.titles, timeout=timeout, health=health or LLMHealth(base=0.3)
+        )
     return agent
 
 
@@ -75,7 +77,7 @@ def test_a_failing_language_model_leaves_the_plain_explanation(ml_parts, fault):
     reply = agent.turn("why the first one?", session)
     assert reply.kind == "explain" and reply.items and reply.text
     assert len([n for n in reply.notices if "language model" in n]) <= 1
-    assert reply.text.startswith(reply.items[0].title.split(" (")[0].split(",")[0])
+    assert reply.text.startswith(display_title(reply.items[0].title))  # "A Nightmare on Elm Street (1984) is ..."
 
 
 def test_an_unhealthy_model_is_skipped_during_back_off_then_retried(ml_parts):
@@ -115,9 +117,11 @@ def openai_server():
 
 @pytest.mark.parametrize("mode", ["500", "429", "hang"])
 def test_an_openai_compatible_server_that_fails_then_recovers(ml_parts, openai_server, mode):
-    model = make_chat_model(LLMConfig(kind="openai", base_url=openai_server, model="test", timeout=1.5))
-    health = LLMHealth(base=0.5, cap=2.0)
-    agent = make_agent(ml_parts, model, timeout=1.5, health=health)
+    # generous timeouts (a cold first call on a busy machine is not a failure), but shorter than a hang for "hang"
+    model = make_chat_model(LLMConfig(kind="openai", base_url=openai_server, model="test", timeout=30))
+    now = [0.0]
+    health = LLMHealth(base=0.5, cap=2.0, clock=lambda: now[0])  # the back-off runs on the test's clock
+    agent = make_agent(ml_parts, model, timeout=1.5 if mode == "hang" else 30, health=health)
     ui = ChatUI(agent, "OpenAI-compatible (test)")
     FakeOpenAI.mode = mode
     reply = agent.turn(OPEN, Session())
@@ -126,12 +130,15 @@ def test_an_openai_compatible_server_that_fails_then_recovers(ml_parts, openai_s
     if mode != "hang":
         assert f"HTTP {mode}" in ui.status_line()
     FakeOpenAI.mode = "ok"
-    time.sleep(0.6 if mode != "hang" else 0.1)
-    deadline = time.monotonic() + 10
-    while not health.healthy and time.monotonic() < deadline:
-        reply = agent.turn(OPEN, Session())
-        assert reply.items
-        time.sleep(0.3)
+    calls = FakeOpenAI.calls
+    during = agent.turn(OPEN, Session())  # within the back-off: answered by the rules, the server not called
+    assert during.items and len(llm_notices(during)) == 1 and FakeOpenAI.calls == calls and not health.healthy
+    # a hung call was abandoned by the turn; its worker frees the model once the server drops the connection
+    wait_until(lambda: not agent.llm.gate.busy, "the abandoned call to free the model")
+    agent.llm.timeout = 30.0
+    now[0] = health.retry_at  # the back-off ran out: the next turn retries, and the server answers
+    reply = agent.turn(OPEN, Session())
+    assert reply.items and not llm_notices(reply) and FakeOpenAI.calls == calls + 1, reply.notices
     assert health.healthy and "unhealthy" not in ui.status_line()
     assert "rain" in agent.llm.extract(OPEN, soft=True).keywords  # it answers again
 
@@ -142,8 +149,10 @@ def test_a_server_that_is_down_hands_its_calls_to_the_fallback_model(ml_parts, o
     is not called at all. The turn keeps the model's reading: no notice, the panel names the fallback."""
     rec = ml_parts["recommender"]
     FakeOpenAI.mode = "500"
-    model = make_chat_model(LLMConfig(kind="openai", base_url=openai_server, model="test", timeout=1.5))
-    agent = make_agent(ml_parts, model, timeout=1.5, health=LLMHealth(base=30))
+    # the server answers 500 at once: generous timeouts, and a back-off on a clock that stands still (a slow run
+    # cannot outlast it)
+    model = make_chat_model(LLMConfig(kind="openai", base_url=openai_server, model="test", timeout=30))
+    agent = make_agent(ml_parts, model, timeout=30, health=LLMHealth(base=30, clock=lambda: 0.0))
     local = ScriptedChatModel(replies=[GOOD])
     agent.llm.fallback = LLMHelper(local, rec.catalog, agent.titles, timeout=5)
     ui = ChatUI(agent, "OpenAI-compatible (test)")
@@ -180,11 +189,8 @@ class BrokenEncoder:
 
 
 def test_a_failing_encoder_still_recommends_with_one_notice(ml_parts):
-    base = ml_parts["recommender"]
-    rec = Recommender(
-        base.catalog, base.index, base.vectors, BrokenEncoder(base.encoder), base.cf, ml_parts["interactions"]
-    )
-    agent = Agent(rec, ml_parts["interactions"], config=AgentConfig(k=5))
+    agent = ml_parts["served_agent"](AgentConfig(k=5), fresh=True)  # a ranking core of its own, to break
+    agent.rec.encoder = BrokenEncoder(agent.rec.encoder)
     session = Session()
     reply = agent.turn("a horror film from the 80s about a haunted lighthouse keeper", session)
     assert reply.items and all("Horror" in r.genres and 1980 <= r.year <= 1989 for r in reply.items)

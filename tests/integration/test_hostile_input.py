@@ -10,9 +10,7 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from chat_rec.agent import Agent
 from chat_rec.config import AgentConfig
-from chat_rec.recommender.feedback import MemoryStore
 from chat_rec.recommender.intent.lexicon import META_WORDS
 from chat_rec.recommender.intent.llm_reader import load_prompt
 from chat_rec.session import Session
@@ -227,16 +225,15 @@ def test_the_table_is_big_enough():
 
 
 @pytest.fixture(scope="module")
-def ui(ml_parts):
-    agent = Agent(ml_parts["recommender"], ml_parts["interactions"], config=AgentConfig(k=5), store=MemoryStore())
-    return ChatUI(agent)
+def ui(served_agent):
+    """The served chat (``build_agent``, the packaged fitted fusion) behind the browser app's handlers."""
+    return ChatUI(served_agent(AgentConfig(k=5)))
 
 
 @pytest.fixture(scope="module")
-def alone(ml_parts):
+def alone(served_agent):
     """The same app with no other visitor ever: what a conversation must show, cross-talk or not."""
-    agent = Agent(ml_parts["recommender"], ml_parts["interactions"], config=AgentConfig(k=5), store=MemoryStore())
-    return ChatUI(agent)
+    return ChatUI(served_agent(AgentConfig(k=5)))
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from collections import Counter
 
 import pytest
 
-from chat_rec.agent import Agent
+from chat_rec.catalog import display_title
 from chat_rec.config import AgentConfig
 from chat_rec.evaluation.load import App, connect, run_load, stored_events, visitor_titles
 from chat_rec.recommender.feedback import SQLiteStore, effective
@@ -38,6 +38,15 @@ def app_env(ml_parts, store) -> dict[str, str]:
 
 def titles_of(ml_parts, n=60):
     return visitor_titles(ml_parts["catalog"], ml_parts["interactions"], n)
+
+
+def test_each_visitor_asks_for_a_title_of_its_own(ml_parts):
+    """As a person types them (no year, the article in front), on the full ML-100K and on the committed slice."""
+    titles = titles_of(ml_parts)
+    assert len(titles) == len(set(titles)) == 60
+    assert not [t for t in titles if "(" in t or t.endswith(", The") or t.lower() == "unknown"], titles
+    typed = {t.lower() for t in titles}
+    assert sum(display_title(it.title).split(" (")[0].lower() in typed for it in ml_parts["catalog"].items) >= 60
 
 
 class Clicking:
@@ -111,7 +120,7 @@ def test_sigkill_during_feedback_loses_no_acknowledged_event(ml_parts, tmp_path)
     with App(env, tmp_path / "app2.log") as again:
         history, _ = connect(again.url).predict("a comedy", [], "1", "laptop", "now", api_name="/send")
         assert len(history) >= 3
-    agent = Agent(ml_parts["recommender"], ml_parts["interactions"], config=AgentConfig(k=5), store=SQLiteStore(store))
+    agent = ml_parts["served_agent"](AgentConfig(k=5), store=SQLiteStore(store))
     for u in users:
         session = Session(user_id=u)
         agent.read("hello", session)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 from helpers import PostgresServer
 
-from chat_rec.agent import Agent
 from chat_rec.assemble import open_feedback_store
 from chat_rec.config import AgentConfig
 from chat_rec.errors import ChatRecError
@@ -63,9 +62,9 @@ def test_acknowledged_events_survive_a_crash_of_the_server(pg):
 
 def test_two_replicas_share_a_users_feedback(pg, ml_parts):
     dsn = pg.new_database("replicas")
-    rec, inter = ml_parts["recommender"], ml_parts["interactions"]
-    one = Agent(rec, inter, config=AgentConfig(k=5), store=PostgresStore(dsn))
-    two = Agent(rec, inter, config=AgentConfig(k=5), store=PostgresStore(dsn))
+    inter = ml_parts["interactions"]
+    one = ml_parts["served_agent"](AgentConfig(k=5), store=PostgresStore(dsn))  # the served chat (build_agent)
+    two = ml_parts["served_agent"](AgentConfig(k=5), store=PostgresStore(dsn))
     user = inter.user_ids[0]
     session = Session(user_id=user)
     elsewhere = Session(user_id=user)  # the same user, in a session on the other replica
@@ -86,7 +85,7 @@ def test_two_replicas_share_a_users_feedback(pg, ml_parts):
 def test_a_server_that_goes_away_keeps_the_sessions_feedback_until_it_is_back(pg, ml_parts):
     dsn = pg.new_database("outage")
     store = PostgresStore(dsn, connect_timeout=1)
-    agent = Agent(ml_parts["recommender"], ml_parts["interactions"], config=AgentConfig(k=5), store=store)
+    agent = ml_parts["served_agent"](AgentConfig(k=5), store=store)
     session = Session()
     reply = agent.turn("a comedy", session)
     pg.stop()

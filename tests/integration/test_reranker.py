@@ -6,13 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chat_rec.agent import Agent
 from chat_rec.catalog import item_text
 from chat_rec.config import AgentConfig, RerankerConfig
-from chat_rec.recommender.feedback import MemoryStore
 from chat_rec.recommender.fusion import with_reranker
 from chat_rec.recommender.lime_words import remove_words
-from chat_rec.recommender.pipeline import Recommender
 from chat_rec.session import Session
 
 REQUESTS = [
@@ -30,19 +27,12 @@ REQUESTS = [
 
 
 @pytest.fixture(scope="module")
-def rr_agent(ml_parts, quick_reranker):
-    base = ml_parts["recommender"]
-    rec = Recommender(
-        base.catalog,
-        base.index,
-        base.vectors,
-        base.encoder,
-        base.cf,
-        ml_parts["interactions"],
-        reranker=quick_reranker,
-        fusion=with_reranker(0.5),
-    )
-    return Agent(rec, ml_parts["interactions"], config=AgentConfig(k=5), store=MemoryStore())
+def rr_agent(served_agent, quick_reranker):
+    """The served chat (``build_agent``, the packaged fitted fusion) with the quick re-ranker added at weight 0.5,
+    as `chat-rec bench turn` tries a checkpoint the served fusion does not weight."""
+    agent = served_agent(AgentConfig(k=5), fresh=True)  # a ranking core of its own: its re-ranker and fusion change
+    agent.rec.reranker, agent.rec.fusion = quick_reranker, with_reranker(0.5, agent.rec.fusion)
+    return agent
 
 
 def test_quick_training_beats_random_order(quick_reranker):
@@ -112,10 +102,13 @@ def test_lime_faithfulness_over_50_cases(rr_agent, ml_parts):
     assert wins / cases >= 0.8, f"{wins}/{cases}"
 
 
-def test_agent_ranks_and_explains_with_the_reranker(rr_agent):
+def test_agent_ranks_and_explains_with_the_reranker(rr_agent, ml_parts):
     session = Session()
     reply = rr_agent.turn("something scary from the 80s like Alien but not gory", session)
-    assert len(reply.items) == 5 and not reply.notices
+    # the committed slice (398 films) has fewer than five 80s horror films free of gore words: "not gory" is then
+    # relaxed, and the one notice says so; the full ML-100K has enough, and no notice
+    relaxed = [n for n in reply.notices if "too few films avoid everything you ruled out" in n]
+    assert len(reply.items) == 5 and reply.notices == relaxed and (not relaxed or ml_parts["source"] == "slice")
     for card in reply.items:
         item = rr_agent.catalog.item(card.item_id)
         assert "Horror" in item.genres and 1980 <= item.year <= 1989
@@ -128,7 +121,7 @@ def test_agent_ranks_and_explains_with_the_reranker(rr_agent):
     assert len(words.weights) >= 5
 
 
-def test_missing_or_corrupt_checkpoint_falls_back_with_a_notice(ml_parts, tmp_path):
+def test_missing_or_corrupt_checkpoint_falls_back_with_a_notice(served_agent, tmp_path):
     from chat_rec.assemble import load_reranker
 
     for path in (tmp_path / "absent.pt", tmp_path / "corrupt.pt"):
@@ -136,7 +129,8 @@ def test_missing_or_corrupt_checkpoint_falls_back_with_a_notice(ml_parts, tmp_pa
             path.write_bytes(b"not a checkpoint")
         reranker, notice = load_reranker(RerankerConfig(path=str(path)))
         assert reranker is None and "chat-rec train reranker" in notice and "\n" not in notice
-        agent = Agent(ml_parts["recommender"], ml_parts["interactions"], store=MemoryStore(), reranker_notice=notice)
+        agent = served_agent()
+        agent.reranker_notice = notice  # as ``build_agent`` sets it when the checkpoint cannot be used
         session = Session()
         reply = agent.turn("a funny animated movie", session)
         assert notice in reply.notices and len(reply.items) == 5

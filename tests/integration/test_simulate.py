@@ -4,11 +4,9 @@ import re
 
 import numpy as np
 
-from chat_rec.agent import Agent
 from chat_rec.catalog import display_title
 from chat_rec.config import AgentConfig
 from chat_rec.evaluation.simulate import choose_targets, description_words, make_user, simulate, utterances
-from chat_rec.recommender.feedback import MemoryStore
 from chat_rec.session import Session
 
 
@@ -30,8 +28,9 @@ def test_no_utterance_contains_the_target_title(ml_parts):
 
 
 def test_small_run_shape_and_turn_one_is_the_same(ml_parts):
-    rec, interactions = ml_parts["recommender"], ml_parts["interactions"]
-    agent = Agent(rec, interactions, config=AgentConfig(k=10), store=MemoryStore())
+    interactions = ml_parts["interactions"]
+    agent = ml_parts["served_agent"](AgentConfig(k=10))  # the served chat: build_agent, the packaged fusion
+    rec = agent.rec
     targets = choose_targets(interactions, 12, 3)
     result = simulate(agent, lambda uid: Session(), rec.catalog, rec.vectors, targets, turns=3, progress=False)
     with_fb, without = result["rows"]
@@ -69,7 +68,7 @@ def test_talkers_speak_everyday_words_see_five_picks_and_critique(ml_parts):
         "Can you go further back?",
         "These are all too recent. Something older?",
     )
-    agent = Agent(rec, interactions, config=AgentConfig(k=5), store=MemoryStore())
+    agent = ml_parts["served_agent"](AgentConfig(k=5))
     result = simulate_talkers(
         agent, lambda uid: Session(), catalog, rec.vectors, targets[:10], interactions, turns=3, progress=False
     )
@@ -83,15 +82,9 @@ def test_talkers_speak_everyday_words_see_five_picks_and_critique(ml_parts):
 
 def test_the_feedback_head_is_fitted_against_its_baseline_and_the_fusion_is_left_as_it_was(ml_parts):
     from chat_rec.evaluation.simulate import description_words, fit_feedback_head, make_talker
-    from chat_rec.recommender.fusion import load_fusion
-    from chat_rec.recommender.pipeline import Recommender
 
-    base = ml_parts["recommender"]
-    fusion, _ = load_fusion("auto", ml_parts["data"].root / "models")
-    rec = Recommender(
-        base.catalog, base.index, base.vectors, base.encoder, base.cf, ml_parts["interactions"], fusion=fusion
-    )
-    agent = Agent(rec, ml_parts["interactions"], config=AgentConfig(k=5), store=MemoryStore())
+    agent = ml_parts["served_agent"](AgentConfig(k=5), fresh=True)  # the served chat, a ranking core of its own
+    rec, fusion = agent.rec, agent.rec.fusion
     words, df = description_words(rec.catalog)
     rng = np.random.default_rng(1)
     people = [
@@ -113,17 +106,49 @@ def test_the_feedback_head_is_fitted_against_its_baseline_and_the_fusion_is_left
         progress=False,
     )
     assert log[0]["try"].startswith("request head")  # the baseline is always run
+    assert log[1]["try"].startswith("no 👍/👎 at all")  # and the run without feedback, for reference
     learned = any("learned from" in row["try"] for row in log)  # when the people gave both 👍 and 👎
-    assert len(log) - 1 - (head is not None) == 1 + learned
+    grid = log[2 : 3 + learned]
+    assert len(log) == 2 + len(grid) + 1  # the grid, then the one move (pop x0.5)
     assert likelihood["tau"] == 0.4 and (likelihood["judgements"] is None or learned)
     if head is not None:  # the likelihood served is the one that won the grid
-        grid = log[1 : 2 + learned]
         winner = max(range(len(grid)), key=lambda g: (grid[g]["success@3turns"], grid[g]["success@5turns"]))
         assert (likelihood["judgements"] is not None) == ("learned from" in grid[winner]["try"])
-    if head is not None:
         assert head["feedback"] == 0.6 and "user" not in head
-        grid = log[1 : 2 + learned]
-        assert (
-            max(r["success@3turns"] for r in grid) >= log[0]["success@3turns"] + 0.01
-        )  # kept only when it beats the baseline
+        # kept only when it beats the baseline
+        assert max(r["success@3turns"] for r in log[2:]) >= log[0]["success@3turns"] + 0.01
+    else:
+        assert max(r["success@3turns"] for r in log[2:]) < log[0]["success@3turns"] + 0.01
     assert fusion.heads == heads and fusion.meta == meta
+
+
+def test_rating_people_are_reported_on_the_half_the_head_was_not_fitted_on(ml_parts, tmp_path, monkeypatch):
+    """`eval simulate --user-model ratings`: people of the reporting half judge by their own ratings; a served
+    head fitted on any of them is refused."""
+    import json
+
+    from chat_rec.cli import main
+    from chat_rec.evaluation.simulate import FIT_HALF, REPORT_HALF, rating_halves
+    from chat_rec.recommender.fusion import PACKAGED, FusionModel
+
+    monkeypatch.setenv("CHATREC_DATA_DIR", str(ml_parts["data"].root))
+    if ml_parts["source"] == "slice":
+        monkeypatch.setenv("CHATREC_SHARED_DATA", str(tmp_path / "absent"))
+    out = tmp_path / "sim.json"
+    assert main(["eval", "simulate", "--user-model", "ratings", "--users", "6", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    reported = result["reported"]
+    assert result["user_model"] == "ratings" and reported["half"] == REPORT_HALF and reported["n_users"] == 6
+    with_fb, without = reported["rows"]
+    assert with_fb["feedback"] and not without["feedback"]
+    assert with_fb["hit@5_by_turn"][0] == without["hit@5_by_turn"][0]  # feedback acts only after turn 1
+    assert set(reported["judged"]) == {"up", "down", "none"}
+
+    halves = rating_halves(ml_parts["interactions"])
+    fitted = FusionModel.load(PACKAGED)
+    fitted.meta["fitting"]["feedback"]["people"] = {"user_model": "ratings", "users": halves[REPORT_HALF][:3]}
+    monkeypatch.setenv("CHATREC_RANKER", str(fitted.save(tmp_path / "overlapping.json")))
+    assert main(["eval", "simulate", "--user-model", "ratings", "--users", "6"]) == 2
+    fitted.meta["fitting"]["feedback"]["people"]["users"] = halves[FIT_HALF][:3]
+    monkeypatch.setenv("CHATREC_RANKER", str(fitted.save(tmp_path / "other-half.json")))
+    assert main(["eval", "simulate", "--user-model", "ratings", "--users", "2", "--turns", "1"]) == 0

@@ -15,6 +15,8 @@ from chat_rec.session import Session
 
 @pytest.fixture
 def agent(tiny_recommender, block_interactions):
+    # one component on purpose: the agent's mechanics on fakes (hand-set weights; see conftest's tiny_recommender).
+    # What the served chat does is tested on the served agent (tests/conversations, tests/integration).
     return Agent(tiny_recommender, block_interactions, config=AgentConfig(k=3))
 
 
@@ -205,6 +207,7 @@ def _gore_agent(k):
     data = interactions_of(catalog, [(u, i, 4.0, 0) for u in range(1, 4) for i in (1, 2, 3, 4, 5)])
     enc = HashEncoder(64)
     vectors = enc.encode(catalog.texts())
+    # one component on purpose: the ruled-out-content filter on a catalog made for it, with fakes
     rec = Recommender(catalog, ExactIndex(catalog, vectors), vectors, enc, EASE(1.0, "rating").fit(data), data)
     return Agent(rec, data, config=AgentConfig(k=k))
 

@@ -120,3 +120,51 @@ def test_gradio_only_inside_ui():
     for name, path in MODULES.items():
         if layer(name) != "ui":
             assert "import gradio" not in path.read_text(), path
+
+
+TESTS = PACKAGE.parent / "tests"
+#: test files that build a ``Recommender`` or an ``Agent`` themselves, and why; every other test reaches the chat
+#: through conftest's ``served_agent`` (``build_agent``, the packaged fitted fusion), so it tests what is served
+BUILDS_ITS_OWN = {
+    "conftest.py": "tiny_recommender: fakes (hash encoder, 8 films) for unit tests of one component",
+    "unit/test_agent.py": "the agent's mechanics on the tiny fakes, and a catalog made for the ruled-out filter",
+    "unit/test_ui.py": "the UI's rendering and handlers on the tiny fakes",
+    "unit/test_feedback.py": "the feedback store and the user vector on the tiny fakes",
+    "unit/test_turn_stream.py": "the streamed turn's stages on the tiny fakes",
+    "unit/test_fusion.py": "the hand-set defaults and the fusion's own code",
+}
+
+
+def built_here(path: Path, root: Path = TESTS) -> list[str]:
+    """The lines of ``path`` that call ``Recommender(...)`` or ``Agent(...)`` (by name or as an attribute)."""
+    calls = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name in ("Recommender", "Agent"):
+                calls.append(f"{path.relative_to(root).as_posix()}:{node.lineno} {name}(")
+    return calls
+
+
+def test_tests_reach_the_chat_as_it_is_served():
+    """No test builds its own ranking core or agent (which would rank on the hand-set defaults, not the weights the
+    chat serves) outside the files listed in BUILDS_ITS_OWN."""
+    found = [
+        c
+        for p in sorted(TESTS.rglob("*.py"))
+        if p.relative_to(TESTS).as_posix() not in BUILDS_ITS_OWN
+        for c in built_here(p)
+    ]
+    assert not found, (
+        f"{found}: build the agent with conftest's `served_agent(config=..., store=...)` (the served chat), or, for a "
+        "unit test of one component on fakes, add the file to BUILDS_ITS_OWN in tests/unit/test_layering.py with why"
+    )
+    assert all(built_here(TESTS / name) for name in BUILDS_ITS_OWN), (
+        "an entry of BUILDS_ITS_OWN builds nothing: drop it"
+    )
+
+
+def test_the_build_finder_finds_builds(tmp_path):
+    probe = tmp_path / "test_probe.py"
+    probe.write_text("x = Recommender(a)\ny = agent_mod.Agent(rec)\nz = build_agent(cfg)\nAgent\n")
+    assert built_here(probe, tmp_path) == ["test_probe.py:1 Recommender(", "test_probe.py:2 Agent("]

@@ -14,6 +14,7 @@ from chat_rec.ui.render import card_markdown, influence_rows, reply_messages, us
 
 @pytest.fixture
 def ui(tiny_recommender, block_interactions):
+    # one component on purpose: the UI's rendering and handlers, on fakes (see conftest's tiny_recommender)
     return ChatUI(Agent(tiny_recommender, block_interactions, config=AgentConfig(k=3), store=MemoryStore()), "none")
 
 
