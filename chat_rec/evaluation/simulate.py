@@ -572,6 +572,10 @@ FEEDBACK_SCALES = (0.0, 0.5, 1.5)
 #: weights the fit may set to these values instead (the request head gives the request's own words little
 #: weight, fitted on dialogues; a critique such as "closer to a story with ..." may deserve more)
 FEEDBACK_SET = {"cf_up": (0.3, 0.6, 1.0, 1.5), "feedback": (0.0,), "sem": (0.15, 0.3, 0.6), "words": (0.15, 0.3)}
+#: groups of request weights the fit may rescale together: the reference signals read the films the person named
+#: and the ones they gave 👍 alike, and a 👍 from a person's own taste is weaker evidence than a film they named
+FEEDBACK_GROUPS = {"references": ("ref_mean", "ref_max", "ref_last", "genre_profile", "ref_year", "cf_last")}
+FEEDBACK_GROUP_SCALES = (0.0, 0.5)
 #: a step of the search is taken only when it adds this much success@3 (6 of the 600 fitting people):
 #: smaller moves are noise
 FEEDBACK_MIN_GAIN = 0.01
@@ -604,6 +608,8 @@ def fit_feedback_head(
     scaled=FEEDBACK_SCALED,
     scales=FEEDBACK_SCALES,
     values=FEEDBACK_SET,
+    groups=FEEDBACK_GROUPS,
+    group_scales=FEEDBACK_GROUP_SCALES,
     min_gain: float = FEEDBACK_MIN_GAIN,
     progress: bool = True,
 ) -> tuple[dict | None, dict, list[dict]]:
@@ -614,8 +620,8 @@ def fit_feedback_head(
        give in that run are the judgements the learned likelihood (``JudgementModel``) is fitted on.
     2. The signal's likelihood and weight on a grid: the learned table, or the logistic in the cosine with
        each threshold of ``taus``; each with each weight of ``weights``.
-    3. One pass rescaling each of ``scaled`` and setting each of ``values``; a step must add ``min_gain``
-       success@3.
+    3. One pass setting each of ``values``, rescaling each group of ``groups`` together and each of ``scaled``; a
+       step must add ``min_gain`` success@3.
 
     Returns ``(head, likelihood, log)``: ``likelihood`` is ``{"tau", "judgements"}`` (the table as JSON, or
     None for the logistic) as the fusion's ``meta.fitting.feedback`` holds it; ``head`` is None when no
@@ -676,12 +682,28 @@ def fit_feedback_head(
                     best, best_like, best_score = {**start, "feedback": w}, likelihood, got
         # then one pass over single moves, each kept only when it adds ``min_gain``: the weights set to values
         # (``cf_up`` first: what a person's 👍 says about their taste), then the request weights rescaled
-        moves = [(name, [(f"= {v:g}", float(v)) for v in vals]) for name, vals in values.items()]
-        moves += [(name, [(f"x{f:g}", round(best[name] * f, 4)) for f in scales]) for name in scaled if best.get(name)]
+        # a move is a name and, given the head so far, its tries: (label, the weights it changes)
+        moves = [
+            (name, lambda b, n=name, vs=vals: [(f"= {v:g}", {n: float(v)}) for v in vs])
+            for name, vals in values.items()
+        ]
+        moves += [
+            (
+                group,
+                lambda b, ns=names: [
+                    (f"x{f:g}", {n: round(b[n] * f, 4) for n in ns if b.get(n)}) for f in group_scales
+                ],
+            )
+            for group, names in groups.items()
+        ]
+        moves += [
+            (name, lambda b, n=name: [(f"x{f:g}", {n: round(b[n] * f, 4)}) for f in scales] if b.get(n) else [])
+            for name in scaled
+        ]
         for name, tries in moves:
             step = None
-            for label, value in tries:
-                trial = {**best, name: value}
+            for label, update in tries(best):
+                trial = {**best, **update}
                 got = score({k: v for k, v in trial.items() if v}, best_like, f"{name} {label}")
                 if got[0] >= best_score[0] + min_gain - 1e-9 and (step is None or got > step[1]):
                     step = (trial, got)

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_served import served_agent
-
 from chat_rec.evaluation.real_requests import load_real, score_real
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real_requests.yaml"
 
 
-def test_real_requests_meet_the_bars_on_the_served_agent(ml_parts):
+def test_real_requests_meet_the_bars_on_the_served_agent(served_agent):
     cases = load_real(REAL)
     assert len(cases) >= 200
-    result = score_real(served_agent(ml_parts), cases, progress=False)
+    result = score_real(served_agent(), cases, progress=False)
     failures = [(m["say"][:80], m["broken"]) for m in result["misses"]][:10]
     assert result["all_constraints_met"] >= 0.90, failures
     assert result["negation_recall"] >= 0.95, result["by_kind"]

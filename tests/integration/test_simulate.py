@@ -103,6 +103,7 @@ def test_the_feedback_head_is_fitted_against_its_baseline_and_the_fusion_is_left
         scaled=("pop",),
         scales=(0.5,),
         values={},
+        groups={},
         progress=False,
     )
     assert log[0]["try"].startswith("request head")  # the baseline is always run
