@@ -125,12 +125,14 @@ def cmd_train_ranker(args) -> int:
         fit_history_head,
         fit_tree,
         fit_weights,
+        git_commit,
         request_cases,
     )
     from chat_rec.training.replay import Replayer
 
     cfg = make_config(args)
     out = ranker_out(args, cfg)
+    commit = git_commit()  # the code that fits, read before the fit (the checkout may move on meanwhile)
     movies = need_file(cfg, args.movies, "redial", "movies_with_mentions.csv")
     plots = need_file(cfg, args.plots, "redial_movielens_map", "movie_plot.csv")
     ml_movies = need_file(cfg, args.ml_movies, "ml-latest-small", "movies.csv")
@@ -223,6 +225,7 @@ def cmd_train_ranker(args) -> int:
         command=" ".join(["chat-rec", *getattr(args, "argv", [])]),
         trees=trees,
         roots=cfg.data.shared_dirs,
+        git=commit,
     )
     if "reranker" not in fitting:
         model.meta["fitting"]["reranker"] = {

@@ -322,6 +322,7 @@ def artifact(
     command: str = "",
     trees: dict[str, TreeStage] | None = None,
     roots: Sequence[Path] = (),
+    git: str | None = None,
 ) -> FusionModel:
     """The versioned artifact with its provenance: the command, the git commit, and each data file by its name
     relative to ``roots`` (the team data folders) with its sha256."""
@@ -330,7 +331,7 @@ def artifact(
         "version": VERSION,
         "seed": seed,
         "command": command or " ".join(["chat-rec"] + sys.argv[1:]),
-        "git": git_commit(),
+        "git": git or git_commit(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "files": [file_digest(Path(f), roots) for f in files if Path(f).is_file()],
         "fitting": fitting,
