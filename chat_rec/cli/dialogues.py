@@ -325,6 +325,8 @@ def fit_feedback(cfg, fusion, catalog, interactions, *, user_model: str = "ratin
         targets = choose_rating_people(interactions, rating_halves(interactions)[FIT_HALF], users, seed)
         mask = without_users(interactions, [uid for uid, _ in targets])
         who = {"user_model": "ratings", "half": FIT_HALF, "split_seed": RATINGS_SPLIT_SEED, "seed": seed}
+        # which ratings the halves were drawn from: the reporting run checks its people against these only
+        who |= {"ratings": len(interactions), "rated_by": interactions.n_users}
     else:
         targets = choose_targets(interactions, users, seed)
         mask = without_targets(interactions, targets)

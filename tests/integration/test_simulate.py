@@ -147,7 +147,13 @@ def test_rating_people_are_reported_on_the_half_the_head_was_not_fitted_on(ml_pa
 
     halves = rating_halves(ml_parts["interactions"])
     fitted = FusionModel.load(PACKAGED)
-    fitted.meta["fitting"]["feedback"]["people"] = {"user_model": "ratings", "users": halves[REPORT_HALF][:3]}
+    inter = ml_parts["interactions"]
+    fitted.meta["fitting"]["feedback"]["people"] = {
+        "user_model": "ratings",
+        "users": halves[REPORT_HALF][:3],
+        "ratings": len(inter),
+        "rated_by": inter.n_users,
+    }
     monkeypatch.setenv("CHATREC_RANKER", str(fitted.save(tmp_path / "overlapping.json")))
     assert main(["eval", "simulate", "--user-model", "ratings", "--users", "6"]) == 2
     fitted.meta["fitting"]["feedback"]["people"]["users"] = halves[FIT_HALF][:3]
