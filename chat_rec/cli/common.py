@@ -102,3 +102,20 @@ def need_file(cfg, given, *parts: str) -> Path:
             "or put the team data folder at ../shared/data"
         )
     return path
+
+
+def masked_agent(cfg, catalog, interactions, mask, *, k: int, llm_kind: str = "none"):
+    """The served agent (``build_agent``) with ``k`` picks a turn, its CF, histories and popularity fitted on the
+    ratings ``mask`` keeps (a simulation's held-out events left out), its feedback kept in memory."""
+    from dataclasses import replace
+
+    from chat_rec.assemble import build_agent
+    from chat_rec.recommender.feedback import MemoryStore
+
+    return build_agent(
+        replace(cfg, agent=replace(cfg.agent, k=k)),
+        llm_kind=llm_kind,
+        prepare=lambda inter: inter.subset(mask),
+        store=MemoryStore(),
+        dataset=(catalog, interactions),
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chat_rec.cli.common import load_catalog, make_config, need_file, shared_path
+from chat_rec.cli.common import load_catalog, make_config, masked_agent, need_file, shared_path
 from chat_rec.errors import ChatRecError
 
 
@@ -303,7 +303,6 @@ def fit_feedback(cfg, fusion, catalog, interactions, *, user_model: str = "ratin
 
     import numpy as np
 
-    from chat_rec.assemble import build_agent
     from chat_rec.evaluation.simulate import (
         FEEDBACK_MIN_GAIN,
         FIT_HALF,
@@ -318,7 +317,6 @@ def fit_feedback(cfg, fusion, catalog, interactions, *, user_model: str = "ratin
         without_targets,
         without_users,
     )
-    from chat_rec.recommender.feedback import MemoryStore
 
     model = user_model
     if model == "ratings":
@@ -333,12 +331,8 @@ def fit_feedback(cfg, fusion, catalog, interactions, *, user_model: str = "ratin
         who = {"user_model": "talker", "seed": seed}
     with tempfile.TemporaryDirectory() as tmp:  # the agent loads exactly this fusion, as the chat will
         path = fusion.save(Path(tmp) / "ranker.json")
-        agent = build_agent(
-            replace(cfg, agent=replace(cfg.agent, k=5), ranker=replace(cfg.ranker, path=str(path))),
-            llm_kind="none",
-            prepare=lambda inter: inter.subset(mask),
-            store=MemoryStore(),
-            dataset=(catalog, interactions),
+        agent = masked_agent(
+            replace(cfg, ranker=replace(cfg.ranker, path=str(path))), catalog, interactions, mask, k=5
         )
     vectors = agent.rec.vectors
     if model == "ratings":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chat_rec.cli.chat import agent_from_args
-from chat_rec.cli.common import REAL_REQUESTS, WRITTEN_REQUESTS, load_catalog, make_config
+from chat_rec.cli.common import REAL_REQUESTS, WRITTEN_REQUESTS, load_catalog, make_config, masked_agent
 from chat_rec.errors import ChatRecError
 from chat_rec.files import write_result
 
@@ -97,9 +97,7 @@ def eval_intents(args) -> dict:
 def eval_simulate(args, cfg) -> dict:
     from dataclasses import replace
 
-    from chat_rec.assemble import build_agent
     from chat_rec.evaluation.simulate import choose_targets, simulate, simulate_talkers, without_targets
-    from chat_rec.recommender.feedback import MemoryStore
     from chat_rec.session import Session
 
     catalog, interactions = load_catalog(args, cfg)
@@ -109,14 +107,7 @@ def eval_simulate(args, cfg) -> dict:
         return eval_simulate_ratings(args, cfg, catalog, interactions)
     targets = choose_targets(interactions, args.users, args.seed)
     mask = without_targets(interactions, targets)
-    cfg = replace(cfg, agent=replace(cfg.agent, k=10))
-    agent = build_agent(
-        cfg,
-        llm_kind=args.llm or "none",
-        prepare=lambda inter: inter.subset(mask),
-        store=MemoryStore(),
-        dataset=(catalog, interactions),
-    )
+    agent = masked_agent(cfg, catalog, interactions, mask, k=10, llm_kind=args.llm or "none")
     sessions = (lambda uid: Session(user_id=uid)) if args.known_users else (lambda uid: Session())
     result = {"protocol": "simulate", "seed": args.seed, "llm": args.llm or "none", "known_users": args.known_users}
     if args.user_model in ("keywords", "both"):
@@ -156,9 +147,7 @@ def eval_simulate(args, cfg) -> dict:
 def eval_simulate_ratings(args, cfg, catalog, interactions) -> dict:
     """People who judge by their own ratings (``evaluation.simulate.verdict``), drawn from the half of the users
     the served 👍/👎 head was not fitted on; the agent sees none of their ratings."""
-    from dataclasses import replace
 
-    from chat_rec.assemble import build_agent
     from chat_rec.evaluation.simulate import (
         REPORT_HALF,
         choose_rating_people,
@@ -167,7 +156,6 @@ def eval_simulate_ratings(args, cfg, catalog, interactions) -> dict:
         simulate_ratings,
         without_users,
     )
-    from chat_rec.recommender.feedback import MemoryStore
     from chat_rec.recommender.fusion import load_fusion
     from chat_rec.session import Session
 
@@ -189,13 +177,7 @@ def eval_simulate_ratings(args, cfg, catalog, interactions) -> dict:
         )
     targets = choose_rating_people(interactions, report_users, args.users, args.seed)
     mask = without_users(interactions, [uid for uid, _ in targets])
-    agent = build_agent(
-        replace(cfg, agent=replace(cfg.agent, k=5)),
-        llm_kind=args.llm or "none",
-        prepare=lambda inter: inter.subset(mask),
-        store=MemoryStore(),
-        dataset=(catalog, interactions),
-    )
+    agent = masked_agent(cfg, catalog, interactions, mask, k=5, llm_kind=args.llm or "none")
     people = make_rating_people(catalog, agent.rec.vectors, interactions, targets, args.seed)
     out = simulate_ratings(agent, lambda uid: Session(), agent.catalog, agent.rec.vectors, people, args.turns)
     for row in out["rows"]:

@@ -67,6 +67,12 @@ def _first_start(v: dict) -> dict:
     return {"cache": cache + load}
 
 
+def load_values(row: str) -> dict[str, str]:
+    """The values a `bench load` headline reads from one of its rows (``row``: the selector of that row)."""
+    keys = {"p95": "turn_ms/p95", "med": "turn_ms/median", "errors": "errors", "talk": "cross_talk"}
+    return {name: f"{row}/{path}" for name, path in {**keys, "exact": "store_exact"}.items()}
+
+
 ROWS: tuple[Row, ...] = (
     Row(
         what="ML-100K top-5, the chat (`served`)",
@@ -177,13 +183,7 @@ ROWS: tuple[Row, ...] = (
         what="20 visitors at once over HTTP, local LLM on (3–8 s per message)",
         file="bench-load-llm.json",
         command="chat-rec bench load --sessions 20 --llm local --out results/bench-load-llm.json",
-        values={
-            "p95": "rows[sessions=20,llm=local]/turn_ms/p95",
-            "med": "rows[sessions=20,llm=local]/turn_ms/median",
-            "errors": "rows[sessions=20,llm=local]/errors",
-            "talk": "rows[sessions=20,llm=local]/cross_talk",
-            "exact": "rows[sessions=20,llm=local]/store_exact",
-        },
+        values=load_values("rows[sessions=20,llm=local]"),
         result="turn median {med:.0f} ms, p95 {p95:,.0f} ms, {errors} errors, {talk} cross-talk, store {store}",
         baseline="the same scripts run alone (cross-talk)",
         derive=_load_row_events,
@@ -192,12 +192,7 @@ ROWS: tuple[Row, ...] = (
         what="50 visitors at once over HTTP, LLM off (3–8 s per message)",
         file="bench-load.json",
         command="chat-rec bench load --sessions 10,50 --turns 5 --llm none --out results/bench-load.json",
-        values={
-            "p95": "rows[sessions=50,llm=none]/turn_ms/p95",
-            "errors": "rows[sessions=50,llm=none]/errors",
-            "talk": "rows[sessions=50,llm=none]/cross_talk",
-            "exact": "rows[sessions=50,llm=none]/store_exact",
-        },
+        values=load_values("rows[sessions=50,llm=none]"),
         result="turn p95 {p95:.0f} ms, {errors} errors, {talk} cross-talk, store {store}",
         baseline="the same scripts run alone (cross-talk)",
         derive=_load_row_events,
