@@ -14,10 +14,12 @@ from collections.abc import Iterator
 
 from chat_rec.catalog import Interactions, ItemId
 from chat_rec.config import AgentConfig, OnlineConfig
+from chat_rec.dialogue.replies import Replies
+from chat_rec.dialogue.tracker import Tracker
 from chat_rec.errors import ChatRecError
-from chat_rec.recommender.explain import facts_for, grounded, short_title, template, word_influence
+from chat_rec.recommender.explain import grounded, short_title, word_influence
 from chat_rec.recommender.feedback import VALUES, FeedbackEvent, FeedbackStore, MemoryStore, effective, user_vector
-from chat_rec.recommender.intent import ANSWER_NO, ANSWER_YES, Intent, RuleParser, merge_intents, merge_soft
+from chat_rec.recommender.intent import Intent
 from chat_rec.recommender.intent.llm_reader import LLMFailure, LLMHelper
 from chat_rec.recommender.intent.titles import TitleMatcher
 from chat_rec.recommender.pipeline import (
@@ -25,9 +27,7 @@ from chat_rec.recommender.pipeline import (
     WORDS_MESSAGES,
     Ranking,
     Recommender,
-    Scored,
     UserState,
-    decade_label,
 )
 from chat_rec.session import Recommendation, Reply, Session
 
@@ -63,7 +63,10 @@ class Agent:
         self.rec, self.catalog, self.interactions = recommender, recommender.catalog, interactions
         self.store, self.store_notice, self.online = store or MemoryStore(), store_notice, online
         self.titles = titles or TitleMatcher(self.catalog, recommender.popularity)
-        self.parser = RuleParser(self.catalog, self.titles)
+        self.people = recommender.people
+        self.tracker = Tracker(self.catalog, self.titles, self.people, config)
+        self.parser = self.tracker.parser
+        self.replies = Replies(recommender, interactions, config)
         self.llm, self.config, self.llm_notice, self.reranker_notice = llm, config, llm_notice, reranker_notice
 
     # --------------------------------------------------------------------------------- the turn
@@ -134,11 +137,16 @@ class Agent:
                 session.intent or Intent(),
                 "chat",
             )
+        act = session.act
+        if intent.kind == "answer":
+            return self.replies.answer(act, session, intent, notices)
         if intent.kind == "chat":
-            return self._chat(session.messages[-1], intent, session, notices)
+            return self.replies.chat(session.messages[-1], intent, session, notices)
         if intent.kind == "explain":
-            return self._explain(intent, session, notices)
-        return self._recommend(intent, session, notices, timings)
+            return self.replies.explain(intent, session, self.user_state(session), notices)
+        if act is not None and act.name == "vague":
+            return self.replies.vague(intent, session, self.user_state(session), notices)
+        return self.replies.recommend(intent, session, self.user_state(session), notices, timings)
 
     def _refine(self, text: str, before: Session, session: Session, first: Reply, rules: Intent, timings) -> Reply:
         """The language model's reading of ``text`` (made before ``session`` took the rules' turn, from the
@@ -204,18 +212,24 @@ class Agent:
             text = text[: self.config.max_message_chars]
         session.turns += 1
         start = time.perf_counter()
-        intent = self._understand(text, session, notices, llm_intent, readings if readings is not None else {})
+        intent = self.tracker.understand(text, session, notices, llm_intent, readings if readings is not None else {})
         if timings is not None:
             timings["intent_rules"] = (time.perf_counter() - start) * 1000
         session.messages.append(text)
         session.transcript.append(("person", text))
-        for item_id in intent.liked_items:
-            if item_id not in session.liked:
-                session.liked.append(item_id)
-        for item_id in intent.disliked_items:
-            if item_id not in session.disliked:
-                session.disliked.append(item_id)
         return intent
+
+    def observe(self, session: Session, text: str) -> None:
+        """The other side's words in a replayed dialogue (a human recommender's message), taken as the
+        assistant's: the films they name are on screen ("it", "the first one" point at them) and are not
+        recommended again."""
+        ids = list(dict.fromkeys(m.item_id for m in self.titles.find(text) if m.item_id is not None))
+        session.transcript.append(("assistant", text))
+        if ids:
+            session.last_items = ids
+            session.shown += [i for i in ids if i not in session.shown]
+            session.mentioned += [i for i in ids if i not in session.mentioned]
+            session.focus = ids[-1]
 
     def word_influence(self, message: str, item_id: ItemId) -> list[tuple[str, float]]:
         """How much each word of ``message`` moves the item's semantic score (occlusion), for the "why" panel."""
@@ -252,7 +266,7 @@ class Agent:
         """``n`` new picks for the session's current request (nothing already shown), e.g. to replace a 👎'd card."""
         intent = session.intent or Intent()
         state = self.user_state(session)
-        items = [self._card(s, intent, state) for s in self.rec.rank(intent, state, n).items]
+        items = [self.replies.card(s, intent, state) for s in self.rec.rank(intent, state, n).items]
         session.shown += [r.item_id for r in items if r.item_id not in session.shown]
         return items
 
@@ -263,7 +277,9 @@ class Agent:
             return []
         intent = (session.intent or Intent()).model_copy(update={"show_again": True})
         state = self.user_state(session)
-        return [self._card(s, intent, state) for s in self.rec.rank(intent, state, len(rows), restrict=rows).items]
+        return [
+            self.replies.card(s, intent, state) for s in self.rec.rank(intent, state, len(rows), restrict=rows).items
+        ]
 
     def _save(self, session: Session, event: FeedbackEvent | None = None) -> str:
         """Store the session's unsaved events (in order) and ``event``. Returns a note for the person when the
@@ -325,142 +341,6 @@ class Agent:
             self._apply_feedback(session)
 
     # --------------------------------------------------------------------------------- understanding
-    def _understand(
-        self, text: str, session: Session, notices: list[str], llm_intent: Intent | None, readings: dict
-    ) -> Intent:
-        focus = (
-            session.focus
-            if session.focus is not None
-            else (session.last_items[0] if len(session.last_items) == 1 else None)
-        )
-        rules = self.parser.parse(text, last_shown=session.last_items, focus=focus)
-        self._answer(text, session, rules)
-        readings["rules"] = rules.model_copy(deep=True)
-        if self.config.reader == "llm" and llm_intent is not None:
-            intent = llm_intent
-            if rules.kind == "chat":
-                intent.kind = "chat"
-        elif self.config.reader == "refine":
-            intent = merge_soft(rules, llm_intent)
-        else:
-            intent = merge_intents(rules, llm_intent, text)
-        intent.context = dict(session.context)
-        # "something like it / that": the item we were just talking about
-        if (
-            re.search(
-                r"(?<!not )(?<!n't )\b(like|similar to|more like)\s+(it|that|this|that one|this one)\b", text, re.I
-            )
-            and session.focus is not None
-            and session.focus not in intent.reference_items
-            and session.focus not in intent.disliked_items
-        ):
-            intent.reference_items.append(session.focus)
-            if intent.kind in ("recommend", "chat"):
-                intent.kind = "more_like"
-        if intent.unknown_titles:
-            names = ", ".join(f"“{t}”" for t in intent.unknown_titles)
-            notices.append(f"I don't know {names}: it is not in this catalog, so I used the rest of your message")
-            if intent.is_empty() and intent.kind != "chat":
-                words = [w.lower() for t in intent.unknown_titles for w in re.findall(r"\w{3,}", t)]
-                intent.keywords = [w for w in words if w not in ("the", "and")][:5]
-        if intent.kind in ("chat", "explain"):
-            return intent
-        return self._accumulate(intent, session, notices)
-
-    def _answer(self, text: str, session: Session, intent: Intent) -> None:
-        """A reply to the other side's yes/no question about genres ("Do you like horror movies?" - "not
-        really", "No, I like romantic comedies", "I do"): the genres asked about become unwanted / wanted."""
-        if not session.transcript or session.transcript[-1][0] != "assistant":
-            return
-        question = session.transcript[-1][1]
-        if "?" not in question:
-            return
-        asked = re.split(r"[.!?]\s", question[: question.rindex("?")])[-1]
-        genres = self.parser.parse(asked).wanted_genres
-        if not genres:
-            return
-        if ANSWER_NO.match(text):
-            for g in genres:
-                if g not in intent.wanted_genres and g not in intent.unwanted_genres:
-                    intent.unwanted_genres.append(g)
-        elif ANSWER_YES.match(text) and not intent.wanted_genres and not intent.unwanted_genres:
-            intent.wanted_genres = list(genres)
-
-    def _accumulate(self, new: Intent, session: Session, notices: list[str] | None = None) -> Intent:
-        """Later turns refine earlier ones: a refinement adds to the session intent, a new request
-        replaces the soft aspects but keeps the hard 'no X' constraints."""
-        old = session.intent
-        if new.era_shift and session.last_items:
-            new = new.model_copy(update=self._shifted_era(new.era_shift, session.last_items, old))
-        if old is None:
-            session.intent = new
-            return new
-        refine = new.kind == "refine" or (
-            not new.wanted_genres and not new.reference_items and not new.keywords and not new.liked_items
-        )
-        merged = old.model_copy(deep=True) if refine else new.model_copy(deep=True)
-        if new.adds_genres and not new.all_genres and not old.all_genres:
-            # "I'm into comedies" ... "or horror": either genre, not horror instead
-            merged.wanted_genres = list(dict.fromkeys(old.wanted_genres + new.wanted_genres))
-            new = new.model_copy(update={"wanted_genres": merged.wanted_genres})
-        if refine:
-            merged.kind = "refine"
-            if new.wanted_genres:  # "something funny" after "something scary": comedy instead, not both
-                merged.wanted_genres, merged.all_genres = list(new.wanted_genres), new.all_genres
-            merged.keywords = list(dict.fromkeys(merged.keywords + new.keywords))[:12]
-            merged.reference_items = list(dict.fromkeys(merged.reference_items + new.reference_items))
-            if new.year_min is not None or new.year_max is not None:
-                merged.year_min, merged.year_max = new.year_min, new.year_max
-            merged.mood = new.mood or merged.mood
-            merged.show_again = new.show_again
-        for g in old.unwanted_genres + new.unwanted_genres:
-            if g not in merged.unwanted_genres and g not in new.wanted_genres:
-                merged.unwanted_genres.append(g)
-        merged.wanted_genres = [g for g in merged.wanted_genres if g not in merged.unwanted_genres]
-        merged.reference_items = [
-            i
-            for i in merged.reference_items
-            if i in self.catalog and not set(self.catalog.item(i).genres) & set(merged.unwanted_genres)
-        ]
-        # Unwanted words are scoped to the topic: a new request for other genres drops the ones the person
-        # did not repeat ("not too gory" for horror says nothing about the comedy asked for next).
-        topic_changed = (
-            not refine
-            and not new.adds_genres
-            and new.wanted_genres
-            and set(new.wanted_genres) != set(old.wanted_genres)
-        )
-        kept_old = [] if topic_changed else old.unwanted_keywords
-        dropped = [k for k in old.unwanted_keywords if k not in kept_old and k not in new.unwanted_keywords]
-        if dropped and notices is not None:
-            notices.append(
-                "new topic, so I dropped what you ruled out before: "
-                + ", ".join(dropped[:2])
-                + (" …" if len(dropped) > 2 else "")
-            )
-        merged.unwanted_keywords = list(dict.fromkeys(kept_old + new.unwanted_keywords))
-        merged.keywords = [k for k in merged.keywords if k not in merged.unwanted_keywords]
-        merged.context = new.context
-        session.intent = merged
-        return merged
-
-    def _shifted_era(self, direction: str, shown: list, old: Intent | None) -> dict:
-        """ "something older" / "more recent": an era moved from the films on screen (their median year by
-        five years, past the oldest / newest of them) and ``ERA_STEP`` years wide, a step rather than a leap to
-        the catalog's far end ("further back" steps again); an earlier bound that still leaves a decade is kept.
-        """
-        years = sorted(self.catalog.item(i).year for i in shown if i in self.catalog and self.catalog.item(i).year)
-        if not years:
-            return {}
-        median, newest = years[len(years) // 2], self.parser.newest
-        if direction == "older":
-            hi = min(median - 5, years[0] - 1)
-            lo = old.year_min if old is not None and old.year_min is not None and old.year_min <= hi - 9 else None
-            return {"year_min": max(lo or 0, hi - ERA_STEP + 1), "year_max": hi}
-        lo = min(max(median + 5, years[-1] + 1), newest - 2)
-        hi = old.year_max if old is not None and old.year_max is not None and old.year_max >= lo + 9 else None
-        return {"year_min": lo, "year_max": min(hi or 10**4, lo + ERA_STEP - 1)}
-
     # --------------------------------------------------------------------------------- replies
     def user_state(self, session: Session) -> UserState:
         judged = [(self.catalog.row(i), v) for i, v in effective(session.feedback) if i in self.catalog]
@@ -469,6 +349,7 @@ class Agent:
             disliked_rows=list(self.catalog.rows(session.disliked, skip_unknown=True)),
             shown_rows=list(self.catalog.rows(session.shown, skip_unknown=True)),
             mentioned_rows=list(self.catalog.rows(session.mentioned, skip_unknown=True)),
+            ruled_out_rows=list(self.catalog.rows(session.ruled_out, skip_unknown=True)),
             user_vector=session.user_vector,
             request=" ".join(session.messages[-WORDS_MESSAGES:]),
             feedback_up_rows=[r for r, v in judged if v == "up"],
@@ -518,138 +399,6 @@ class Agent:
     @property
     def has_reranker(self) -> bool:
         return hasattr(self.rec.reranker, "score_queries")
-
-    def _recommend(self, intent: Intent, session: Session, notices: list[str], timings: dict | None = None) -> Reply:
-        state = self.user_state(session)
-        contradictory = sorted(set(intent.wanted_genres) & set(intent.unwanted_genres))
-        ranking = self.rec.rank(intent, state, self.config.k)  # = self.rank(session), state already built
-        for what in ranking.relaxed:
-            notices.append(
-                "too few films avoid everything you ruled out (gore, violence ...), so some picks may have it"
-                if what == "content"
-                else f"nothing left matched every {what} constraint, so I relaxed the {what}"
-            )
-        notices += ranking.notices
-        start = time.perf_counter()
-        items = [self._card(s, intent, state) for s in ranking.items]
-        if timings is not None:
-            timings.update(ranking.timings, explain=(time.perf_counter() - start) * 1000)
-        session.last_items = [r.item_id for r in items]
-        session.shown += [i for i in session.last_items if i not in session.shown]
-        if not items:
-            text = (
-                "Nothing in the catalog matches all of that. "
-                "Could you loosen a constraint (genre, era, or a 'no ...')?"
-            )
-        elif intent.is_empty() and not state.history_rows and not session.liked:
-            text = (
-                "What are you in the mood for — a genre, an era, or a movie you liked? "
-                "Meanwhile, here are a few popular picks:"
-            )
-        elif contradictory:
-            text = (
-                f"You asked both for and against {', '.join(contradictory)} — which one do you mean? For now, "
-                "here are some picks:"
-            )
-        elif ranking.relaxed:
-            text = (
-                f"I ran out of exact matches for the {' and '.join(ranking.relaxed)} you asked for; here are the "
-                "closest picks:"
-            )
-        else:
-            text = self._intro(intent, state, len(items))
-        return Reply(text, items, notices, intent, intent.kind)
-
-    def _card(self, scored: Scored, intent: Intent, state: UserState) -> Recommendation:
-        item = self.catalog.items[scored.row]
-        facts = facts_for(self.rec, scored, intent, state)
-        return Recommendation(
-            item.id,
-            item.title,
-            item.year,
-            list(item.genres),
-            scored.score,
-            template(item, facts),
-            [f.text for f in facts],
-            scored.parts,
-        )
-
-    def _intro(self, intent: Intent, state: UserState, n: int) -> str:
-        bits = []
-        if intent.wanted_genres:
-            bits.append(" / ".join(intent.wanted_genres))
-        if intent.mood:
-            bits.append(f"{intent.mood}-mood")
-        what = " ".join(bits + ["picks"])
-        era = decade_label(intent.year_min, intent.year_max)
-        tail = []
-        if era:
-            tail.append(f"from {era}")
-        refs = [short_title(self.catalog.item(i)) for i in intent.reference_items[:2]]
-        if refs:
-            tail.append("like " + " and ".join(refs))
-        if intent.unwanted_genres or intent.unwanted_keywords:
-            avoid = intent.unwanted_genres + list(intent.unwanted_keywords[:1])
-            tail.append("avoiding " + ", ".join(avoid))
-        if state.history_rows and not intent.wanted_genres and not refs:
-            tail.append("based on what you rated")
-        lead = "Refined: here are" if intent.kind == "refine" else "Here are"
-        return f"{lead} {n} {what} {' '.join(tail)}".strip() + ":"
-
-    def _chat(self, text: str, intent: Intent, session: Session, notices: list[str]) -> Reply:
-        if re.search(r"\b(thanks|thank you|thx|cheers)\b", text, re.I):
-            reply = "You're welcome! Ask again any time you want more picks."
-        elif re.search(r"\b(bye|goodbye)\b", text, re.I):
-            reply = "Bye — enjoy the movie!"
-        else:
-            reply = (
-                "Hi! Tell me what you'd like to watch: a genre, a mood, an era, or a movie you liked "
-                "(for example: “something scary from the 80s, but not too gory”)."
-            )
-        return Reply(reply, [], notices, intent, "chat")
-
-    def _explain(self, intent: Intent, session: Session, notices: list[str]) -> Reply:
-        target = intent.explain_item
-        if target is None and intent.explain_rank is not None and session.last_items:
-            rank = intent.explain_rank
-            idx = len(session.last_items) - 1 if rank == -1 else rank - 1
-            if 0 <= idx < len(session.last_items):
-                target = session.last_items[idx]
-        if target is None:
-            return Reply(
-                "Which one should I explain? Say e.g. “why the second one?” or name the movie.",
-                [],
-                notices,
-                intent,
-                "explain",
-            )
-        item = self.catalog.item(target)
-        row = self.catalog.row(target)
-        session.focus = target
-        active = session.intent or Intent()
-        state = self.user_state(session)
-        facts = facts_for(self.rec, Scored(row, 0.0, {}), active, state)
-        record = [
-            f"{short_title(item)} is {'an' if (item.genres or ('x',))[0][0] in 'AEIOU' else 'a'} "
-            f"{' / '.join(item.genres) or 'catalog'} title" + (f" from {item.year}" if item.year else "") + "."
-        ]
-        if item.description:
-            record.append(item.description)
-        if item.director:
-            record.append("Directed by " + ", ".join(item.director[:2]) + ".")
-        why = (
-            ("I picked it because " + "; ".join(f.text for f in facts[:3]) + ".")
-            if target in session.last_items and facts
-            else ""
-        )
-        text = " ".join(record + ([why] if why else []))
-        card = Recommendation(
-            item.id, item.title, item.year, list(item.genres), 0.0, template(item, facts), [f.text for f in facts]
-        )
-        reply = Reply(text, [card], notices, intent, "explain")
-        if facts and target in session.last_items:
-            reply._rewrite = (item, facts)  # the language model may write this answer (``_stream_explanation``)
-        return reply
 
     def _rewrites(self, reply: Reply, session: Session) -> bool:
         return self.llm is not None and getattr(reply, "_rewrite", None) is not None

@@ -30,6 +30,8 @@ class Item:
     description: str = ""
     director: tuple[str, ...] = ()
     cast: tuple[str, ...] = ()
+    runtime: int | None = None  # minutes
+    age_rating: str = ""  # e.g. "PG-13"
 
 
 _ARTICLE_SUFFIX = re.compile(r"^(.*), (The|A|An|Il|La|Le|Les|L'|Das|Der|Die|El)$", re.IGNORECASE)

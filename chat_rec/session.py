@@ -78,6 +78,11 @@ class Session:
     # both sides' words in order, ("person" | "assistant", text): the dialogue context the ranking reads
     transcript: list[tuple[str, str]] = field(default_factory=list)
     focus: ItemId | None = None  # the item last explained, for "something like it"
+    # films the person ruled out ("I've seen it", "already saw Fargo"): never recommended in this conversation
+    ruled_out: list[ItemId] = field(default_factory=list)
+    # a vague request's readings on offer ({"label", "genres", "mood"}), until the person picks one
+    choices: list[dict] = field(default_factory=list)
+    act: Any = None  # the last turn's act (``dialogue.acts.Act``)
     # 👍/👎 the feedback store could not take (locked, read-only, full): kept here, in order, and saved with
     # the next event or turn once the store takes writes again (a store failure touches only this session)
     unsaved: list[FeedbackEvent] = field(default_factory=list)

@@ -11,6 +11,7 @@ from chat_rec.config import Config
 from chat_rec.errors import ChatRecError
 
 WRITTEN_REQUESTS = "tests/data/intents.yaml"  # written alongside the parser: an in-sample check
+REAL_DIALOGUE = "tests/data/dialogue_real.yaml"  # real seekers' turns with context, labelled with act and check
 REAL_REQUESTS = "tests/data/real_requests.yaml"  # real seekers' words (ReDial, INSPIRED), labelled
 log = logging.getLogger("chat_rec")
 

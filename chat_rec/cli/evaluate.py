@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chat_rec.cli.chat import agent_from_args
-from chat_rec.cli.common import REAL_REQUESTS, WRITTEN_REQUESTS, load_catalog, make_config, masked_agent
+from chat_rec.cli.common import REAL_DIALOGUE, REAL_REQUESTS, WRITTEN_REQUESTS, load_catalog, make_config, masked_agent
 from chat_rec.errors import ChatRecError
 from chat_rec.files import write_result
 
@@ -64,6 +64,34 @@ def eval_real_requests(args) -> dict:
         f"negation recall {written['negation_recall']:.3f}"
     )
     return result
+
+
+def eval_dialogue(args) -> dict:
+    """Conversation acts on real seekers' turns, replayed through ``Agent.turn``: rules only, then with the
+    language model when ``--llm`` names one (the served configuration reads with both)."""
+    from dataclasses import replace
+
+    from chat_rec.evaluation.dialogue import format_dialogue, load_dialogue_set, score_dialogue
+
+    if args.set != "real":
+        raise ChatRecError("eval dialogue has one set: --set real (tests/data/dialogue_real.yaml)")
+    cases = load_dialogue_set(Path(args.labels or REAL_DIALOGUE))
+    result = {"set": "real", "labels": str(args.labels or REAL_DIALOGUE), "readers": {}}
+    runs = [("rules", "none")] + ([("llm-" + args.llm, args.llm)] if args.llm and args.llm != "none" else [])
+    for label, llm in runs:
+        agent = agent_from_args(replace_llm(args, llm))
+        if llm != "none" and agent.llm is None:
+            raise ChatRecError(f"the {llm} language model did not load: {agent.llm_notice}")
+        result["catalog"] = agent.catalog.name
+        result["readers"][label] = score_dialogue(agent, cases, desc=f"dialogue turns, {label}")
+        print(format_dialogue(label, result["readers"][label]), flush=True)
+    return result
+
+
+def replace_llm(args, llm: str):
+    import argparse
+
+    return argparse.Namespace(**{**vars(args), "llm": llm})
 
 
 def eval_intents(args) -> dict:
@@ -205,6 +233,8 @@ def cmd_eval(args) -> int:
     cfg = make_config(args)
     if args.protocol == "intents":
         result = eval_real_requests(args) if args.set == "real" else eval_intents(args)
+    elif args.protocol == "dialogue":
+        result = eval_dialogue(args)
     elif args.protocol == "simulate":
         result = eval_simulate(args, cfg)
     elif args.protocol in ("redial", "inspired"):

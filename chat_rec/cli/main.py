@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_results.add_command(sub)
 
     ev = sub.add_parser("eval", help="offline evaluation")
-    ev.add_argument("protocol", help="chatrec-ml100k | intents | simulate | redial | inspired")
+    ev.add_argument("protocol", help="chatrec-ml100k | intents | dialogue | simulate | redial | inspired")
     ev.add_argument("--users", type=int, default=200, help="for simulate: simulated users")
     ev.add_argument("--turns", type=int, default=5, help="for simulate: turns per conversation")
     ev.add_argument(
@@ -136,14 +136,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="for simulate: the agent loads each user's MovieLens history (default: new chat users)",
     )
     ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--llm", choices=("local", "openai", "none"), help="for intents: the LLM merged with the rules")
+    ev.add_argument(
+        "--llm",
+        choices=("local", "openai", "none"),
+        help="for intents: the LLM merged with the rules; for dialogue: rules only (none) and with this LLM",
+    )
     ev.add_argument("--readers", help="for intents --set real: comma-separated, of refine, merge, rules, llm")
     ev.add_argument(
         "--set",
         choices=("written", "real"),
         default="written",
         help="for intents: the requests written alongside the parser (genre F1, negation recall) or "
-        "real seekers' words (per-constraint precision/recall and the picks that satisfy them)",
+        "real seekers' words (per-constraint precision/recall and the picks that satisfy them); for dialogue: "
+        "real seekers' turns with their context (tests/data/dialogue_real.yaml)",
     )
     ev.add_argument(
         "--on",

@@ -2,7 +2,7 @@
 
 Items (CSV with a header row, or JSON Lines): ``id`` and ``title`` required; optional ``description``,
 ``genres`` (or ``tags``; ``|``-separated in CSV, a list or ``|``-string in JSONL), ``year``, ``director``,
-``cast`` (``|``-separated). Interactions (CSV with a header): ``user``, ``item`` required; optional
+``cast`` (``|``-separated), ``runtime`` (minutes), ``age_rating``. Interactions (CSV with a header): ``user``, ``item`` required; optional
 ``rating`` (default 1) and ``timestamp`` (default 0).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 from chat_rec.catalog import Catalog, Interactions, Item, build_interactions
 from chat_rec.errors import DataFormatError, DataNotFoundError
 
-ITEM_COLUMNS = ("id", "title", "description", "genres|tags", "year", "director", "cast")
+ITEM_COLUMNS = ("id", "title", "description", "genres|tags", "year", "director", "cast", "runtime", "age_rating")
 INTERACTION_COLUMNS = ("user", "item", "rating", "timestamp")
 
 
@@ -50,6 +51,12 @@ def _check_columns(path: Path, record: dict, required: tuple[str, ...], expected
             f"{path}: missing required column(s) {', '.join(missing)}; "
             f"expected columns: {', '.join(expected)} (required: {', '.join(required)})"
         )
+
+
+def _minutes(value) -> int | None:
+    """A running time in minutes ("103", 103, "103 min"); None when absent or unreadable."""
+    m = re.match(r"\s*(\d{1,4})", str(value or ""))
+    return int(m.group(1)) if m and int(m.group(1)) > 0 else None
 
 
 def _split(value) -> tuple[str, ...]:
@@ -104,6 +111,8 @@ def load_items(path: Path, name: str | None = None) -> Catalog:
                     description=str(record.get("description") or "").strip(),
                     director=_split(record.get("director")),
                     cast=_split(record.get("cast")),
+                    runtime=_minutes(record.get("runtime")),
+                    age_rating=str(record.get("age_rating") or "").strip(),
                 ),
             )
         )

@@ -14,6 +14,8 @@ import numpy as np
 from chat_rec.catalog import Catalog, Interactions, Item
 from chat_rec.datasets.descriptions import SOURCE as PACKAGED_SOURCE
 from chat_rec.datasets.descriptions import attach_packaged
+from chat_rec.datasets.facts import SOURCE as FACTS_SOURCE
+from chat_rec.datasets.facts import attach_facts
 from chat_rec.errors import DataFormatError, DataNotFoundError
 
 #: Genre flag order of ``u.item`` (also in ``u.genre``).
@@ -147,6 +149,7 @@ def read_details(path: Path) -> dict[int, dict]:
     with open(path, encoding="utf-8", newline="") as fh:
         reader = csv.DictReader(fh)
         missing = {"movie_id", "description"} - set(reader.fieldnames or ())
+        checkable = {"movie_title", "year"} <= set(reader.fieldnames or ())
         if missing:
             raise DataFormatError(
                 f"{path}: missing columns {sorted(missing)}; expected movie_id, description, director, cast"
@@ -156,12 +159,24 @@ def read_details(path: Path) -> dict[int, dict]:
                 item_id = int(row["movie_id"])
             except ValueError:
                 continue
-            out[item_id] = {
-                "description": (row.get("description") or "").strip(),
-                "director": _as_tuple(row.get("director") or ""),
-                "cast": _as_tuple(row.get("cast") or ""),
-            }
+            record = {"description": (row.get("description") or "").strip()}
+            if not checkable or _same_film(row.get("movie_title") or "", row.get("year")):
+                # people only from a record of this very film: the scrape matched some titles to another
+                # title (a TV episode, a remake), whose crew would be wrong; the packaged facts fill those
+                record["director"] = tuple(n for n in _as_tuple(row.get("director") or "") if n != "nan")
+                record["cast"] = tuple(n for n in _as_tuple(row.get("cast") or "") if n != "nan")
+            out[item_id] = record
     return out
+
+
+def _same_film(title: str, year) -> bool:
+    """Whether a details record is of the film its title names: its own year within one of the title's."""
+    m = re.search(r"\((\d{4})\)\s*$", title.strip())
+    try:
+        own = int(float(year))
+    except (TypeError, ValueError):
+        return False
+    return m is not None and abs(own - int(m.group(1))) <= 1
 
 
 def load_movielens_100k(
@@ -188,7 +203,11 @@ def load_movielens_100k(
         source = f"IMDb descriptions ({details})"
     elif packaged:
         items, n = attach_packaged(items)
-        source = f"{PACKAGED_SOURCE}: {n:,} of {len(items):,} films; no director or cast"
+        source = f"{PACKAGED_SOURCE}: {n:,} of {len(items):,} films"
+    if details is not None or packaged:
+        items, n = attach_facts(items)
+        if n:
+            source += f"; {FACTS_SOURCE} for {n:,} films"
     catalog = Catalog("movielens-100k", items, text_source=source)
     ratings = read_ratings(directory / "u.data")
     unknown = set(np.unique(ratings[:, 1]).tolist()) - {item.id for item in items}

@@ -49,6 +49,7 @@ class UserState:
     disliked_rows: list[int] = field(default_factory=list)
     shown_rows: list[int] = field(default_factory=list)
     mentioned_rows: list[int] = field(default_factory=list)  # items brought up in the conversation, in order
+    ruled_out_rows: list[int] = field(default_factory=list)  # "I've seen it", "not X again": never shown again
     user_vector: np.ndarray | None = None  # learned from 👍/👎 (recommender.feedback)
     feedback_up_rows: list[int] = field(default_factory=list)  # this session's 👍 (last value per item)
     feedback_down_rows: list[int] = field(default_factory=list)  # and 👎
@@ -83,6 +84,8 @@ def build_query(intent: Intent, catalog: Catalog) -> str:
         parts.append(f"{intent.mood} mood")
     if intent.keywords:
         parts.append(" ".join(intent.keywords))
+    if intent.people:
+        parts.append("with " + " and ".join(intent.people))
     if intent.year_min and intent.year_max and intent.year_max - intent.year_min == 9:
         parts.append(f"from the {intent.year_min}s")
     return ". ".join(parts)
@@ -149,6 +152,7 @@ class Recommender:
         self._local = threading.local()  # per turn (thread): the encoder's failure, for Ranking.notices
         self._judgements: tuple[dict | None, sig.JudgementModel | None] = (None, None)
         self._content_masks: dict[tuple[str, ...], np.ndarray] = {}
+        self._people = None
 
     @property
     def _feedback_fitting(self) -> dict:
@@ -179,7 +183,13 @@ class Recommender:
 
     # ------------------------------------------------------------------------------------ filters
     def filters(self, intent: Intent, state: UserState, *, genres: bool = True, era: bool = True) -> SearchFilter:
-        rows = set(state.history_rows) | set(state.disliked_rows) | set(state.liked_rows) | set(state.mentioned_rows)
+        rows = (
+            set(state.history_rows)
+            | set(state.disliked_rows)
+            | set(state.liked_rows)
+            | set(state.mentioned_rows)
+            | set(state.ruled_out_rows)
+        )
         if not intent.show_again:
             rows |= set(state.shown_rows)
         named = set(intent.reference_items) | set(intent.disliked_items) | set(intent.liked_items)
@@ -193,6 +203,24 @@ class Recommender:
             year_min=intent.year_min if era else None,
             year_max=intent.year_max if era else None,
         )
+
+    @property
+    def people(self):
+        """Who directed and who plays in which item (``chat_rec.people.People``), built on first use."""
+        if self._people is None:
+            from chat_rec.people import People
+
+            self._people = People(self.catalog)
+        return self._people
+
+    def people_mask(self, names: list[str]) -> np.ndarray:
+        """Rows with any of the ``names`` as director or in the cast."""
+        mask = np.zeros(len(self.catalog), dtype=bool)
+        for name in names:
+            rows = self.people.of(name)
+            if rows:
+                mask[np.asarray(rows, dtype=np.int64)] = True
+        return mask
 
     def content_mask(self, words: tuple[str, ...]) -> np.ndarray:
         """Rows whose text has one of ``words`` at the start of a word ("gore" finds "gore" and "gory", not
@@ -281,6 +309,13 @@ class Recommender:
             relaxed.append("era")
             flt = self.filters(intent, state, genres=not relaxed, era=False)
             allowed = flt.mask(self.catalog)
+        if intent.people and restrict is None:
+            # "by Hitchcock", "with Tom Hanks": only their films, however few (the reply says how many)
+            kept = allowed & self.people_mask(intent.people)
+            if kept.any():
+                allowed = kept
+            else:
+                relaxed.append("people")
         ruled_out = intent_ruled_out(intent.unwanted_keywords)
         if ruled_out and restrict is None:
             kept = allowed & ~self.content_mask(ruled_out)

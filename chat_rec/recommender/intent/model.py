@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from chat_rec.catalog import ItemId
 
-Kind = Literal["recommend", "more_like", "refine", "explain", "chat"]
+Kind = Literal["recommend", "more_like", "refine", "explain", "chat", "answer"]
 
 
 class Intent(BaseModel):
@@ -34,6 +34,7 @@ class Intent(BaseModel):
     show_again: bool = False  # "show them again" lifts the shown-items filter
     adds_genres: bool = False  # "or horror", "comedies too": these genres join the earlier ones
     era_shift: Literal["older", "newer"] | None = None  # "something older", "too recent": move from the last list
+    people: list[str] = Field(default_factory=list)  # "by Hitchcock", "with Tom Hanks": directors / cast, as the catalog writes them
 
     def is_empty(self) -> bool:
         """True when nothing usable for ranking was understood."""
@@ -46,4 +47,5 @@ class Intent(BaseModel):
             or self.year_min
             or self.year_max
             or self.mood
+            or self.people
         )

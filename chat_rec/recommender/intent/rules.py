@@ -16,6 +16,7 @@ from chat_rec.recommender.intent.lexicon import (
     KEYWORD_EXPANSIONS,
     META_WORDS,
     MOODS,
+    MOOD_OPPOSITES,
     NEGATION_CUES,
     ORDINALS,
     QUALIFIER_STOP,
@@ -585,11 +586,17 @@ class RuleParser:
             intent.year_max = self.newest - OLD_YEARS
 
     def _mood(self, text: str, negated, intent: Intent) -> None:
+        ruled_out = None
         for mood, words in MOODS.items():
             for word in words:
                 for m in re.finditer(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text):
                     if not self._inside(m.start(), negated):
                         intent.mood = intent.mood or mood
+                    else:
+                        ruled_out = ruled_out or mood
+        # "not in the mood for anything sad": the opposite mood, never the one ruled out
+        if intent.mood is None and ruled_out in MOOD_OPPOSITES:
+            intent.mood = MOOD_OPPOSITES[ruled_out]
 
     def _keywords(self, text: str, negated, intent: Intent) -> None:
         for m in FOR_MY_TASTE.finditer(text):
