@@ -16,6 +16,7 @@ from chat_rec.recommender.intent.rules import ORDINAL_REF, ORDINALS, _norm
 
 #: a fact a question asks for -> the words that ask it (checked in this order; the first that matches wins)
 FACT_WORDS: tuple[tuple[str, str], ...] = (
+    ("plot", r"\bwhat(?:'s| is| was| are)\b[^?]{0,40}\babout\b"),
     (
         "director",
         r"\bwho(?:'s| is| was)?\s+(?:directed|direct|made|the director|did it)\b|\bdirector\b|\bdirected\b|"
@@ -26,7 +27,7 @@ FACT_WORDS: tuple[tuple[str, str], ...] = (
         r"\bwho(?:'s| is| was| are| were)?\s+(?:in|starring|stars|star|acts|acted|plays|played)\b|\bcast\b|\bactors?\b|"
         r"\bactress(?:es)?\b|\bstarring\b|\bwho stars\b|"
         r"\b(?:is|was|are)\b.+\b(?:in|starring in) (?:it|that|this)(?: one| movie| film)?\b|"
-        r"\b(?:it|that|this)(?: one| movie| film)?(?: is)? the one with\b|^\W*with [a-z]+ [a-z]+\s*\?",
+        r"\bthe one with\b|^\W*with [a-z]+ [a-z]+\s*\?",
     ),
     ("runtime", r"\bhow long\b|\blength\b|\bruntime\b|\brunning time\b|\bhow many minutes\b"),
     ("age_rating", r"\brated\s+(?:r|pg|pg-13|g|nc-17)\b|\bage rating\b|\bmpaa\b|\bwhat(?:'s| is) it rated\b"),
@@ -93,7 +94,8 @@ SEEN_ASK = re.compile(
     r"^\W*(?:(?:so|and|ok|okay|well|hmm|oh|also),?\s+)?(?:have|did|do|ever)\s+you\s+(?:ever\s+|already\s+)?"
     r"(?:seen|see|watched|watch|heard of|know|like|liked)\b(?!\s+(?:what|who|when|where|how|if|whether|why|which))|"
     r"\bwhat about\b|\bhow about\b|\bdo you (?:know|remember)\b(?!\s+(?:what|who|when|where|how|if|whether|why|which))|"
-    r"\bever seen\b|\bhave you seen\b|\bwhat do you think (?:of|about)\b|\bthoughts on\b|\bheard of\b",
+    r"\bever seen\b|\bhave you seen\b|\bwhat do you think (?:of|about)\b|\bthoughts on\b|"
+    r"\b(?:have you|ever|you) heard of\b",
     re.I,
 )
 #: "I've seen it", "already saw that one", "seen them all": films the person rules out (not a dislike)
@@ -239,7 +241,7 @@ _NAMED = (
 )
 _NOT_TITLES = frozenset(
     "i it a an the this that they he she we you movie movies film films something anything everything one some all "
-    "netflix youtube hbo".split()
+    "any every no genre genres kind kinds type types netflix youtube hbo".split()
 )
 
 
@@ -252,7 +254,8 @@ def outside_titles(text: str, mentions, skip: list[tuple[int, int]]) -> list[str
     def add(surface: str, start: int, end: int, yeared: bool = False) -> None:
         surface = surface.strip(" '\"“”,.")
         words = surface.lower().split()
-        if not words or (all(w in _NOT_TITLES for w in words) and not yeared) or len(surface) < 2:
+        common = all(w in _NOT_TITLES for w in words) or words[0] in _NOT_TITLES
+        if not words or (common and not yeared) or len(surface) < 2:
             return
         if any(a < end and start < b for a, b in taken):
             return
@@ -278,6 +281,20 @@ def outside_titles(text: str, mentions, skip: list[tuple[int, int]]) -> list[str
         for m in rx.finditer(text):
             add(m.group(1), m.start(1), m.end(1))
     return list(dict.fromkeys(out))
+
+
+#: words of a vague request that name nothing to rank by ("I like all kinds, as long as it's good")
+FILLER = frozenset(
+    """pretty really seeing opinion worth open type types kinds kind good great recently honestly usually watched
+    watching bored netflix weekend depends variety enjoy plot story just give whatever haha momlife everything most
+    much sure talk favorite favourite recommend movies movie films film something anything watch tonight lot
+    interesting engaging fun""".split()
+)
+
+
+def vague_words(text: str) -> set[str]:
+    """The words inside the message's vague phrases."""
+    return {w for m in VAGUE.finditer(_norm(text)) for w in re.findall(r"[a-z']+", m.group(0))}
 
 
 def is_vague(text: str, firm: bool) -> bool:

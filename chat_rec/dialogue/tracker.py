@@ -9,7 +9,7 @@ import re
 
 from chat_rec.catalog import Catalog
 from chat_rec.config import AgentConfig
-from chat_rec.dialogue.acts import Act, is_vague, outside_titles, read_act
+from chat_rec.dialogue.acts import FILLER, Act, is_vague, outside_titles, read_act, vague_words
 from chat_rec.people import People
 from chat_rec.recommender.intent import ANSWER_NO, ANSWER_YES, Intent, RuleParser, merge_intents, merge_soft
 from chat_rec.recommender.intent.titles import TitleMatcher
@@ -44,7 +44,11 @@ class Tracker:
             found
             and act.name == "request"
             and focus is not None
-            and re.fullmatch(r"\W*" + re.escape(found[0].surface) + r"\W*\?\W*", text)
+            and re.fullmatch(
+                r"\W*(?:(?:with|and|starring|is it|was it)\s+)?" + re.escape(found[0].surface) + r"\W*\?\W*",
+                text,
+                re.I,
+            )
         ):
             # "Bruce Willis?" right after a film was named: is he in it
             act.name, act.items, act.fact = "question", [focus], "cast"
@@ -71,7 +75,7 @@ class Tracker:
             or rules.year_max
             or rules.people
             or rules.unknown_titles
-            or (rules.keywords and len(rules.keywords) >= 2)
+            or any(k not in FILLER and k not in vague_words(text) for k in rules.keywords)
         )
         if (
             act.name == "request"

@@ -31,8 +31,18 @@ from chat_rec.people import fold
 
 ACTS = ("question", "compare", "seen", "rule_out", "negated", "person", "outside", "vague")
 CHECKS = {
-    "about", "fact", "compares", "offers_like", "not_picks", "avoid_words", "avoid_genres", "person",
-    "says_unknown", "min_picks", "asks", "genres",
+    "about",
+    "fact",
+    "compares",
+    "offers_like",
+    "not_picks",
+    "avoid_words",
+    "avoid_genres",
+    "person",
+    "says_unknown",
+    "min_picks",
+    "asks",
+    "genres",
 }
 
 
@@ -153,8 +163,16 @@ def check_reply(agent, case: dict, reply, session) -> list[str]:
     if "person" in check:
         person = fold(check["person"])
         n_catalog = len(agent.rec.people.of(check["person"]))
+        # their films the conversation already named (referenced, ruled out) cannot be offered again
+        named = set(session.mentioned) | set(session.liked) | set(session.disliked) | set(session.ruled_out)
+        named |= set((session.intent.reference_items if session.intent else []) or [])
+        offerable = n_catalog - sum(
+            any(fold(p) == person for p in agent.catalog.item(i).director + agent.catalog.item(i).cast)
+            for i in named
+            if i in agent.catalog
+        )
         have = sum(any(fold(p) == person for p in i.director + i.cast) for i in picks)
-        need = min(4, n_catalog) if n_catalog else 1
+        need = min(4, offerable) if offerable > 0 else 1
         if have < need:
             failed.append(f"{have} of {len(picks)} picks with {check['person']} (catalog has {n_catalog})")
     if "says_unknown" in check:

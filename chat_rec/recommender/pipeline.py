@@ -311,7 +311,14 @@ class Recommender:
             allowed = flt.mask(self.catalog)
         if intent.people and restrict is None:
             # "by Hitchcock", "with Tom Hanks": only their films, however few (the reply says how many)
-            kept = allowed & self.people_mask(intent.people)
+            person = self.people_mask(intent.people)
+            kept = allowed & person
+            if kept.sum() < need and (intent.wanted_genres or intent.year_min or intent.year_max):
+                # their films come first: a genre or era asked for before gives way when too few are left
+                wider = self.filters(intent, state, genres=False, era=False).mask(self.catalog) & person
+                if wider.sum() > kept.sum():
+                    kept = wider
+                    relaxed += [w for w in ("genres", "era") if w not in relaxed]
             if kept.any():
                 allowed = kept
             else:

@@ -34,7 +34,9 @@ class Intent(BaseModel):
     show_again: bool = False  # "show them again" lifts the shown-items filter
     adds_genres: bool = False  # "or horror", "comedies too": these genres join the earlier ones
     era_shift: Literal["older", "newer"] | None = None  # "something older", "too recent": move from the last list
-    people: list[str] = Field(default_factory=list)  # "by Hitchcock", "with Tom Hanks": directors / cast, as the catalog writes them
+    people: list[str] = Field(
+        default_factory=list
+    )  # "by Hitchcock", "with Tom Hanks": directors / cast, as the catalog writes them
 
     def is_empty(self) -> bool:
         """True when nothing usable for ranking was understood."""

@@ -283,12 +283,17 @@ class TitleMatcher:
             picked.update(dict.fromkeys(keys[: self.FUZZY_SCAN_MAX].tolist()))
         return [self._key_list[j] for j in picked]
 
-    def _pick(self, key: str, year: int | None) -> ItemId:
+    def _pick(self, key: str, year: int | None) -> ItemId | None:
+        """The item of ``key`` from ``year`` (the one written after the title); None when the year names another
+        film than every catalog item of that title ("The Pink Panther (2006)" is not "Panther (1995)")."""
         rows = self.keys[key]
         if year is not None:
             for r in rows:
                 if self.catalog.items[r].year == year:
                     return self.catalog.items[r].id
+            years = [_own_year(self.catalog.items[r]) for r in rows]
+            if all(y is not None and abs(y - year) > 2 for y in years):
+                return None
         return self.catalog.items[rows[0]].id
 
     def lookup(self, text: str, fuzzy: bool = True) -> ItemId | None:
@@ -337,6 +342,8 @@ class TitleMatcher:
 
     def _plausible(self, message: str, words, i: int, n: int) -> bool:
         tokens = [w.lower() for w, _, _ in words[i : i + n]]
+        if re.match(r"\s*\(\d{4}\)", message[words[i + n - 1][2] :]) and words[i][0][:1].isupper():
+            return True  # "Carrie (1976) is a good film": a title written with its year
         if n >= 2 and not all(t in COMMON for t in tokens):
             return True
         before = " ".join(w.lower() for w, _, _ in words[max(0, i - 2) : i])
@@ -418,3 +425,9 @@ class TitleMatcher:
             start, end = words[caps[0]][1], words[caps[-1]][2]
             return Mention(start, end, message[start:end], None, 0.0)
         return None
+
+
+def _own_year(item) -> int | None:
+    """The film's own year: the one in its title when there is one, else the catalog's."""
+    m = re.search(r"\((\d{4})\)\s*$", item.title)
+    return int(m.group(1)) if m else item.year
