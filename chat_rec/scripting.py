@@ -109,6 +109,8 @@ EXPECTATIONS = (
     "reply_mentions_item_genres",
     "reply_mentions_genres_of",
     "not_rated",
+    "person",
+    "reply_asks",
 )
 
 
@@ -216,4 +218,12 @@ def _holds(key: str, want, record: dict, previous: list | None, agent: Agent, us
     if key == "not_rated":
         rated = {catalog.items[r].id for r in agent.interactions.history(user)[0]} if user is not None else set()
         return not set(ids) & rated
+    if key == "person":
+        # "by Hitchcock", "with Tom Hanks": at least 4 of 5 picks have them, or every catalog film with them
+        from chat_rec.people import fold
+
+        have = sum(any(fold(p) == fold(want) for p in catalog.item(i).director + catalog.item(i).cast) for i in ids)
+        return bool(ids) and have >= min(4, len(agent.rec.people.of(want)))
+    if key == "reply_asks":
+        return ("?" in record.get("reply", "")) == bool(want)
     raise DataFormatError(f"unknown expectation {key!r}; the known ones: {', '.join(EXPECTATIONS)}")

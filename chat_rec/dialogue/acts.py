@@ -70,7 +70,7 @@ QUESTION = re.compile(
 )
 #: a question that is really a request ("any good horror movies?", "what should I watch?")
 REQUESTY = re.compile(
-    r"\b(?:recommend|suggest|suggestions?|something|anything|any(?:\s+\w+){0,2}\s+(?:movies|films)|some\s+\w+\s+(?:movies|films)|"
+    r"\b(?:recommend|suggest|suggestions?|something|sumthing|somethin|anything|any(?:\s+\w+){0,2}\s+(?:movies|films)|some\s+\w+\s+(?:movies|films)|"
     r"what should i|can you find|looking for|movies like|films like|else)\b",
     re.I,
 )

@@ -180,7 +180,7 @@ class Replies:
             bits.append(" / ".join(intent.wanted_genres))
         if intent.mood:
             bits.append(f"{intent.mood}-mood")
-        what = " ".join(bits + ["picks"])
+        what = " ".join(bits + ["picks" if n != 1 else "pick"])
         era = decade_label(intent.year_min, intent.year_max)
         tail = []
         if era:
@@ -191,9 +191,14 @@ class Replies:
         if intent.unwanted_genres or intent.unwanted_keywords:
             avoid = intent.unwanted_genres + list(intent.unwanted_keywords[:1])
             tail.append("avoiding " + ", ".join(avoid))
+        if intent.people:
+            roles = [self.rec.people.roles.get(_fold(p), ()) for p in intent.people[:2]]
+            by = "by" if all("director" in r and "cast" not in r for r in roles) else "with"
+            tail.append(f"{by} " + " and ".join(intent.people[:2]))
         if state.history_rows and not intent.wanted_genres and not refs:
             tail.append("based on what you rated")
-        lead = "Refined: here are" if intent.kind == "refine" else "Here are"
+        verb = "are" if n != 1 else "is"
+        lead = f"Refined: here {verb}" if intent.kind == "refine" else f"Here {verb}"
         return f"{lead} {n} {what} {' '.join(tail)}".strip() + ":"
 
     def chat(self, text: str, intent: Intent, session: Session, notices: list[str]) -> Reply:

@@ -38,6 +38,8 @@ class Tracker:
         self.answer_yes_no(text, session, rules)
         mentions = self.titles.find(text)
         act = read_act(text, mentions, last_items=session.last_items, focus=focus, mentioned=session.mentioned)
+        if act.name == "question" and rules.wanted_genres and set(act.items) & set(rules.reference_items):
+            act = Act(unknown=act.unknown, ruled_out=act.ruled_out)  # "something scary like Alien??": a request
         found = self._people(text, mentions, act, rules)
         act.people = list(dict.fromkeys(p.name for p in found))
         if (
@@ -133,8 +135,10 @@ class Tracker:
                 session.disliked.append(item_id)
         if intent.unknown_titles:
             act.unknown = list(intent.unknown_titles)
-            rest = not intent.is_empty()
-            if rest:
+            own = readings["rules"].model_copy(update={"unknown_titles": []})
+            if not intent.is_empty() and own.is_empty() and llm_intent is not None:
+                act.basis = "what the language model knows of it (" + describe_reading(intent) + ")"
+            elif not intent.is_empty():
                 act.basis = "the rest of your message"
             elif session.intent is not None and not session.intent.is_empty():
                 act.basis = "what you asked for before"
@@ -322,3 +326,10 @@ def _series_key(title: str) -> str:
     t = re.split(r"[:]", t)[0]
     t = re.sub(r"\s+(?:\d+|ii|iii|iv|v|vi|part .*)$", "", t).strip()
     return re.sub(r"^(the|a|an) ", "", t)
+
+
+def describe_reading(intent: Intent) -> str:
+    """A reading in a few words ("Sci-Fi / Action; virtual reality")."""
+    bits = [" / ".join(intent.wanted_genres)] if intent.wanted_genres else []
+    bits += [", ".join(intent.keywords[:3])] if intent.keywords else []
+    return "; ".join(bits) or "its kind"

@@ -41,6 +41,8 @@ def test_lexicon_file_is_plain_yaml_with_the_expected_sections():
         "scope_end",
         "ordinals",
         "stopwords",
+        "mood_opposites",
+        "vague_readings",
     }
 
 
@@ -100,3 +102,18 @@ def test_every_config_is_reachable_from_config_and_kinds_are_checked_when_built(
         IndexConfig(kind="annoy")
     with pytest.raises(ConfigError, match="CHATREC_READER='llm-only'"):
         Config.from_env({"CHATREC_READER": "llm-only"})
+
+
+def test_packaged_facts_are_attached_by_id_and_title():
+    from chat_rec.datasets.facts import attach_facts, packaged_facts
+
+    facts = packaged_facts()
+    assert len(facts) == 1682 and facts[50].director == ("George Lucas",) and "Harrison Ford" in facts[50].cast
+    assert facts[98].runtime == 118 and facts[98].age_rating == "R"
+    assert all(len(f.cast) <= 5 for f in facts.values())
+    alien = Item(183, "Alien (1979)", 1979, ("Sci-Fi",))
+    other = Item(183, "Some Other Film (2001)", 2001)
+    own = Item(183, "Alien (1979)", 1979, director=("Somebody",))
+    (got, mismatch, kept), n = attach_facts([alien, other, own])
+    assert got.director == ("Ridley Scott",) and got.runtime and n == 2
+    assert mismatch.director == () and kept.director == ("Somebody",)  # a catalog's own people come first
