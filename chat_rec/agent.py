@@ -67,7 +67,20 @@ class Agent:
         self.tracker = Tracker(self.catalog, self.titles, self.people, config)
         self.parser = self.tracker.parser
         self.replies = Replies(recommender, interactions, config)
-        self.llm, self.config, self.llm_notice, self.reranker_notice = llm, config, llm_notice, reranker_notice
+        self.config = config
+        self.llm, self.llm_notice, self.reranker_notice = llm, llm_notice, reranker_notice
+
+    @property
+    def config(self) -> AgentConfig:
+        return self._config
+
+    @config.setter
+    def config(self, config: AgentConfig) -> None:
+        """One configuration for the turn loop, the dialogue state and the replies."""
+        self._config = config
+        if hasattr(self, "tracker"):  # copies: an agent copied with copy.copy gets its own
+            self.tracker, self.replies = copy.copy(self.tracker), copy.copy(self.replies)
+            self.tracker.config = self.replies.config = config
 
     # --------------------------------------------------------------------------------- the turn
     def turn(self, message: str, session: Session) -> Reply:

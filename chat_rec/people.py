@@ -23,6 +23,8 @@ CUE = re.compile(
     r"fan of|into)\s+$",
     re.I,
 )
+#: words before a lowercase surname that still make it a person ("anything by hitchcock")
+STRONG_CUE = re.compile(r"\b(?:by|starring|featuring|directed by)\s+$", re.I)
 #: surnames that are also everyday words are never read alone ("Stone", "Hill", "Wood", "King", "Love")
 COMMON = frozenset(
     [
@@ -266,9 +268,9 @@ class People:
             )
             if not free(i, i + 1) or key not in self.by_last:
                 continue
-            if key in self._first_words and not CUE.search(message[:start]):
+            if key in self._first_words and not STRONG_CUE.search(message[:start]):
                 continue
-            if word[:1].isupper() or CUE.search(message[:start]):
+            if word[:1].isupper() or STRONG_CUE.search(message[:start]):
                 add(self.by_last[key], i, i + 1)
         found.sort(key=lambda m: m.start)
         return found

@@ -18,6 +18,40 @@ def cmd_data_fetch(args) -> int:
     return 0
 
 
+def cmd_data_check_facts(args) -> int:
+    """The packaged facts' directors against the IMDb details: agreement and every disagreement."""
+    from pathlib import Path
+
+    from chat_rec.datasets import find_details
+    from chat_rec.errors import DataNotFoundError
+    from chat_rec.evaluation.facts import check_facts
+    from chat_rec.files import write_result
+
+    cfg = make_config(args)
+    details = Path(args.details) if args.details else find_details(cfg.data)
+    if details is None or not details.is_file():
+        raise DataNotFoundError(
+            "no IMDb details file (ml-100k-imdb-details/movielens100k_details.csv) under the data folders: "
+            "it is team data; pass --details PATH"
+        )
+    r = check_facts(details)
+    print(
+        f"packaged facts: {r['films_in_table']:,} films, {r['with_director']:,} with a director, {r['with_cast']:,} "
+        f"with cast, {r['with_runtime']:,} with running time, {r['with_age_rating']:,} with an age rating"
+    )
+    print(
+        f"directors agree with the details on {r['agree']:,} of the {r['covered']:,} films it covers "
+        f"({r['agreement']:.3f}); on {r['agree_any_record']:,} of all {r['records_with_director']:,} records with a "
+        f"director ({r['agreement_any_record']:.3f}, counting records of other titles)"
+    )
+    for d in r["disagreements"]:
+        print(f"  {d['id']} {d['title']}: ours {', '.join(d['ours']) or '-'}; details {', '.join(d['details'])}")
+    if args.out:
+        write_result(Path(args.out), r)
+        print(f"wrote {args.out}")
+    return 0
+
+
 def cmd_index_build(args) -> int:
     cfg = make_config(args)
     start = time.perf_counter()

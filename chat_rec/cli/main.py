@@ -9,7 +9,7 @@ import sys
 from chat_rec.cli.bench import cmd_bench_feedback, cmd_bench_load, cmd_bench_scale, cmd_bench_turn
 from chat_rec.cli.chat import cmd_chat, cmd_shell
 from chat_rec.cli.common import REAL_REQUESTS, WRITTEN_REQUESTS, add_catalog_args
-from chat_rec.cli.data import cmd_data_fetch, cmd_index_build, cmd_llm_fetch, cmd_search
+from chat_rec.cli.data import cmd_data_check_facts, cmd_data_fetch, cmd_index_build, cmd_llm_fetch, cmd_search
 from chat_rec.cli.dialogues import add_eval_args
 from chat_rec.cli.evaluate import cmd_eval
 from chat_rec.config import ConfigError
@@ -31,6 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--force", action="store_true", help="fetch again even if present")
     fetch.add_argument("--offline", action="store_true", help="local sources only, no downloads")
     fetch.set_defaults(fn=cmd_data_fetch)
+
+    facts = data.add_parser(
+        "check-facts", help="the packaged directors against the team's IMDb details (agreement, disagreements)"
+    )
+    facts.add_argument("--details", help="the details CSV (default: found under the data folders)")
+    facts.add_argument("--out", help="write the result JSON here")
+    facts.set_defaults(fn=cmd_data_check_facts)
 
     index = sub.add_parser("index", help="the item index").add_subparsers(dest="action", required=True)
     build = index.add_parser("build", help="embed item texts (cached) and build the FAISS index")

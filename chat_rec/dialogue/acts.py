@@ -16,7 +16,7 @@ from chat_rec.recommender.intent.rules import ORDINAL_REF, ORDINALS, _norm
 
 #: a fact a question asks for -> the words that ask it (checked in this order; the first that matches wins)
 FACT_WORDS: tuple[tuple[str, str], ...] = (
-    ("plot", r"\bwhat(?:'s| is| was| are)\b[^?]{0,40}\babout\b"),
+    ("plot", r"\bwhat(?:'s| is| was| are)\b[^?]{0,40}\babout\b|\bbased on\b"),
     (
         "director",
         r"\bwho(?:'s| is| was)?\s+(?:directed|direct|made|the director|did it)\b|\bdirector\b|\bdirected\b|"
@@ -105,7 +105,11 @@ SEEN_IT = re.compile(
     r"(?!\s+(?:a|any|anything|some|something|many|lots|more|most|much|movies|films)\b)",
     re.I,
 )
-NOT_SEEN = re.compile(r"\b(?:haven't|have not|havent|never|not)\s+(?:\w+\s+)?(?:seen|saw|watched)\b", re.I)
+NOT_SEEN = re.compile(
+    r"\b(?:haven't|have not|havent|never|not|don't think|dont think|didn't|did not)\b[^.!?]{0,20}?\b"
+    r"(?:seen|saw|watched|see|watch)\b",
+    re.I,
+)
 VAGUE = re.compile(
     r"\b(?:not sure|unsure|no idea|don't know what|dont know what|do not know what|dunno|"
     r"anything (?:is fine|really|goes|works|at all)|whatever|surprise me|open to (?:anything|suggestions|all|any)|"
@@ -202,10 +206,20 @@ def read_act(text: str, mentions, *, last_items: list[ItemId], focus: ItemId | N
         act.name, act.items = "seen", named[:1]
         return act
     # a question about one film: named, counted, or pointed at
-    if is_question and not act.ruled_out:
+    if is_question:
         fact = fact_asked(low)
+        if fact is None and re.search(r"\b(?:right|correct|isn't it|is that it)\s*\?\s*$", low):
+            fact = "plot"  # "they pretend their dead boss is alive, right?": checking what it is about
         target = targets[:1]
         pointed = POINTER.search(low)
+        last = re.split(r"(?<=[.!])\s+", low.strip())[-1]
+        if (
+            not target
+            and not pointed
+            and focus is not None
+            and re.match(r"\W*(?:is|was|does|did)\s+(?!there\b)", last)
+        ):
+            pointed = True  # "is ist about a dog?" right after a film was named: a yes/no question about it
         if not target and pointed and not REQUESTY.search(low):
             if focus is not None:
                 target = [focus]
@@ -214,7 +228,13 @@ def read_act(text: str, mentions, *, last_items: list[ItemId], focus: ItemId | N
             elif last_items and fact is not None:
                 act.name, act.fact, act.ambiguous = "question", fact, True
                 return act
-        if target and fact is not None and not (REQUESTY.search(low) and not ordinals and not pointed and not named):
+        wants_like = REQUESTY.search(low) and re.search(r"\b(?:like|similar to|such as)\b", low)
+        if (
+            target
+            and fact is not None
+            and not wants_like
+            and not (REQUESTY.search(low) and not ordinals and not pointed and not named)
+        ):
             act.name, act.items, act.fact = "question", target, fact
             return act
     return act
@@ -288,7 +308,8 @@ FILLER = frozenset(
     """pretty really seeing opinion worth open type types kinds kind good great recently honestly usually watched
     watching bored netflix weekend depends variety enjoy plot story just give whatever haha momlife everything most
     much sure talk favorite favourite recommend movies movie films film something anything watch tonight lot
-    interesting engaging fun""".split()
+    interesting engaging fun ideas idea lost got give just talk about into stuff things thing suggest suggestion
+    suggestions genre genres types""".split()
 )
 
 

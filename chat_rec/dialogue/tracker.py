@@ -9,7 +9,7 @@ import re
 
 from chat_rec.catalog import Catalog
 from chat_rec.config import AgentConfig
-from chat_rec.dialogue.acts import FILLER, Act, is_vague, outside_titles, read_act, vague_words
+from chat_rec.dialogue.acts import FILLER, REQUESTY, Act, is_vague, outside_titles, read_act, vague_words
 from chat_rec.people import People
 from chat_rec.recommender.intent import ANSWER_NO, ANSWER_YES, Intent, RuleParser, merge_intents, merge_soft
 from chat_rec.recommender.intent.titles import TitleMatcher
@@ -38,7 +38,13 @@ class Tracker:
         self.answer_yes_no(text, session, rules)
         mentions = self.titles.find(text)
         act = read_act(text, mentions, last_items=session.last_items, focus=focus, mentioned=session.mentioned)
-        if act.name == "question" and rules.wanted_genres and set(act.items) & set(rules.reference_items):
+        named = {m.item_id for m in mentions}
+        if (
+            act.name == "question"
+            and rules.wanted_genres
+            and set(act.items) & set(rules.reference_items) & named
+            and REQUESTY.search(text.lower())
+        ):
             act = Act(unknown=act.unknown, ruled_out=act.ruled_out)  # "something scary like Alien??": a request
         found = self._people(text, mentions, act, rules)
         act.people = list(dict.fromkeys(p.name for p in found))
@@ -77,12 +83,12 @@ class Tracker:
             or rules.year_max
             or rules.people
             or rules.unknown_titles
-            or any(k not in FILLER and k not in vague_words(text) for k in rules.keywords)
+            or any(len(k) >= 4 and k not in FILLER and k not in vague_words(text) for k in rules.keywords)
         )
         if (
             act.name == "request"
             and not act.ruled_out
-            and rules.kind in ("recommend", "chat")
+            and rules.kind in ("recommend", "chat", "refine")
             and is_vague(text, firm)
         ):
             act.name = "vague"

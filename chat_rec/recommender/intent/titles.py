@@ -215,7 +215,7 @@ COMMON = {
     "kid",
     "date",
 }
-_WORD = re.compile(r"[\w']+(?:[-:][\w']+)*", re.UNICODE)
+_WORD = re.compile(r"[\w']+(?:[-:][\w']+)*|&", re.UNICODE)
 
 
 def normalise_title(title: str) -> str:
@@ -248,6 +248,13 @@ class TitleMatcher:
             key = normalise_title(item.title)
             if key and key not in ("unknown", "a", "an", "the"):
                 self.keys.setdefault(key, []).append(row)
+            # "Seven (Se7en) (1995)", "Shall We Dance? (Shall We Dansu?) (1996)": known by either name
+            alt = re.match(r"^(.*?)\s*\(([^()]*[A-Za-z][^()]*)\)\s*(?:\(\d{4}\))?\s*$", item.title)
+            if alt:
+                for name in alt.groups():
+                    extra = normalise_title(name)
+                    if extra and extra != key and len(extra) >= 3 and row not in self.keys.get(extra, []):
+                        self.keys.setdefault(extra, []).append(row)
         for rows in self.keys.values():
             rows.sort(key=lambda r: -pop[r])
         self._key_list = list(self.keys)
