@@ -8,17 +8,17 @@ import copy
 import importlib.util
 import logging
 import re
-import sqlite3
 import time
 from collections.abc import Iterator
 
 from chat_rec.catalog import Interactions, ItemId
 from chat_rec.config import AgentConfig, OnlineConfig
+from chat_rec.dialogue.memory import Memory
 from chat_rec.dialogue.replies import Replies
-from chat_rec.dialogue.tracker import Tracker
-from chat_rec.errors import ChatRecError
-from chat_rec.recommender.explain import grounded, short_title, word_influence
-from chat_rec.recommender.feedback import VALUES, FeedbackEvent, FeedbackStore, MemoryStore, effective, user_vector
+from chat_rec.dialogue.tracker import Tracker, describe_change
+from chat_rec.dialogue.written import stream_explanation
+from chat_rec.recommender.explain import short_title, word_influence
+from chat_rec.recommender.feedback import VALUES, FeedbackEvent, FeedbackStore, MemoryStore, effective
 from chat_rec.recommender.intent import Intent
 from chat_rec.recommender.intent.llm_reader import LLMFailure, LLMHelper
 from chat_rec.recommender.intent.titles import TitleMatcher
@@ -71,6 +71,11 @@ class Agent:
         self.llm, self.llm_notice, self.reranker_notice = llm, llm_notice, reranker_notice
 
     @property
+    def memory(self) -> Memory:
+        """The session's feedback memory over the agent's current store."""
+        return Memory(self.store, self.catalog, self.rec.vectors, self.online)
+
+    @property
     def config(self) -> AgentConfig:
         return self._config
 
@@ -107,9 +112,9 @@ class Agent:
             reply.seconds = time.perf_counter() - started
             yield reply
             reply = self._refine(text, before, session, reply, readings["rules"], timings)
-        elif reply.kind == "explain" and self._rewrites(reply, session):
+        elif reply.kind == "explain" and self.llm is not None and getattr(reply, "_rewrite", None) is not None:
             reply.seconds = time.perf_counter() - started
-            yield from self._stream_explanation(reply, session, started)
+            yield from stream_explanation(self.llm, self.titles, reply, session, started)
             return
         reply.stage, reply.pending = "final", ""
         reply.seconds = time.perf_counter() - started
@@ -210,9 +215,9 @@ class Agent:
         language model's reading of the message, combined with the rules' as ``config.reader`` says;
         ``readings["rules"]`` receives the rules' own reading, ``timings["intent_rules"]`` its milliseconds."""
         notices = [] if notices is None else notices
-        self._restore(session)
+        self.memory.restore(session)
         if session.unsaved:
-            note = self._save(session)
+            note = self.memory.save(session)
             if note:
                 notices.append(note.strip(" ()"))
         if session.turns == 0:
@@ -266,11 +271,11 @@ class Agent:
             raise ValueError(f"feedback value {value!r}; accepted values are 'up', 'down', 'retract'")
         if item_id not in self.catalog:
             return f"unknown item {item_id!r}: feedback ignored"
-        self._restore(session)
+        self.memory.restore(session)
         event = FeedbackEvent(session.user_key, session.session_id, item_id, value, session.turns)
         session.feedback.append(event)
-        self._apply_feedback(session)
-        note = self._save(session, event)
+        self.memory.apply(session)
+        note = self.memory.save(session, event)
         if item_id not in session.shown:
             note += " (it was not shown in this chat)"
         return f"{value} recorded for {short_title(self.catalog.item(item_id))}{note}"
@@ -294,67 +299,6 @@ class Agent:
             self.replies.card(s, intent, state) for s in self.rec.rank(intent, state, len(rows), restrict=rows).items
         ]
 
-    def _save(self, session: Session, event: FeedbackEvent | None = None) -> str:
-        """Store the session's unsaved events (in order) and ``event``. Returns a note for the person when the
-        store fails (the events stay in the session, which keeps learning from them, and are saved with its
-        next event or turn) or when it takes writes again. Other sessions are not affected."""
-        if event is not None:
-            session.unsaved.append(event)
-        if not session.unsaved:
-            return ""
-        waiting = len(session.unsaved)
-        try:
-            while session.unsaved:
-                self.store.append(session.unsaved[0])
-                session.unsaved.pop(0)
-        except (sqlite3.Error, OSError, ChatRecError) as exc:
-            log.warning("feedback store failed for session %s: %s", session.session_id, exc)
-            return (
-                f" (the feedback database is unavailable: {exc}; your 👍/👎 are kept in this chat and saved "
-                "as soon as it is back)"
-            )
-        try:
-            self.store.save_state(
-                session.user_key,
-                {
-                    "liked": session.liked,
-                    "disliked": session.disliked,
-                    "u": [round(float(x), 6) for x in session.user_vector],
-                },
-            )
-        except (sqlite3.Error, OSError, ChatRecError) as exc:  # the state is rebuilt from the events anyway
-            log.warning("could not save user state: %s", exc)
-        earlier = waiting - (event is not None)
-        return f" (the feedback database is back: {earlier} earlier 👍/👎 saved)" if earlier else ""
-
-    def _apply_feedback(self, session: Session) -> None:
-        """Recompute liked/disliked and the user vector from the effective feedback (last value per item)."""
-        eff = [(item, v) for item, v in effective(session.feedback) if item in self.catalog]
-        touched = {e.item for e in session.feedback}
-        session.liked = [i for i in session.liked if i not in touched] + [i for i, v in eff if v == "up"]
-        session.disliked = [i for i in session.disliked if i not in touched] + [i for i, v in eff if v == "down"]
-        session.user_vector = user_vector([(self.catalog.row(i), v) for i, v in eff], self.rec.vectors, self.online)
-
-    def _restore(self, session: Session) -> None:
-        """A known user's feedback from the store, merged into the session at every turn and 👍/👎: a returning
-        user gets their state back, and what they gave in another session or on another replica of the app (a
-        shared PostgreSQL store) counts from their next turn. One indexed read per call; anonymous sessions
-        are not read."""
-        if session.user_id is None:
-            return
-        try:
-            past = self.store.events(session.user_key)
-        except (sqlite3.Error, OSError, ChatRecError) as exc:
-            log.warning("could not read past feedback: %s", exc)
-            return  # tried again next turn
-        known = {_event_key(e) for e in session.feedback}
-        fresh = [e for e in past if _event_key(e) not in known]
-        if fresh:
-            session.feedback = sorted(session.feedback + fresh, key=lambda e: e.time)
-            self._apply_feedback(session)
-
-    # --------------------------------------------------------------------------------- understanding
-    # --------------------------------------------------------------------------------- replies
     def user_state(self, session: Session) -> UserState:
         judged = [(self.catalog.row(i), v) for i, v in effective(session.feedback) if i in self.catalog]
         state = UserState(
@@ -412,94 +356,3 @@ class Agent:
     @property
     def has_reranker(self) -> bool:
         return hasattr(self.rec.reranker, "score_queries")
-
-    def _rewrites(self, reply: Reply, session: Session) -> bool:
-        return self.llm is not None and getattr(reply, "_rewrite", None) is not None
-
-    def _stream_explanation(self, reply: Reply, session: Session, started: float) -> Iterator[Reply]:
-        """The "why" answer written by the language model from the item's facts, token by token. Text reaches
-        the person only once it passes the grounding check (every year, name and title in it is in the facts,
-        the record or the person's words); a check that fails stops the model, and the record's answer
-        stands."""
-        item, facts = reply._rewrite
-        fallback = reply.text
-        facts_text = f"{short_title(item)} ({item.year}); genres: {', '.join(item.genres)}; " + "; ".join(
-            f.text for f in facts
-        )
-        allowed = " ".join(
-            [facts_text, item.title, item.description, " ".join(item.director), " ".join(item.cast), *session.messages]
-        )
-        # the record's first sentence, read past the title ("When Harry Met Sally...", "L.A. Confidential")
-        skip = len(short_title(item)) if fallback.startswith(short_title(item)) else 0
-        lead = fallback[: fallback.find(". ", skip) + 1 or len(fallback)] + " "
-
-        def check(text: str) -> tuple[bool, str]:
-            return grounded(text, allowed, self.titles, own_title=item.title, own_id=item.id, own_year=item.year)
-
-        def partial(text: str, stage: str = "text", pending: str = "writing the answer") -> Reply:
-            out = Reply(text, reply.items, list(reply.notices), reply.intent, "explain", stage=stage, pending=pending)
-            out.seconds = time.perf_counter() - started
-            return out
-
-        yield partial(lead)
-        prose, shown = "", ""
-        stream = self.llm.rewrite_stream(facts_text)
-        try:
-            for token in stream:
-                prose += token
-                ready = prose[: prose.rstrip().rfind(" ") + 1] if " " in prose.strip() else ""
-                if len(ready) <= len(shown):
-                    continue
-                ok, reason = check(ready)
-                if not ok:
-                    log.info("LLM explanation stopped: %s", reason)
-                    prose = ""
-                    break
-                shown = ready
-                head = "" if shown.startswith(short_title(item)) else lead
-                yield partial(head + shown)
-        except LLMFailure as exc:
-            reply.notices.append(f"{exc}; here is the plain explanation")
-            prose = ""
-        finally:
-            stream.close()
-        prose = prose.strip()
-        ok, reason = check(prose) if prose else (False, "empty")
-        if ok:
-            reply.text = prose if prose.startswith(short_title(item)) else lead + prose
-        else:
-            log.info("LLM explanation rejected: %s", reason)
-            reply.text = fallback
-        reply.stage, reply.pending = "final", ""
-        reply.seconds = time.perf_counter() - started
-        reply.timings = {f"text_llm_{name}": ms for name, ms in self.llm.timings.items()}
-        yield reply
-
-
-def _event_key(event: FeedbackEvent) -> tuple:
-    return (event.session, repr(event.item), event.value, event.turn, round(event.time, 6))
-
-
-def describe_change(rules: Intent, refined: Intent, catalog) -> str:
-    """What the language model's reading added to the rules' (e.g. "mood = light; topic: heist"), for the
-    notice shown when the picks change."""
-    bits = []
-    if refined.mood and refined.mood != rules.mood:
-        bits.append(f"mood = {refined.mood}")
-    added = [k for k in refined.keywords if k not in rules.keywords]
-    if added:
-        bits.append("topic: " + ", ".join(added[:3]))
-    avoid = [k for k in refined.unwanted_keywords if k not in rules.unwanted_keywords]
-    if avoid:
-        bits.append("avoiding: " + ", ".join(avoid[:3]))
-    genres = [g for g in refined.wanted_genres if g not in rules.wanted_genres]
-    if genres:
-        bits.append("genres: " + ", ".join(genres))
-    refs = [
-        i for i in refined.reference_items + refined.liked_items if i not in rules.reference_items + rules.liked_items
-    ]
-    if refs:
-        bits.append("like " + ", ".join(short_title(catalog.item(i)) for i in refs[:2] if i in catalog))
-    if (refined.year_min, refined.year_max) != (rules.year_min, rules.year_max):
-        bits.append(f"years {refined.year_min or '…'}–{refined.year_max or '…'}")
-    return "; ".join(bits)

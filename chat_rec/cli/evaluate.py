@@ -69,7 +69,6 @@ def eval_real_requests(args) -> dict:
 def eval_dialogue(args) -> dict:
     """Conversation acts on real seekers' turns, replayed through ``Agent.turn``: rules only, then with the
     language model when ``--llm`` names one (the served configuration reads with both)."""
-    from dataclasses import replace
 
     from chat_rec.evaluation.dialogue import format_dialogue, load_dialogue_set, score_dialogue
 

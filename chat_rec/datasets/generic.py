@@ -2,8 +2,8 @@
 
 Items (CSV with a header row, or JSON Lines): ``id`` and ``title`` required; optional ``description``,
 ``genres`` (or ``tags``; ``|``-separated in CSV, a list or ``|``-string in JSONL), ``year``, ``director``,
-``cast`` (``|``-separated), ``runtime`` (minutes), ``age_rating``. Interactions (CSV with a header): ``user``, ``item`` required; optional
-``rating`` (default 1) and ``timestamp`` (default 0).
+``cast`` (``|``-separated), ``runtime`` (minutes), ``age_rating``. Interactions (CSV with a header): ``user``,
+``item`` required; optional ``rating`` (default 1) and ``timestamp`` (default 0).
 """
 
 from __future__ import annotations

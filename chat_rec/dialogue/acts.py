@@ -24,7 +24,8 @@ FACT_WORDS: tuple[tuple[str, str], ...] = (
     ),
     (
         "cast",
-        r"\bwho(?:'s| is| was| are| were)?\s+(?:in|starring|stars|star|acts|acted|plays|played)\b|\bcast\b|\bactors?\b|"
+        r"\bwho(?:'s| is| was| are| were)?\s+(?:in|starring|stars|star|acts|acted|plays|played)\b|"
+        r"\bcast\b|\bactors?\b|"
         r"\bactress(?:es)?\b|\bstarring\b|\bwho stars\b|"
         r"\b(?:is|was|are)\b.+\b(?:in|starring in) (?:it|that|this)(?: one| movie| film)?\b|"
         r"\bthe one with\b|^\W*with [a-z]+ [a-z]+\s*\?",
@@ -65,17 +66,20 @@ FACT_WORDS: tuple[tuple[str, str], ...] = (
 )
 _FACTS = [(fact, re.compile(rx, re.I)) for fact, rx in FACT_WORDS]
 QUESTION = re.compile(
-    r"\?|^\s*(?:who|whos|who's|what|whats|what's|when|how|is|was|does|did|can|could|are|tell me|any idea|do you know)\b",
+    r"\?|"
+    r"^\s*(?:who|whos|who's|what|whats|what's|when|how|is|was|does|did|can|could|are|tell me|any idea|do you know)\b",
     re.I,
 )
 #: a question that is really a request ("any good horror movies?", "what should I watch?")
 REQUESTY = re.compile(
-    r"\b(?:recommend|suggest|suggestions?|something|sumthing|somethin|anything|any(?:\s+\w+){0,2}\s+(?:movies|films)|some\s+\w+\s+(?:movies|films)|"
+    r"\b(?:recommend|suggest|suggestions?|something|sumthing|somethin|anything|"
+    r"any(?:\s+\w+){0,2}\s+(?:movies|films)|some\s+\w+\s+(?:movies|films)|"
     r"what should i|can you find|looking for|movies like|films like|else)\b",
     re.I,
 )
 POINTER = re.compile(
-    r"\b(?:it|its|it's|that|this|(?:the|that|this) (?:one|movie|film|flick)|that one|this one|those|these|them|both)\b",
+    r"\b(?:it|its|it's|that|this|(?:the|that|this) (?:one|movie|film|flick)|that one|this one|those|"
+    r"these|them|both)\b",
     re.I,
 )
 COMPARE = re.compile(
@@ -93,14 +97,16 @@ ASPECT = (
 SEEN_ASK = re.compile(
     r"^\W*(?:(?:so|and|ok|okay|well|hmm|oh|also),?\s+)?(?:have|did|do|ever)\s+you\s+(?:ever\s+|already\s+)?"
     r"(?:seen|see|watched|watch|heard of|know|like|liked)\b(?!\s+(?:what|who|when|where|how|if|whether|why|which))|"
-    r"\bwhat about\b|\bhow about\b|\bdo you (?:know|remember)\b(?!\s+(?:what|who|when|where|how|if|whether|why|which))|"
+    r"\bwhat about\b|\bhow about\b|"
+    r"\bdo you (?:know|remember)\b(?!\s+(?:what|who|when|where|how|if|whether|why|which))|"
     r"\bever seen\b|\bhave you seen\b|\bwhat do you think (?:of|about)\b|\bthoughts on\b|"
     r"\b(?:have you|ever|you) heard of\b",
     re.I,
 )
 #: "I've seen it", "already saw that one", "seen them all": films the person rules out (not a dislike)
 SEEN_IT = re.compile(
-    r"(?:\b(?:i(?:'ve| have)?|i've|already|we(?:'ve| have)?|ve)\s+(?:already\s+|also\s+|just\s+|both\s+)?|^\W*(?:already\s+)?)"
+    r"(?:\b(?:i(?:'ve| have)?|i've|already|we(?:'ve| have)?|ve)\s+(?:already\s+|also\s+|just\s+|"
+    r"both\s+)?|^\W*(?:already\s+)?)"
     r"(?:seen|saw|watched|watch)\b"
     r"(?!\s+(?:a|any|anything|some|something|many|lots|more|most|much|movies|films)\b)",
     re.I,
@@ -243,25 +249,62 @@ def read_act(text: str, mentions, *, last_items: list[ItemId], focus: ItemId | N
 #: a film named the way people name one ("Bad Santa (2003)", "the movie Ad Astra", "Knives Out is my favorite",
 #: "John Wick was really good"): checked against the catalog by the caller
 _YEAR = re.compile(r"\s*\((\d{4})\)")
-_CONNECTORS = frozenset("of the a an and in on to for at vs".split())
+_CONNECTORS = frozenset(["of", "the", "a", "an", "and", "in", "on", "to", "for", "at", "vs"])
 _NAMED = (
     re.compile(
-        r"\b(?:the|that|this) (?:movie|film|flick)\s+['\"“]?([A-Za-z0-9][\w' &:-]{1,40}?)['\"”]?(?=\s*(?:[,.;!?]|$|\bwas\b|\bis\b|\bwhich\b))",
+        r"\b(?:the|that|this) (?:movie|film|"
+        r"flick)\s+['\"“]?([A-Za-z0-9][\w' &:-]{1,40}?)['\"”]?(?=\s*(?:[,.;!?]|$|\bwas\b|\bis\b|\bwhich\b))",
         re.I,
     ),
     re.compile(
-        r"^\W*(?:i (?:think|thought|guess) )?([A-Za-z0-9][\w' &:-]{1,40}?)\s+(?:is|was) (?:one of )?my (?:all[- ]time )?(?:favou?rite|fave)\b",
+        r"^\W*(?:i (?:think|thought|guess) )?([A-Za-z0-9][\w' &:-]{1,40}?)\s+(?:is|"
+        r"was) (?:one of )?my (?:all[- ]time )?(?:favou?rite|fave)\b",
         re.I,
     ),
     re.compile(
-        r"^\W*(?:i (?:think|thought) )?([A-Z][\w'&:-]*(?:\s+[A-Za-z][\w'&:-]*){0,4}?)\s+(?:was|is) (?:a |an )?(?:really |pretty |so |very )?(?:good|great|funny|amazing|awesome|fun|excellent)\b"
+        r"^\W*(?:i (?:think|thought) )?([A-Z][\w'&:-]*(?:\s+[A-Za-z][\w'&:-]*){0,4}?)\s+(?:was|"
+        r"is) (?:a |an )?(?:really |pretty |so |very )?(?:good|great|funny|amazing|awesome|fun|excellent)\b"
     ),
     re.compile(r"['\"“]([A-Z][\w' &:-]{1,40}?)['\"”]"),
     re.compile(r"\b(?:i )?(?:really )?(?:liked|loved|love|enjoyed|saw)\s+([A-Z][\w'&:-]*(?:\s+[A-Z][\w'&:-]*){0,4})"),
 )
 _NOT_TITLES = frozenset(
-    "i it a an the this that they he she we you movie movies film films something anything everything one some all "
-    "any every no genre genres kind kinds type types netflix youtube hbo".split()
+    [
+        "i",
+        "it",
+        "a",
+        "an",
+        "the",
+        "this",
+        "that",
+        "they",
+        "he",
+        "she",
+        "we",
+        "you",
+        "movie",
+        "movies",
+        "film",
+        "films",
+        "something",
+        "anything",
+        "everything",
+        "one",
+        "some",
+        "all",
+        "any",
+        "every",
+        "no",
+        "genre",
+        "genres",
+        "kind",
+        "kinds",
+        "type",
+        "types",
+        "netflix",
+        "youtube",
+        "hbo",
+    ]
 )
 
 
@@ -305,11 +348,76 @@ def outside_titles(text: str, mentions, skip: list[tuple[int, int]]) -> list[str
 
 #: words of a vague request that name nothing to rank by ("I like all kinds, as long as it's good")
 FILLER = frozenset(
-    """pretty really seeing opinion worth open type types kinds kind good great recently honestly usually watched
-    watching bored netflix weekend depends variety enjoy plot story just give whatever haha momlife everything most
-    much sure talk favorite favourite recommend movies movie films film something anything watch tonight lot
-    interesting engaging fun ideas idea lost got give just talk about into stuff things thing suggest suggestion
-    suggestions genre genres types""".split()
+    [
+        "pretty",
+        "really",
+        "seeing",
+        "opinion",
+        "worth",
+        "open",
+        "type",
+        "types",
+        "kinds",
+        "kind",
+        "good",
+        "great",
+        "recently",
+        "honestly",
+        "usually",
+        "watched",
+        "watching",
+        "bored",
+        "netflix",
+        "weekend",
+        "depends",
+        "variety",
+        "enjoy",
+        "plot",
+        "story",
+        "just",
+        "give",
+        "whatever",
+        "haha",
+        "momlife",
+        "everything",
+        "most",
+        "much",
+        "sure",
+        "talk",
+        "favorite",
+        "favourite",
+        "recommend",
+        "movies",
+        "movie",
+        "films",
+        "film",
+        "something",
+        "anything",
+        "watch",
+        "tonight",
+        "lot",
+        "interesting",
+        "engaging",
+        "fun",
+        "ideas",
+        "idea",
+        "lost",
+        "got",
+        "give",
+        "just",
+        "talk",
+        "about",
+        "into",
+        "stuff",
+        "things",
+        "thing",
+        "suggest",
+        "suggestion",
+        "suggestions",
+        "genre",
+        "genres",
+        "types",
+    ]
 )
 
 

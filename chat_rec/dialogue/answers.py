@@ -256,7 +256,8 @@ class Answers:
         words = self._words(row, "scary")
         scary_genres = [g for g in ("Horror", "Thriller") if g in item.genres]
         if not words and not scary_genres:
-            return f"{head} does not look scary: it is {_article(_genres(item))} {_genres(item)} film and its description has no horror words."
+            kind = f"{_article(_genres(item))} {_genres(item)} film"
+            return f"{head} does not look scary: it is {kind} and its description has no horror words."
         bits = []
         if scary_genres:
             bits.append(f"it is listed as {_join(scary_genres)}")

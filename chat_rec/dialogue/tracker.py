@@ -11,6 +11,7 @@ from chat_rec.catalog import Catalog
 from chat_rec.config import AgentConfig
 from chat_rec.dialogue.acts import FILLER, REQUESTY, Act, is_vague, outside_titles, read_act, vague_words
 from chat_rec.people import People
+from chat_rec.recommender.explain import short_title
 from chat_rec.recommender.intent import ANSWER_NO, ANSWER_YES, Intent, RuleParser, merge_intents, merge_soft
 from chat_rec.recommender.intent.titles import TitleMatcher
 from chat_rec.session import Session
@@ -339,3 +340,28 @@ def describe_reading(intent: Intent) -> str:
     bits = [" / ".join(intent.wanted_genres)] if intent.wanted_genres else []
     bits += [", ".join(intent.keywords[:3])] if intent.keywords else []
     return "; ".join(bits) or "its kind"
+
+
+def describe_change(rules: Intent, refined: Intent, catalog) -> str:
+    """What the language model's reading added to the rules' (e.g. "mood = light; topic: heist"), for the
+    notice shown when the picks change."""
+    bits = []
+    if refined.mood and refined.mood != rules.mood:
+        bits.append(f"mood = {refined.mood}")
+    added = [k for k in refined.keywords if k not in rules.keywords]
+    if added:
+        bits.append("topic: " + ", ".join(added[:3]))
+    avoid = [k for k in refined.unwanted_keywords if k not in rules.unwanted_keywords]
+    if avoid:
+        bits.append("avoiding: " + ", ".join(avoid[:3]))
+    genres = [g for g in refined.wanted_genres if g not in rules.wanted_genres]
+    if genres:
+        bits.append("genres: " + ", ".join(genres))
+    refs = [
+        i for i in refined.reference_items + refined.liked_items if i not in rules.reference_items + rules.liked_items
+    ]
+    if refs:
+        bits.append("like " + ", ".join(short_title(catalog.item(i)) for i in refs[:2] if i in catalog))
+    if (refined.year_min, refined.year_max) != (rules.year_min, rules.year_max):
+        bits.append(f"years {refined.year_min or '…'}–{refined.year_max or '…'}")
+    return "; ".join(bits)

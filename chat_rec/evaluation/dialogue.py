@@ -209,7 +209,7 @@ def _states(fact: str, film, low: str) -> bool:
     if fact == "rating":
         return bool(re.search(r"\d\.\d out of|rated \d|nobody has rated|chosen by", low))
     if fact == "plot":
-        words = [w for w in re.findall(r"[a-z]{5,}", (film.description or "").lower())][:12]
+        words = re.findall(r"[a-z]{5,}", (film.description or "").lower())[:12]
         return sum(w in low for w in words) >= min(3, len(words)) if words else False
     return True  # kids / scary / violent / funny: an answer naming the film (checked above)
 

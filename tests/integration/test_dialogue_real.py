@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import require_shared
 
 from chat_rec.evaluation.dialogue import ACTS, load_dialogue_set, score_dialogue
 from chat_rec.evaluation.facts import check_facts, same_person
-from conftest import require_shared
 
 DEV_SET = Path(__file__).resolve().parents[1] / "data" / "dialogue_real.yaml"
 
@@ -45,9 +45,7 @@ def test_real_turns_pass_on_the_served_agent(served_agent, ml_parts):
     assert r["new_list_for_question"] == 0 and r["ruled_out_returned"] == 0
 
 
-@pytest.mark.parametrize(
-    "name", ["Alfred Hitchcock", "Tom Hanks", "Steven Spielberg", "Harrison Ford", "Woody Allen"]
-)
+@pytest.mark.parametrize("name", ["Alfred Hitchcock", "Tom Hanks", "Steven Spielberg", "Harrison Ford", "Woody Allen"])
 def test_people_on_the_packaged_catalog(served_agent, name):
     from chat_rec.people import fold
     from chat_rec.session import Session
@@ -55,5 +53,8 @@ def test_people_on_the_packaged_catalog(served_agent, name):
     agent = served_agent()
     n = len(agent.rec.people.of(name))
     reply = agent.turn(f"anything with {name}?", Session())
-    have = sum(any(fold(p) == fold(name) for p in agent.catalog.item(r.item_id).director + agent.catalog.item(r.item_id).cast) for r in reply.items)
+    have = sum(
+        any(fold(p) == fold(name) for p in agent.catalog.item(r.item_id).director + agent.catalog.item(r.item_id).cast)
+        for r in reply.items
+    )
     assert n and have >= min(4, n), [r.title for r in reply.items]

@@ -24,7 +24,9 @@ PEOPLE = {
 @pytest.fixture
 def catalog(tiny_catalog):
     items = [
-        replace(it, director=PEOPLE[it.id][0], cast=PEOPLE[it.id][1], runtime=PEOPLE[it.id][2], age_rating=PEOPLE[it.id][3])
+        replace(
+            it, director=PEOPLE[it.id][0], cast=PEOPLE[it.id][1], runtime=PEOPLE[it.id][2], age_rating=PEOPLE[it.id][3]
+        )
         if it.id in PEOPLE
         else it
         for it in tiny_catalog.items
