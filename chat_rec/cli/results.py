@@ -154,6 +154,33 @@ ROWS: tuple[Row, ...] = (
         result="{n} messages: picks meet every stated constraint {met:.3f}, negation recall {neg:.3f}",
     ),
     Row(
+        what="real conversation turns (ReDial / INSPIRED seekers, with the turns before them): questions about a "
+        "film, rule-outs, negated moods, people, films outside the catalog, vague requests",
+        file="dialogue-real.json",
+        command="chat-rec eval dialogue --set real --llm local --out results/dialogue-real.json",
+        values={
+            "n": "readers/rules/n",
+            "ok": "readers/rules/passed",
+            "rate": "readers/rules/pass_rate",
+            "llm": "readers/llm-local/pass_rate",
+            "new": "readers/rules/new_list_for_question",
+            "back": "readers/rules/ruled_out_returned",
+            "acts": "readers/rules/per_act",
+        },
+        derive=lambda v: {"worst": min(a["pass_rate"] for a in v["acts"].values())},
+        result="{ok}/{n} pass ({rate:.3f}), every act ≥ {worst:.2f}; a question answered by a new list {new}, "
+        "a ruled-out film back {back}",
+        baseline="with the local LLM reading too: {llm:.3f}",
+    ),
+    Row(
+        what="directors in the packaged facts table vs the team's IMDb details",
+        file="facts-check.json",
+        command="chat-rec data check-facts --out results/facts-check.json",
+        values={"agree": "agree", "covered": "covered", "rate": "agreement", "any": "agreement_any_record"},
+        result="{agree:,} of the {covered:,} films the details cover agree ({rate:.3f})",
+        baseline="{any:.3f} over every record, counting the scrape's records of other titles",
+    ),
+    Row(
         what="turn latency, served configuration",
         file="bench-turn-none.json",
         command="chat-rec bench turn --llm none|local --out results/bench-turn-none|local.json",

@@ -43,6 +43,7 @@ def test_lexicon_file_is_plain_yaml_with_the_expected_sections():
         "stopwords",
         "mood_opposites",
         "vague_readings",
+        "subgenre_words",
     }
 
 

@@ -52,3 +52,5 @@ META_WORDS: frozenset[str] = frozenset(_DATA["meta_words"])
 VAGUE_READINGS: tuple[dict, ...] = tuple(_DATA.get("vague_readings") or ())
 #: a mood ruled out -> the mood asked for instead (``mood_opposites``)
 MOOD_OPPOSITES: dict[str, str] = dict(_DATA.get("mood_opposites") or {})
+#: genre words that name a kind within the genre (``subgenre_words``): ruled out, they are unwanted words
+SUBGENRE_WORDS: frozenset[str] = frozenset(_DATA.get("subgenre_words") or ())

@@ -22,6 +22,7 @@ from chat_rec.recommender.intent.lexicon import (
     QUALIFIER_STOP,
     SCOPE_END,
     STOPWORDS,
+    SUBGENRE_WORDS,
 )
 from chat_rec.recommender.intent.model import Intent
 from chat_rec.recommender.intent.titles import TitleMatcher
@@ -387,6 +388,10 @@ class RuleParser:
                 # "not into the foreign horror", "no potty humor": the qualifier is unwanted, not the genre
                 if qualifier.group(1) not in intent.unwanted_keywords:
                     intent.unwanted_keywords.append(qualifier.group(1))
+                continue
+            if (flipped or inside) and word in SUBGENRE_WORDS:
+                if word not in intent.unwanted_keywords:  # "no Marvel movies": not no action at all
+                    intent.unwanted_keywords.append(word)
                 continue
             target = intent.unwanted_genres if flipped or inside else intent.wanted_genres
             if target is intent.unwanted_genres:

@@ -408,7 +408,16 @@ class TitleMatcher:
         return out
 
     def _best_prefix(self, message: str, words, phrase: list[int]) -> Mention | None:
+        # a capitalised name is matched whole: "Bird Box" is not "Birds", "John Wick" is not "Johns"
+        named = 0
+        for k in phrase:
+            if words[k][0][:1].isupper() or (named and words[k][0].lower() in ("of", "the", "and", "a")):
+                named += 1
+            else:
+                break
         for n in range(len(phrase), 0, -1):
+            if 1 < named and n < named:
+                break
             idx = phrase[:n]
             start, end = words[idx[0]][1], words[idx[-1]][2]
             surface = message[start:end]
