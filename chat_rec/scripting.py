@@ -111,6 +111,7 @@ EXPECTATIONS = (
     "not_rated",
     "person",
     "reply_asks",
+    "kept",
 )
 
 
@@ -224,6 +225,9 @@ def _holds(key: str, want, record: dict, previous: list | None, agent: Agent, us
 
         have = sum(any(fold(p) == fold(want) for p in catalog.item(i).director + catalog.item(i).cast) for i in ids)
         return bool(ids) and have >= min(4, len(agent.rec.people.of(want)))
+    if key == "kept":
+        # "I didn't like the first one": the other picks of the previous list stay
+        return previous is not None and len(set(ids) & set(previous)) >= want
     if key == "reply_asks":
         return ("?" in record.get("reply", "")) == bool(want)
     raise DataFormatError(f"unknown expectation {key!r}; the known ones: {', '.join(EXPECTATIONS)}")

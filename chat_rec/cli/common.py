@@ -40,6 +40,8 @@ def load_catalog(args, cfg: Config, *, with_details: bool = True):
         )
 
     details = "auto" if with_details and not getattr(args, "no_details", False) else None
+    if details and getattr(args, "packaged_texts", False):
+        details = "packaged"
     return load_dataset(
         cfg.data, items=getattr(args, "items", None), interactions=getattr(args, "interactions", None), details=details
     )
@@ -79,6 +81,12 @@ def add_catalog_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--items", type=Path, help="a generic items CSV/JSONL instead of MovieLens-100K")
     p.add_argument("--interactions", type=Path, help="interactions CSV for --items (user,item,rating,timestamp)")
     p.add_argument("--no-details", action="store_true", help="do not attach IMDb descriptions even when found")
+    p.add_argument(
+        "--packaged-texts",
+        action="store_true",
+        help="serve the package's own MovieLens-100K descriptions and facts, as a fresh install does, even where "
+        "the team's IMDb details are found",
+    )
     p.add_argument("--encoder", help="minilm (default), hash, or a sentence-transformers folder")
     p.add_argument("--index-kind", choices=("auto", "flat", "ivf", "hnsw"), help="FAISS index type (default auto)")
 

@@ -70,19 +70,32 @@ def eval_dialogue(args) -> dict:
     """Conversation acts on real seekers' turns, replayed through ``Agent.turn``: rules only, then with the
     language model when ``--llm`` names one (the served configuration reads with both)."""
 
+    from dataclasses import replace
+
     from chat_rec.evaluation.dialogue import format_dialogue, load_dialogue_set, score_dialogue
 
     if args.set != "real":
         raise ChatRecError("eval dialogue has one set: --set real (tests/data/dialogue_real.yaml)")
     cases = load_dialogue_set(Path(args.labels or REAL_DIALOGUE))
     result = {"set": "real", "labels": str(args.labels or REAL_DIALOGUE), "readers": {}}
-    runs = [("rules", "none")] + ([("llm-" + args.llm, args.llm)] if args.llm and args.llm != "none" else [])
-    for label, llm in runs:
-        agent = agent_from_args(replace_llm(args, llm))
+    # rules only; with an LLM: the served reader (the LLM writes "why" answers) and ``refine`` (it also reads, in
+    # the background, what the rules found nothing firm in: films outside the catalog, vague requests)
+    runs = [("rules", "none", None)]
+    if args.llm and args.llm != "none":
+        runs += [(f"llm-{args.llm}", args.llm, None), (f"llm-{args.llm}-refine", args.llm, "refine")]
+    agents = {}
+    for label, llm, reader in runs:
+        if llm not in agents:
+            agents[llm] = agent_from_args(replace_llm(args, llm))
+        agent = agents[llm]
         if llm != "none" and agent.llm is None:
             raise ChatRecError(f"the {llm} language model did not load: {agent.llm_notice}")
-        result["catalog"] = agent.catalog.name
+        served = agent.config
+        if reader is not None:
+            agent.config = replace(served, reader=reader)
+        result["catalog"], result.setdefault("reader", {})[label] = agent.catalog.name, agent.config.reader
         result["readers"][label] = score_dialogue(agent, cases, desc=f"dialogue turns, {label}")
+        agent.config = served
         print(format_dialogue(label, result["readers"][label]), flush=True)
     return result
 
@@ -234,6 +247,20 @@ def cmd_eval(args) -> int:
         result = eval_real_requests(args) if args.set == "real" else eval_intents(args)
     elif args.protocol == "dialogue":
         result = eval_dialogue(args)
+    elif args.protocol == "people":
+        from chat_rec.evaluation.dialogue import people_probe
+
+        agent = agent_from_args(args)
+        result = {"catalog": agent.catalog.name, "text_source": agent.catalog.text_source, **people_probe(agent)}
+        for r in result["rows"]:
+            print(
+                f"{r['say']!r}: {r['with_person']} of {r['picks']} picks with {r['person']} "
+                f"(catalog has {r['catalog_films']})"
+            )
+        print(
+            f"people: {result['passed']} of {result['n']} requests with ≥ 4 of 5 picks having the person "
+            f"({result['text_source']})"
+        )
     elif args.protocol == "simulate":
         result = eval_simulate(args, cfg)
     elif args.protocol in ("redial", "inspired"):

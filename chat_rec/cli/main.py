@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_results.add_command(sub)
 
     ev = sub.add_parser("eval", help="offline evaluation")
-    ev.add_argument("protocol", help="chatrec-ml100k | intents | dialogue | simulate | redial | inspired")
+    ev.add_argument("protocol", help="chatrec-ml100k | intents | dialogue | people | simulate | redial | inspired")
     ev.add_argument("--users", type=int, default=200, help="for simulate: simulated users")
     ev.add_argument("--turns", type=int, default=5, help="for simulate: turns per conversation")
     ev.add_argument(
@@ -179,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add_eval_args(ev)
+    ev.add_argument(
+        "--packaged-texts",
+        action="store_true",
+        help="the package's own MovieLens-100K descriptions and facts, as a fresh install serves them, even where "
+        "the team's IMDb details are found (for dialogue, people, intents)",
+    )
     ev.add_argument("--out", help="write the result JSON here")
     ev.set_defaults(fn=cmd_eval)
     return parser

@@ -173,11 +173,20 @@ ROWS: tuple[Row, ...] = (
         baseline="with the local LLM reading too: {llm:.3f}",
     ),
     Row(
-        what="directors in the packaged facts table vs the team's IMDb details",
+        what="the packaged facts table: directors vs the team's IMDb details; 'by / with <person>' on a fresh install",
         file="facts-check.json",
-        command="chat-rec data check-facts --out results/facts-check.json",
-        values={"agree": "agree", "covered": "covered", "rate": "agreement", "any": "agreement_any_record"},
-        result="{agree:,} of the {covered:,} films the details cover agree ({rate:.3f})",
+        command="chat-rec data check-facts --out results/facts-check.json; chat-rec eval people --packaged-texts "
+        "--llm none --out results/people-fresh.json",
+        values={
+            "agree": "agree",
+            "covered": "covered",
+            "rate": "agreement",
+            "any": "agreement_any_record",
+            "ok": "people-fresh.json:passed",
+            "n": "people-fresh.json:n",
+        },
+        result="{agree:,} of the {covered:,} films the details cover agree ({rate:.3f}); {ok} of {n} well-known "
+        "names get ≥ 4 of 5 picks with them",
         baseline="{any:.3f} over every record, counting the scrape's records of other titles",
     ),
     Row(

@@ -34,7 +34,8 @@ def load_dataset(
     MovieLens is read where ``find_movielens_100k`` finds it (no copies, no downloads here:
     ``chat-rec data fetch movielens-100k`` does those). ``details="auto"`` attaches
     the IMDb descriptions when a details file is found, else the descriptions the package ships
-    (``datasets.descriptions``); ``None`` attaches none. ``catalog.text_source`` says which.
+    (``datasets.descriptions``, ``datasets.facts``); ``"packaged"`` those even where details are found (what a fresh
+    install serves); ``None`` attaches none. ``catalog.text_source`` says which.
 
     Raises:
         DataNotFoundError: nothing local; the message says to run ``chat-rec data fetch movielens-100k``.
@@ -54,5 +55,8 @@ def load_dataset(
             f"MovieLens-100K is not in {cfg.root / 'ml-100k'}: run `chat-rec data fetch "
             f"movielens-100k` (or {FETCH_HINT})"
         )
-    details_path = find_details(cfg) if details == "auto" else (Path(details) if details else None)
-    return load_movielens_100k(path, details=details_path, packaged=details == "auto")
+    # "packaged": what a fresh install serves (the package's descriptions and facts), even where details are found
+    details_path = (
+        find_details(cfg) if details == "auto" else (Path(details) if details and details != "packaged" else None)
+    )
+    return load_movielens_100k(path, details=details_path, packaged=details in ("auto", "packaged"))

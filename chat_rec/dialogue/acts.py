@@ -148,6 +148,8 @@ class Act:
     basis: str = ""  # a film outside the catalog: what the picks went by instead
     choice: str = ""  # the reading of a vague request the person chose
     people: list[str] = field(default_factory=list)  # people the message names ("is Jim Carrey in it?")
+    left_out: list[ItemId] = field(default_factory=list)  # films this turn rules out or dislikes, said back
+    keep: bool = False  # the turn only rules films on screen out: the others stay
 
 
 def fact_asked(text: str) -> str | None:

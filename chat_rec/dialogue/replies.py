@@ -45,6 +45,9 @@ class Replies:
         notices += ranking.notices
         start = time.perf_counter()
         items = [self.card(s, intent, state) for s in ranking.items]
+        act = session.act
+        if act is not None and act.keep and session.last_items:
+            items = self._keep_the_rest(intent, session, state, items)
         if timings is not None:
             timings.update(ranking.timings, explain=(time.perf_counter() - start) * 1000)
         session.last_items = [r.item_id for r in items]
@@ -71,9 +74,22 @@ class Replies:
             )
         else:
             text = self.intro(intent, state, len(items))
-        act = session.act
         text = self._lead(act, intent, items, state) + text
         return Reply(text, items, notices, intent, intent.kind)
+
+    def _keep_the_rest(self, intent: Intent, session: Session, state: UserState, fresh: list) -> list:
+        """ "I didn't like the first one", "I've seen the third": the other films on screen stay, in their order,
+        and new picks take the places of the ones ruled out."""
+        gone = set(session.ruled_out) | set(session.disliked)
+        kept = [i for i in session.last_items if i not in gone and i in self.catalog]
+        if not kept:
+            return fresh
+        again = intent.model_copy(update={"show_again": True})
+        rows = [self.catalog.row(i) for i in kept]
+        scored = {self.catalog.items[s.row].id: s for s in self.rec.rank(again, state, len(rows), restrict=rows).items}
+        cards = [self.card(scored[i], again, state) for i in kept if i in scored]
+        new = [c for c in fresh if c.item_id not in scored][: max(0, self.config.k - len(cards))]
+        return cards + new
 
     def _lead(self, act: Act | None, intent: Intent, items: list, state: UserState) -> str:
         """What the reply says before the picks: about the film asked after ("have you seen X?"), the film
@@ -82,18 +98,18 @@ class Replies:
             return ""
         lead = []
         if act.name == "seen" and act.items and act.items[0] in self.catalog:
-            lead.append(self.answers.about(self.catalog.item(act.items[0])) + " If you liked it:")
+            lead.append(self.answers.about(self.catalog.item(act.items[0])) + " If you liked it, try these.")
         if act.unknown:
             names = ", ".join(f"“{t}”" for t in act.unknown[:2])
             basis = act.basis or "the rest of your message"
             lead.append(f"I don't know {names}: it is not in this catalog, so I went by {basis}.")
         if act.choice:
             lead.append(f"{act.choice[:1].upper()}{act.choice[1:]} it is.")
-        if act.ruled_out:
+        if act.left_out:
             lead.append(
                 "Noted — I'll leave out "
-                + ", ".join(short_title(self.catalog.item(i)) for i in act.ruled_out[:3] if i in self.catalog)
-                + (" …" if len(act.ruled_out) > 3 else "")
+                + ", ".join(short_title(self.catalog.item(i)) for i in act.left_out[:3] if i in self.catalog)
+                + (" …" if len(act.left_out) > 3 else "")
                 + "."
             )
         if intent.people and items:
@@ -149,15 +165,13 @@ class Replies:
             picked = [s for s in picked if self.catalog.items[s.row].id not in {c.item_id for c in cards}]
             new = [self.card(s, probe, state) for s in picked[:2]]
             cards += new
-            groups.append(
-                f"**{reading['label']}** ({', '.join(short_title(self.catalog.item(c.item_id)) for c in new)})"
-            )
+            groups.append(f"{reading['label']} ({', '.join(short_title(self.catalog.item(c.item_id)) for c in new)})")
         session.choices = [dict(r) for r in readings]
         session.last_items = [c.item_id for c in cards]
         session.shown += [i for i in session.last_items if i not in session.shown]
         labels = [r["label"] for r in readings]
         question = ", ".join(labels[:-1]) + " or " + labels[-1] if len(labels) > 1 else labels[0]
-        text = f"I can read that a few ways: {'; '.join(groups)}. Which sounds closer — {question}?"
+        text = f"Which sounds closer — {question}? Two of each: {'; '.join(groups)}."
         return Reply(text, cards, notices, intent, "recommend")
 
     def card(self, scored: Scored, intent: Intent, state: UserState) -> Recommendation:

@@ -12,7 +12,15 @@ from chat_rec.config import AgentConfig
 from chat_rec.dialogue.acts import FILLER, REQUESTY, Act, is_vague, outside_titles, read_act, vague_words
 from chat_rec.people import People
 from chat_rec.recommender.explain import short_title
-from chat_rec.recommender.intent import ANSWER_NO, ANSWER_YES, Intent, RuleParser, merge_intents, merge_soft
+from chat_rec.recommender.intent import (
+    ANSWER_NO,
+    ANSWER_YES,
+    MOOD_GENRES,
+    Intent,
+    RuleParser,
+    merge_intents,
+    merge_soft,
+)
 from chat_rec.recommender.intent.titles import TitleMatcher
 from chat_rec.session import Session
 
@@ -101,6 +109,24 @@ class Tracker:
             for item in list(rules.disliked_items):
                 rules.disliked_items += [i for i in self.series(item) if i not in rules.disliked_items]
             rules.reference_items = [i for i in rules.reference_items if i not in act.ruled_out]
+        act.left_out = list(dict.fromkeys(act.ruled_out + rules.disliked_items))
+        act.keep = bool(
+            set(act.left_out) & set(session.last_items)
+            and not (
+                rules.wanted_genres
+                or rules.unwanted_genres
+                or rules.keywords
+                or rules.unwanted_keywords
+                or rules.year_min
+                or rules.year_max
+                or rules.mood
+                or rules.people
+                or rules.reference_items
+                or rules.liked_items
+                or rules.era_shift
+                or rules.unknown_titles
+            )
+        )
         for item in act.ruled_out:
             if item not in session.ruled_out:
                 session.ruled_out.append(item)
@@ -272,6 +298,12 @@ class Tracker:
             if new.year_min is not None or new.year_max is not None:
                 merged.year_min, merged.year_max = new.year_min, new.year_max
             merged.mood = new.mood or merged.mood
+            toward, away = MOOD_GENRES.get(new.mood or "", ([], []))
+            dark = [g for g in merged.wanted_genres if g in away]
+            lift = next((g for g in toward if g in self.catalog.genre_names), None)
+            if dark and lift and not new.wanted_genres:
+                # "something lighter" after horror: horror with a laugh, not the horror of before
+                merged.wanted_genres, merged.all_genres = dark[:1] + [lift], True
             merged.show_again = new.show_again
         if new.people:  # "with Tom Hanks" after "something funny": his comedies; a new name replaces the old
             merged.people = list(new.people)

@@ -260,3 +260,48 @@ def score_dialogue(agent, cases: list[dict], *, progress: bool = True, desc: str
 def format_dialogue(label: str, r: dict) -> str:
     acts = ", ".join(f"{a} {v['passed']}/{v['n']}" for a, v in r["per_act"].items())
     return f"dialogue [{label}]: {r['passed']}/{r['n']} turns pass ({r['pass_rate']:.3f}); {acts}"
+
+
+#: well-known people for ``people_probe``: directors asked "by", actors asked "with"
+PEOPLE_PROBE = (
+    ("anything by Alfred Hitchcock?", "Alfred Hitchcock"),
+    ("films by Spielberg", "Steven Spielberg"),
+    ("something by Stanley Kubrick", "Stanley Kubrick"),
+    ("a Woody Allen movie", "Woody Allen"),
+    ("anything by Tarantino", "Quentin Tarantino"),
+    ("movies with Tom Hanks", "Tom Hanks"),
+    ("something with Harrison Ford", "Harrison Ford"),
+    ("films with Meg Ryan", "Meg Ryan"),
+    ("anything with Robin Williams", "Robin Williams"),
+    ("a comedy with Jim Carrey", "Jim Carrey"),
+)
+
+
+def people_probe(agent, probe=PEOPLE_PROBE) -> dict:
+    """Each request in a fresh session: how many of the picks have the person (director or cast), against how
+    many the catalog has; a request passes with at least 4 of 5 (or every catalog film with them)."""
+    from chat_rec.session import Session
+
+    rows = []
+    for message, name in probe:
+        reply = agent.turn(message, Session())
+        n_catalog = len(agent.rec.people.of(name))
+        have = sum(
+            any(
+                fold(p) == fold(name)
+                for p in agent.catalog.item(r.item_id).director + agent.catalog.item(r.item_id).cast
+            )
+            for r in reply.items
+        )
+        rows.append(
+            {
+                "say": message,
+                "person": name,
+                "picks": len(reply.items),
+                "with_person": have,
+                "catalog_films": n_catalog,
+                "passed": bool(n_catalog) and have >= min(4, n_catalog),
+                "titles": [r.title for r in reply.items],
+            }
+        )
+    return {"n": len(rows), "passed": sum(r["passed"] for r in rows), "rows": rows}

@@ -32,7 +32,14 @@ def facts_for(rec: Recommender, scored: Scored, intent: Intent, state: UserState
     facts: list[Fact] = []
     matched = [g for g in intent.wanted_genres if g in item.genres]
     if matched:
-        facts.append(Fact("genre", f"it is {_article(matched[0])} {' / '.join(matched)} film", tuple(matched)))
+        said = _said(state.request, matched)
+        asked = f", as you asked (“{said}”)" if said else ""
+        facts.append(Fact("genre", f"it is {_article(matched[0])} {' / '.join(matched)} film{asked}", tuple(matched)))
+    for person in intent.people:
+        if person in item.director:
+            facts.append(Fact("person", f"{person} directed it, as you asked", (person,)))
+        elif person in item.cast:
+            facts.append(Fact("person", f"{person} is in it, as you asked", (person,)))
     text = rec._lower_texts[scored.row]
     words = [kw for kw in intent.keywords if re.search(rf"\b{re.escape(kw)}", text)]
     if words:
@@ -96,6 +103,19 @@ def _cf_source(rec: Recommender, row: int, state: UserState, liked: list[int]) -
     contrib = np.asarray(weights) * rec.cf.pair(rows, row)
     best = int(np.argmax(contrib))
     return rows[best] if contrib[best] > 0 else None
+
+
+def _said(request: str, genres: list[str]) -> str:
+    """The person's own word for one of ``genres`` ("scary" for Horror), the longest one they used."""
+    from chat_rec.recommender.intent.lexicon import GENRE_WORDS
+
+    low = request.lower()
+    words = [
+        w
+        for w, gs in GENRE_WORDS.items()
+        if set(gs) & set(genres) and re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", low)
+    ]
+    return max(words, key=len) if words else ""
 
 
 def _article(word: str) -> str:

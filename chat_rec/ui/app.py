@@ -92,7 +92,7 @@ class ChatUI:
         start, before, shown = len(history), copy.deepcopy(ui), False
         try:
             for reply in self.agent.turn_stream(message, ui.session):
-                if reply.kind != "explain":
+                if reply.kind not in ("explain", "answer"):  # an answer about a pick keeps the picks on screen
                     ui.cards = list(reply.items)
                     ui.message_items = {start + 2 + i: r.item_id for i, r in enumerate(reply.items)}
                     ui.why, ui.why_weights = None, []
@@ -241,7 +241,10 @@ class ChatUI:
             gr.Markdown("# 🎬 chat-rec\nTell me what you'd like to watch. Picks come with reasons; 👍/👎 teach me.")
             with gr.Row():
                 with gr.Column(scale=3):
-                    chatbot = gr.Chatbot(label="Conversation", height=420, elem_id="chat")
+                    # one bubble per pick: each has its own 👍/👎 (grouped, the buttons would sit on the group)
+                    chatbot = gr.Chatbot(
+                        label="Conversation", height=420, elem_id="chat", group_consecutive_messages=False
+                    )
                     with gr.Row():
                         box = gr.Textbox(
                             placeholder="e.g. something scary from the 80s, but not too gory",

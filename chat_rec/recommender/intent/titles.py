@@ -416,7 +416,7 @@ class TitleMatcher:
             else:
                 break
         for n in range(len(phrase), 0, -1):
-            if 1 < named and n < named:
+            if named > 1 and n < named:
                 break
             idx = phrase[:n]
             start, end = words[idx[0]][1], words[idx[-1]][2]
