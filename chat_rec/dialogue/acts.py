@@ -150,6 +150,7 @@ class Act:
     people: list[str] = field(default_factory=list)  # people the message names ("is Jim Carrey in it?")
     left_out: list[ItemId] = field(default_factory=list)  # films this turn rules out or dislikes, said back
     keep: bool = False  # the turn only rules films on screen out: the others stay
+    keep_ids: list[ItemId] = field(default_factory=list)  # films on screen that stay first (a chosen reading's)
 
 
 def fact_asked(text: str) -> str | None:

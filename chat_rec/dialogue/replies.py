@@ -40,13 +40,13 @@ class Replies:
             notices.append(
                 "too few films avoid everything you ruled out (gore, violence ...), so some picks may have it"
                 if what == "content"
-                else f"nothing left matched every {what} constraint, so I relaxed the {what}"
+                else f"nothing left matched the {what} asked for, so I relaxed {'them' if what[-1] == 's' else 'it'}"
             )
         notices += ranking.notices
         start = time.perf_counter()
         items = [self.card(s, intent, state) for s in ranking.items]
         act = session.act
-        if act is not None and act.keep and session.last_items:
+        if act is not None and (act.keep or act.keep_ids) and session.last_items:
             items = self._keep_the_rest(intent, session, state, items)
         if timings is not None:
             timings.update(ranking.timings, explain=(time.perf_counter() - start) * 1000)
@@ -68,10 +68,7 @@ class Replies:
                 "here are some picks:"
             )
         elif ranking.relaxed:
-            text = (
-                f"I ran out of exact matches for the {' and '.join(ranking.relaxed)} you asked for; here are the "
-                "closest picks:"
-            )
+            text = "Here are the closest picks:"  # the notice says what was relaxed
         else:
             text = self.intro(intent, state, len(items))
         text = self._lead(act, intent, items, state) + text
@@ -81,7 +78,8 @@ class Replies:
         """ "I didn't like the first one", "I've seen the third": the other films on screen stay, in their order,
         and new picks take the places of the ones ruled out."""
         gone = set(session.ruled_out) | set(session.disliked)
-        kept = [i for i in session.last_items if i not in gone and i in self.catalog]
+        act = session.act
+        kept = [i for i in (act.keep_ids or session.last_items) if i not in gone and i in self.catalog]
         if not kept:
             return fresh
         again = intent.model_copy(update={"show_again": True})
@@ -102,7 +100,9 @@ class Replies:
         if act.unknown:
             names = ", ".join(f"“{t}”" for t in act.unknown[:2])
             basis = act.basis or "the rest of your message"
-            lead.append(f"I don't know {names}: it is not in this catalog, so I went by {basis}.")
+            newest = max((y for y in self.catalog.years.tolist() if y), default=0)
+            until = f" (its films end in {newest})" if newest else ""
+            lead.append(f"I don't know {names}: it is not in this catalog{until}, so I went by {basis}.")
         if act.choice:
             lead.append(f"{act.choice[:1].upper()}{act.choice[1:]} it is.")
         if act.left_out:
@@ -149,7 +149,7 @@ class Replies:
     def vague(self, intent: Intent, session: Session, state: UserState, notices: list[str]) -> Reply:
         """A request with nothing firm in it: two or three readings as short labelled groups, and one
         question that tells them apart; the person's answer picks one (``Tracker._choice``)."""
-        readings = [r for r in VAGUE_READINGS if set(r["genres"]) <= set(self.catalog.genre_names)][:3]
+        readings = [dict(r) for r in VAGUE_READINGS if set(r["genres"]) <= set(self.catalog.genre_names)][:3]
         if not readings:
             return self.recommend(intent, session, state, notices)
         cards, groups = [], []
@@ -165,6 +165,7 @@ class Replies:
             picked = [s for s in picked if self.catalog.items[s.row].id not in {c.item_id for c in cards}]
             new = [self.card(s, probe, state) for s in picked[:2]]
             cards += new
+            reading["items"] = [c.item_id for c in new]
             groups.append(f"{reading['label']} ({', '.join(short_title(self.catalog.item(c.item_id)) for c in new)})")
         session.choices = [dict(r) for r in readings]
         session.last_items = [c.item_id for c in cards]

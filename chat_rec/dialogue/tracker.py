@@ -241,6 +241,7 @@ class Tracker:
         if pick is None:
             return
         act.choice = pick["label"]
+        act.keep_ids = list(pick.get("items") or [])  # the two offered for it stay first
         if counted:  # "the first one" named a reading, not a card on screen
             shown = set(session.last_items)
             intent.reference_items = [i for i in intent.reference_items if i not in shown]

@@ -210,10 +210,10 @@ class RuleParser:
             self._ordinal_refs(text, intent, last_shown)
         if (
             focus is not None
-            and not (intent.liked_items or intent.disliked_items or intent.reference_items)
+            and not (intent.liked_items or intent.disliked_items or intent.reference_items or intent.unknown_titles)
             and not EXPLAIN.search(text)
         ):
-            self._reaction(text, intent, focus)
+            self._reaction(text, intent, focus)  # not "something like Inception": that one is about Inception
         intent.kind = self._kind(message, text, intent, last_shown)
         if intent.kind == "explain":
             self._explain_target(text, intent, mentions)
