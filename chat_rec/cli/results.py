@@ -163,6 +163,7 @@ ROWS: tuple[Row, ...] = (
             "ok": "readers/rules/passed",
             "rate": "readers/rules/pass_rate",
             "llm": "readers/llm-local/pass_rate",
+            "refine": "readers/llm-local-refine/pass_rate",
             "new": "readers/rules/new_list_for_question",
             "back": "readers/rules/ruled_out_returned",
             "acts": "readers/rules/per_act",
@@ -170,7 +171,8 @@ ROWS: tuple[Row, ...] = (
         derive=lambda v: {"worst": min(a["pass_rate"] for a in v["acts"].values())},
         result="{ok}/{n} pass ({rate:.3f}), every act ≥ {worst:.2f}; a question answered by a new list {new}, "
         "a ruled-out film back {back}",
-        baseline="with the local LLM reading too: {llm:.3f}",
+        baseline="the local LLM as served (it writes the 'why' answers) {llm:.3f}; also reading (`refine`) "
+        "{refine:.3f}",
     ),
     Row(
         what="the packaged facts table: directors vs the team's IMDb details; 'by / with <person>' on a fresh install",

@@ -310,7 +310,8 @@ class Answers:
             lead = first_sentence(premise(item)).rstrip(".")
             lines.append(f"{name(item)}: {', '.join(bits)}." + (f" {lead}." if lead else ""))
         verdict = self._verdict(items[:3], aspect)
-        return "Side by side — " + " ".join(lines) + (f" {verdict}" if verdict else "")
+        # "which one is better?": the answer first, then what it rests on
+        return (f"{verdict} " if verdict else "") + "Side by side — " + " ".join(lines)
 
     def _verdict(self, items: list[Item], aspect: str | None) -> str:
         if aspect in ("funny", "scary"):

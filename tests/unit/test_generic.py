@@ -21,6 +21,26 @@ def test_csv_items_with_optional_columns(tmp_path):
     assert catalog.item("s2").year is None and catalog.item("s2").description == ""
 
 
+def test_people_and_facts_columns_answer_questions_on_any_catalog(tmp_path):
+    from chat_rec.dialogue.answers import Answers
+    from chat_rec.people import People
+
+    path = tmp_path / "films.csv"
+    path.write_text(
+        "id,title,genres,director,cast,runtime,age_rating\n"
+        "f1,Night Train,Thriller,Ada Lind,Bo Rask|Cy Moor,104 min,PG-13\n"
+        "f2,Day Boat,Comedy,Ada Lind,,,\n"
+    )
+    catalog = load_items(path)
+    night = catalog.item("f1")
+    assert night.runtime == 104 and night.age_rating == "PG-13" and night.cast == ("Bo Rask", "Cy Moor")
+    assert catalog.item("f2").runtime is None and catalog.item("f2").age_rating == ""
+    assert [m.name for m in People(catalog).find("anything by Ada Lind?")] == ["Ada Lind"]
+    answers = Answers(catalog)
+    assert "104 minutes" in answers.answer(night, "runtime") and "PG-13" in answers.answer(night, "age_rating")
+    assert "don't know" in answers.answer(catalog.item("f2"), "cast")
+
+
 def test_jsonl_items_with_tags_and_integer_ids(tmp_path):
     path = tmp_path / "books.jsonl"
     path.write_text(
