@@ -131,6 +131,9 @@ class ChatUI:
         elif value == "up":
             liked = [c for c in ui.cards if c.item_id == item_id]
             ui.cards = liked + self.agent.reorder(ui.session, rest)
+        if value in ("up", "down") and ui.cards:
+            # the panel is the live list: "the second one" and "I've seen the third one" now point at its cards
+            ui.session.last_items = [c.item_id for c in ui.cards]
         if ui.why and ui.why.item_id == item_id and value == "down":
             ui.why, ui.why_weights = None, []
         return ui

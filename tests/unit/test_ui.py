@@ -65,6 +65,8 @@ def test_thumbs_down_replaces_and_thumbs_up_reorders(ui):
     liked = after.cards[-1].item_id
     again = ui.feedback(after, liked, "up")
     assert again.cards[0].item_id == liked and {c.item_id for c in again.cards} == {c.item_id for c in after.cards}
+    # the panel is the live list: "the first one" now points at its first card
+    assert again.session.last_items == [c.item_id for c in again.cards]
 
 
 def test_like_data_and_unlike(ui):
