@@ -303,8 +303,8 @@ class Tracker:
             dark = [g for g in merged.wanted_genres if g in away]
             lift = next((g for g in toward if g in self.catalog.genre_names), None)
             if dark and lift and not new.wanted_genres:
-                # "something lighter" after horror: horror with a laugh, not the horror of before
-                merged.wanted_genres, merged.all_genres = dark[:1] + [lift], True
+                # "something lighter" after horror: comedies now, not the horror of before
+                merged.wanted_genres, merged.all_genres = [lift], False
             merged.show_again = new.show_again
         if new.people:  # "with Tom Hanks" after "something funny": his comedies; a new name replaces the old
             merged.people = list(new.people)

@@ -44,6 +44,7 @@ def test_lexicon_file_is_plain_yaml_with_the_expected_sections():
         "mood_opposites",
         "vague_readings",
         "subgenre_words",
+        "mood_avoid_genres",
     }
 
 

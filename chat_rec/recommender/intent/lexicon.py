@@ -54,3 +54,7 @@ VAGUE_READINGS: tuple[dict, ...] = tuple(_DATA.get("vague_readings") or ())
 MOOD_OPPOSITES: dict[str, str] = dict(_DATA.get("mood_opposites") or {})
 #: genre words that name a kind within the genre (``subgenre_words``): ruled out, they are unwanted words
 SUBGENRE_WORDS: frozenset[str] = frozenset(_DATA.get("subgenre_words") or ())
+#: a mood ruled out outright -> the genres ruled out with it (``mood_avoid_genres``)
+MOOD_AVOID_GENRES: dict[str, tuple[str, ...]] = {
+    k: tuple(v) for k, v in (_DATA.get("mood_avoid_genres") or {}).items()
+}

@@ -15,6 +15,7 @@ from chat_rec.recommender.intent.lexicon import (
     GENRE_WORDS,
     KEYWORD_EXPANSIONS,
     META_WORDS,
+    MOOD_AVOID_GENRES,
     MOOD_OPPOSITES,
     MOODS,
     NEGATION_CUES,
@@ -599,6 +600,11 @@ class RuleParser:
                         intent.mood = intent.mood or mood
                     else:
                         ruled_out = ruled_out or mood
+                        if not DEGREE.search(text[max(0, m.start() - 20) : m.start()]):
+                            known = set(self.catalog.genre_names)
+                            for genre in MOOD_AVOID_GENRES.get(mood, ()):  # "nothing dark": no horror either
+                                if genre in known and genre not in intent.unwanted_genres + intent.wanted_genres:
+                                    intent.unwanted_genres.append(genre)
         # "not in the mood for anything sad": the opposite mood, never the one ruled out
         if intent.mood is None and ruled_out in MOOD_OPPOSITES:
             intent.mood = MOOD_OPPOSITES[ruled_out]
