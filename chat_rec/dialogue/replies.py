@@ -30,6 +30,8 @@ class Replies:
     ):
         self.rec, self.catalog, self.config = recommender, recommender.catalog, config
         self.answers = Answers(recommender.catalog, interactions, recommender.texts)
+        years = recommender.catalog.years
+        self.newest = int(years.max()) if len(years) else 0  # where the catalog's films end
 
     def recommend(
         self, intent: Intent, session: Session, state: UserState, notices: list[str], timings: dict | None = None
@@ -100,8 +102,7 @@ class Replies:
         if act.unknown:
             names = ", ".join(f"“{t}”" for t in act.unknown[:2])
             basis = act.basis or "the rest of your message"
-            newest = max((y for y in self.catalog.years.tolist() if y), default=0)
-            until = f" (its films end in {newest})" if newest else ""
+            until = f" (its films end in {self.newest})" if self.newest else ""
             lead.append(f"I don't know {names}: it is not in this catalog{until}, so I went by {basis}.")
         if act.choice:
             lead.append(f"{act.choice[:1].upper()}{act.choice[1:]} it is.")

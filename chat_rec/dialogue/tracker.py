@@ -82,6 +82,7 @@ class Tracker:
                 if title.lower() not in (t.lower() for t in rules.unknown_titles):
                     rules.unknown_titles.append(title)
         self._choice(text, session, act, rules)
+        vague = vague_words(text)
         firm = bool(
             rules.wanted_genres
             or rules.unwanted_genres
@@ -92,7 +93,7 @@ class Tracker:
             or rules.year_max
             or rules.people
             or rules.unknown_titles
-            or any(len(k) >= 4 and k not in FILLER and k not in vague_words(text) for k in rules.keywords)
+            or any(len(k) >= 4 and k not in FILLER and k not in vague for k in rules.keywords)
         )
         if (
             act.name == "request"

@@ -152,24 +152,17 @@ class Expected:
 
 
 def context_session(agent, case: dict):
-    """A fresh session holding the case's recorded context: the recommender's titles on screen."""
+    """A fresh session holding the case's recorded context: the recommender's titles on screen
+    (``Agent.observe``), the seeker's words in the transcript."""
     from chat_rec.session import Session
 
     session = Session()
     for line in case.get("context") or []:
         role, _, text = str(line).partition(":")
-        text = text.strip()
         if role.strip().lower() == "recommender":
-            ids = [m.item_id for m in agent.titles.find(text) if m.item_id is not None]
-            ids = list(dict.fromkeys(ids))
-            session.transcript.append(("assistant", text))
-            if ids:
-                session.last_items = ids
-                session.shown += [i for i in ids if i not in session.shown]
-                session.mentioned += [i for i in ids if i not in session.mentioned]
-                session.focus = ids[-1]
+            agent.observe(session, text.strip())
         else:
-            session.transcript.append(("person", text))
+            session.transcript.append(("person", text.strip()))
     return session
 
 
