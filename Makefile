@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 # llama-cpp-python builds from source; the native build crashes in the AMX kernel on these CPUs.
 export CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 
-.PHONY: setup run chat test lint data index llm reranker ranker eval bench clean
+.PHONY: setup run chat test lint data index llm reranker ranker redial eval bench clean
 
 # `make run` installs what the chat needs (the package and the local LLM); `make setup` (and so `make test`) adds
 # the tests, training and LIME. --no-compile: Python compiles what it imports, so a first start does not wait
@@ -57,6 +57,13 @@ lint: setup
 ## data/models/ranker.json` (it then serves instead of the packaged weights).
 ranker: index
 	$(BIN)/chat-rec train ranker --all --no-reranker --seed 0 --out chat_rec/recommender/ranker.json
+
+## Rebuild the packaged ReDial catalog (CHATREC_CATALOG=redial): its films, written facts and training dialogues,
+## then its ranker fitted on the ReDial and INSPIRED training dialogues (about 30 minutes on 2 cores); needs
+## ../shared/data. The package ships the result.
+redial: setup
+	$(BIN)/chat-rec data pack-redial
+	OMP_NUM_THREADS=1 $(BIN)/chat-rec train ranker --catalog redial --seed 0 --out chat_rec/recommender/ranker-redial.json
 
 ## The BERT context re-ranker (about 20 minutes on 2 cores; resumes when interrupted).
 reranker: data

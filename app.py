@@ -24,8 +24,11 @@ from chat_rec.ui.app import build_app
 def prepare(cfg: Config) -> tuple[str, bool]:
     """First start: the data; says whether the local LLM must still be fetched (it then is, in the background,
     once the chat serves). Returns the LLM status line and that flag."""
-    print("Preparing MovieLens-100K ...", flush=True)
-    print(f"  {fetch_movielens_100k(cfg.data).source}", flush=True)
+    if cfg.data.catalog == "redial":
+        print("Serving the packaged ReDial catalog (CHATREC_CATALOG=redial) ...", flush=True)
+    else:
+        print("Preparing MovieLens-100K ...", flush=True)
+        print(f"  {fetch_movielens_100k(cfg.data).source}", flush=True)
     status = {
         "local": "local (Qwen2.5-Coder 0.5B, llama.cpp)",
         "openai": f"OpenAI-compatible ({cfg.llm.base_url})",

@@ -47,7 +47,8 @@ def build_agent(
     cf = make_cf(interactions, cfg.cf)
     encoder = encoder or make_encoder(cfg.encoder)
     built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=show_progress)
-    fusion, fusion_notice = load_fusion(cfg.ranker.path, cfg.ranker.models_dir)
+    fusion, fusion_notice = load_fusion(cfg.ranker.path, cfg.ranker.models_dir, catalog.name)
+    side = corpus_side(cfg, catalog, encoder, show_progress=show_progress) if catalog.name == "redial" else None
     # The re-ranker is loaded only when the fitted fusion gives it a weight: a part that does not beat its
     # baseline on validation is neither computed nor shown.
     reranker, reranker_notice = None, None
@@ -64,6 +65,7 @@ def build_agent(
         fusion=fusion,
         rerank_top=cfg.reranker.top,
         full_rank_max=cfg.index.full_rank_max,
+        side=side,
     )
     if reranker is not None and len(catalog) <= WARM_MAX:
         # the frozen item side of every catalog text, once at start (about 10 s for MovieLens-100K on two
@@ -88,6 +90,47 @@ def build_agent(
         store_notice=store_notice,
         reranker_notice=reranker_notice,
     )
+
+
+def corpus_side(cfg, catalog, encoder, *, show_progress: bool = False):
+    """The packaged ReDial catalog's signal data: its training dialogues (mentions, co-mention, the seekers'
+    requests before each suggestion, and CF from the films seekers liked together), the requests' vectors
+    cached under ``data/cache`` (about a minute to encode on two cores, once)."""
+    import hashlib
+
+    import numpy as np
+
+    from chat_rec.datasets.redial_pack import pack_dialogues
+    from chat_rec.files import atomic_write
+    from chat_rec.recommender.side import dialogue_side
+
+    dialogues = pack_dialogues()
+
+    def encode(texts: list[str]) -> np.ndarray:
+        key = hashlib.sha256("\n".join([encoder.name, *texts]).encode()).hexdigest()[:16]
+        path = cfg.data.cache_dir / f"asked-{catalog.name}-{key}.npy"
+        if path.is_file():
+            try:
+                vectors = np.load(path)
+                if vectors.shape[0] == len(texts):
+                    return vectors
+            except (OSError, ValueError):
+                log.warning("cached request vectors %s are damaged; encoding again", path)
+        if show_progress:
+            print(f"encoding {len(texts):,} recorded requests of {len(dialogues):,} dialogues (once) ...", flush=True)
+        vectors = np.asarray(encoder.encode(texts, show_progress=show_progress), dtype=np.float32)
+
+        def save(tmp):
+            with open(tmp, "wb") as fh:  # a file object: np.save would add ".npy" to a path
+                np.save(fh, vectors)
+
+        try:
+            atomic_write(path, save)
+        except OSError as exc:
+            log.warning("cannot cache the request vectors at %s: %s", path, exc)
+        return vectors
+
+    return dialogue_side(catalog, dialogues, None, encode)
 
 
 def open_feedback_store(spec):

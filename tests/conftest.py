@@ -143,6 +143,29 @@ def served_agent(ml_parts):
     return ml_parts["served_agent"]
 
 
+@pytest.fixture(scope="session")
+def redial_agent(tmp_path_factory, minilm):
+    """The chat ``CHATREC_CATALOG=redial`` serves on a fresh clone (``build_agent``: the packaged ReDial catalog,
+    corpus and ranker; no team data), rules only, the real MiniLM and FAISS; built once per run. Its data root
+    (``redial_agent.data_root``) holds the index, for CLI tests that reuse it."""
+    from chat_rec.assemble import build_agent
+    from chat_rec.config import Config, DataConfig, LLMConfig, RankerConfig, RerankerConfig
+    from chat_rec.recommender.feedback import MemoryStore
+
+    data = DataConfig(root=tmp_path_factory.mktemp("redial"), shared_dirs=(), allow_download=False, catalog="redial")
+    models = data.root / "models"
+    cfg = Config(
+        data=data,
+        llm=LLMConfig(kind="none", models_dir=models),
+        reranker=RerankerConfig(models_dir=models),
+        ranker=RankerConfig(models_dir=models),
+        store="memory",
+    )
+    agent = build_agent(cfg, llm_kind="none", encoder=minilm, store=MemoryStore())
+    agent.data_root = data.root
+    return agent
+
+
 def require_full_movielens(ml_parts) -> None:
     """Skip a test whose expectations hold for the full ML-100K (its ratings, its 1,682 films) only."""
     if ml_parts["source"] != "ml-100k":

@@ -29,6 +29,8 @@ def cmd_data_check_facts(args) -> int:
 
     cfg = make_config(args)
     details = Path(args.details) if args.details else find_details(cfg.data)
+    if getattr(args, "catalog", None) == "redial":
+        return check_redial(cfg, details, args)
     if details is None or not details.is_file():
         raise DataNotFoundError(
             "no IMDb details file (ml-100k-imdb-details/movielens100k_details.csv) under the data folders: "
@@ -113,4 +115,35 @@ def cmd_llm_fetch(args) -> int:
     cfg = make_config(args)
     path = fetch_gguf(cfg.llm.models_dir, force=args.force)
     print(f"local LLM ready: {path} ({path.stat().st_size / 1e6:.0f} MB, sha256 {sha256_file(path)[:16]}...)")
+    return 0
+
+
+def check_redial(cfg, details, args) -> int:
+    """`data check-facts --catalog redial`: the packaged ReDial facts against the team's IMDb details and
+    MovieLens-latest genres."""
+    from chat_rec.cli.common import shared_path
+    from chat_rec.errors import DataNotFoundError
+    from chat_rec.evaluation.facts import check_redial_facts
+    from chat_rec.files import write_result
+
+    if details is None or not details.is_file():
+        raise DataNotFoundError("no IMDb details file under the data folders: it is team data; pass --details PATH")
+    r = check_redial_facts(
+        details,
+        shared_path(cfg, "ml-latest-small", "movies.csv"),
+        shared_path(cfg, "redial_movielens_map", "movies_merged.csv"),
+    )
+    print(
+        f"packaged ReDial facts: {r['described']:,} of {r['films']:,} films described, {r['with_director']:,} with a "
+        f"director, {r['with_cast']:,} with cast, {r['with_genres']:,} with genres"
+    )
+    print(
+        f"directors agree with the IMDb details on {r['directors_agree']:,} of the {r['directors_covered']:,} films "
+        f"both name ({r['director_agreement']:.3f}); genres overlap MovieLens-latest's on {r['genres']['overlap']:,} "
+        f"of {r['genres']['compared']:,} films ({r['genres'].get('agreement', 0):.3f})"
+    )
+    for d in r["disagreements"][:30]:
+        print(f"  {d['title']}: ours {', '.join(d['ours'])}; details {', '.join(d['details'])}")
+    if args.out:
+        write_result(args.out, r)
     return 0

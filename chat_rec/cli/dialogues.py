@@ -10,12 +10,14 @@ from chat_rec.errors import ChatRecError
 
 def cmd_eval_dialogues(args) -> dict:
     """Run the protocol and print its report; ``cmd_eval`` writes ``--out``."""
-    from chat_rec.datasets.dialogues import load_redial_catalog, read_redial
+    from chat_rec.datasets.dialogues import load_redial_catalog, read_dialogues, read_redial
     from chat_rec.evaluation import redial
     from chat_rec.models.encoder import make_encoder
     from chat_rec.models.index import build_item_index
 
     cfg = make_config(args)
+    if getattr(args, "ranker", None) == "packaged":
+        return eval_packaged(cfg, args)
     if not args.dialogues or not args.movies:
         raise ChatRecError("eval redial/inspired needs --dialogues FILE and --movies movies_with_mentions.csv")
     plots = Path(args.plots) if args.plots else None
@@ -30,7 +32,7 @@ def cmd_eval_dialogues(args) -> dict:
     for t in args.train or []:
         if Path(t).resolve() == evaluated:
             raise ChatRecError(f"{t} is the evaluated file: nothing may be fitted on it; pass other --train files")
-        train_files.append(read_redial(Path(t)))
+        train_files.append(read_dialogues(Path(t), catalog))
     external = external_side(cfg, args, catalog)
     encoder = make_encoder(cfg.encoder)
     built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=True)
@@ -65,6 +67,61 @@ def cmd_eval_dialogues(args) -> dict:
         reranker=reranker,
     )
     result["protocol"] = args.protocol
+    print(redial.format_report(result))
+    return result
+
+
+def eval_packaged(cfg, args) -> dict:
+    """``eval redial|inspired --ranker packaged``: exactly what ``CHATREC_CATALOG=redial`` serves (the packaged
+    catalog, corpus and ranker), nothing fitted on the evaluated file; ``--train`` files give the ablation
+    without the new dialogues, fitted in the same run."""
+    from chat_rec.datasets.dialogues import read_dialogues
+    from chat_rec.datasets.redial_pack import load_pack, pack_dialogues
+    from chat_rec.evaluation import redial
+    from chat_rec.models.encoder import make_encoder
+    from chat_rec.models.index import build_item_index
+    from chat_rec.recommender.fusion import load_fusion
+
+    if not args.dialogues:
+        raise ChatRecError("eval redial/inspired --ranker packaged needs --dialogues FILE (the evaluated file)")
+    catalog, corpus = load_pack(), pack_dialogues()
+    eval_file = read_dialogues(Path(args.dialogues), catalog)
+    overlap = {d.id for d in corpus} & {d.id for d in eval_file.dialogues}
+    if overlap:
+        raise ChatRecError(
+            f"{len(overlap)} of the evaluated dialogues are in the packaged corpus: evaluate a file it was not built "
+            "from"
+        )
+    fusion, notice = load_fusion(
+        "auto" if cfg.ranker.path == "auto" else cfg.ranker.path, cfg.ranker.models_dir, "redial"
+    )
+    if notice or not fusion.fitted:
+        raise ChatRecError(f"no fitted ranker for the ReDial catalog ({notice}): run `make redial`")
+    old = [d for t in args.train or [] for d in read_dialogues(Path(t), catalog).dialogues]
+    encoder = make_encoder(cfg.encoder)
+    built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=True)
+    result = redial.run_packaged(
+        eval_file,
+        catalog,
+        corpus,
+        fusion,
+        built.index.vectors,
+        encoder,
+        built.index,
+        ablation_dialogues=old,
+        ablation_source=", ".join(Path(t).name for t in args.train or []),
+    )
+    result["protocol"] = args.protocol
+    result["ranker_file"] = str(fusion.path)
+    if Path(args.dialogues).suffix == ".tsv":
+        from chat_rec.datasets.dialogues import inspired_outside
+
+        result["inspired_targets"] = outside = inspired_outside(Path(args.dialogues), catalog)
+        share = outside["outside_catalog"] / max(1, outside["first_mentions"])
+        print(
+            f"INSPIRED: {outside['outside_catalog']} of the recommenders' {outside['first_mentions']} first mentions "
+            f"in accepted dialogues name films outside the ReDial catalog ({share:.0%}); they are not cases"
+        )
     print(redial.format_report(result))
     return result
 
@@ -132,6 +189,8 @@ def cmd_train_ranker(args) -> int:
 
     cfg = make_config(args)
     out = ranker_out(args, cfg)
+    if getattr(args, "catalog", None) == "redial":
+        return train_redial_ranker(cfg, args, out)
     commit = git_commit()  # the code that fits, read before the fit (the checkout may move on meanwhile)
     movies = need_file(cfg, args.movies, "redial", "movies_with_mentions.csv")
     plots = need_file(cfg, args.plots, "redial_movielens_map", "movie_plot.csv")
@@ -250,6 +309,79 @@ def cmd_train_ranker(args) -> int:
         print(f"{head}: {shown}")
     print(f"wrote {out} ({out.stat().st_size:,} bytes)")
     return 0
+
+
+TRAIN_DIALOGUES = (("redial", "train_recovered.jsonl"), ("inspired", "train_unicrs.jsonl"))
+
+
+def train_redial_ranker(cfg, args, out: Path) -> int:
+    """The ranker the packaged ReDial catalog serves: the request head (every signal, the dialogue-corpus ones
+    included) and its tree stage, fitted on the training dialogues replayed (two folds) over exactly the
+    packaged catalog, its dialogue CF included. No history or 👍/👎 head: the catalog has no ratings."""
+    from chat_rec.datasets.dialogues import read_dialogues
+    from chat_rec.datasets.redial_pack import NAME, load_pack, pack_dir
+    from chat_rec.evaluation.redial import fit_request_head
+    from chat_rec.models.encoder import make_encoder
+    from chat_rec.models.index import build_item_index
+    from chat_rec.training.ranker import artifact, git_commit
+    from chat_rec.training.replay import Replayer
+
+    commit = git_commit()
+    catalog = load_pack()
+    files = (
+        [Path(f) for f in args.dialogues] if args.dialogues else [need_file(cfg, None, *p) for p in TRAIN_DIALOGUES]
+    )
+    dialogues = [d for f in files for d in read_dialogues(f, catalog).dialogues]
+    encoder = make_encoder(cfg.encoder)
+    built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=True)
+    replayer = Replayer(catalog, built.index, built.index.vectors, encoder, bend_genres=args.bend_genres)
+    print(f"request head: replaying {len(dialogues)} dialogues over the packaged {NAME} catalog (two folds) ...")
+    _, weights, trees, fitting = fit_request_head(
+        replayer, dialogues, catalog.name, seed=args.seed, progress=True, cache=args.cases_cache
+    )
+    fitting = {"request": {k: v for k, v in fitting.items() if k != "tree"}, "tree": fitting.get("tree", {})}
+    fitting["reranker"] = {"trained": False, "why": "the ReDial catalog ranks without the BERT re-ranker"}
+    model = artifact(
+        {"request": weights},
+        fitting,
+        files + [pack_dir() / "movies.tsv", pack_dir() / "facts.tsv", pack_dir() / "dialogues.jsonl.gz"],
+        args.seed,
+        command=" ".join(["chat-rec", *getattr(args, "argv", [])]),
+        trees=trees,
+        roots=cfg.data.shared_dirs,
+        git=commit,
+    )
+    model.meta["catalog"] = NAME
+    model.meta["candidates"] = {"bend_genres": args.bend_genres}
+    model.save(out)
+    shown = ", ".join(f"{k} {v:+.3f}" for k, v in sorted(weights.items(), key=lambda kv: -abs(kv[1])) if v)
+    print(
+        f"request: {shown}\ntree stage: {'kept' if trees else 'not kept'}\nwrote {out} ({out.stat().st_size:,} bytes)"
+    )
+    return 0
+
+
+def cmd_data_pack_redial(args) -> int:
+    """Write the packaged ReDial catalog (``datasets/redial_pack``) from the team data and the written facts."""
+    from chat_rec.datasets.dialogues import read_redial
+    from chat_rec.datasets.redial_pack import write_pack
+
+    cfg = make_config(args)
+    movies = need_file(cfg, args.movies, "redial", "movies_with_mentions.csv")
+    corpus = need_file(cfg, args.corpus, "redial", "train_recovered.jsonl")
+    dialogues = read_redial(corpus).dialogues
+    from chat_rec.datasets.redial_pack import FACTS, pack_dir
+
+    # the written facts are the pack's own file unless others are given (it is read whole before it is rewritten)
+    facts = [Path(f) for f in args.facts or []] or [p for p in [pack_dir() / FACTS] if p.is_file()]
+    report = write_pack(movies, dialogues, facts, Path(args.out) if args.out else None)
+    for line in report["problems"][:20]:
+        print(f"  skipped: {line}")
+    print(
+        f"packed {report['films']:,} films ({report['described']:,} described) and {report['dialogues']:,} "
+        f"dialogues of {corpus.name}"
+    )
+    return 0 if not report["problems"] else 1
 
 
 def ranker_out(args, cfg) -> Path:
@@ -409,33 +541,18 @@ def redial_catalog_agent(cfg, args, dialogue_files=("kgsf_valid_data.jsonl", "ke
 
 
 def dialogue_turn_agent(cfg, args):
-    """The served agent (rules only) on the ReDial catalog, its dialogue statistics from ``--dialogues``
-    itself (a benchmark, not an evaluation), and the first ``--max-dialogues`` dialogues."""
-    from chat_rec.assemble import load_fusion_reranker
-    from chat_rec.datasets.dialogues import load_redial_catalog, read_redial
-    from chat_rec.models.encoder import make_encoder
-    from chat_rec.models.index import build_item_index
-    from chat_rec.recommender.fusion import RERANKER, load_fusion
-    from chat_rec.training.replay import Replayer
+    """The chat ``CHATREC_CATALOG=redial`` serves (``build_agent``: the packaged ReDial catalog, corpus and ranker),
+    rules only, and the first ``--max-dialogues`` dialogues of ``--dialogues`` (their seekers' messages)."""
+    from dataclasses import replace
 
-    movies = need_file(cfg, None, "redial", "movies_with_mentions.csv")
-    catalog = load_redial_catalog(
-        movies,
-        need_file(cfg, None, "redial_movielens_map", "movie_plot.csv"),
-        need_file(cfg, None, "ml-latest-small", "movies.csv"),
-    )
-    args.ml_ratings, args.ml_map = str(need_file(cfg, None, "ml-latest-small", "ratings.csv")), None
-    encoder = make_encoder(cfg.encoder)
-    built = build_item_index(catalog, encoder, cfg.data, cfg.index, show_progress=True)
-    dialogues = read_redial(Path(args.dialogues)).dialogues
-    fusion, _ = load_fusion(cfg.ranker.path, cfg.ranker.models_dir)
-    replayer = Replayer(catalog, built.index, built.index.vectors, encoder, external_side(cfg, args, catalog))
-    reranker = (
-        load_fusion_reranker(fusion, cfg.reranker)[0]
-        if any(fusion.weight(h, RERANKER) for h in fusion.heads)
-        else None
-    )
-    return replayer.agent(dialogues, fusion, reranker=reranker), dialogues[: args.max_dialogues]
+    from chat_rec.assemble import build_agent
+    from chat_rec.datasets.dialogues import read_dialogues
+    from chat_rec.recommender.feedback import MemoryStore
+
+    cfg = replace(cfg, data=replace(cfg.data, catalog="redial"))
+    agent = build_agent(cfg, llm_kind="none", show_progress=True, store=MemoryStore())
+    dialogues = read_dialogues(Path(args.dialogues), agent.catalog).dialogues
+    return agent, dialogues[: args.max_dialogues]
 
 
 def dialogue_turns(agent, dialogues) -> list[float]:
@@ -471,6 +588,24 @@ def add_train_args(tr) -> None:
         help="where the artifact goes (required): data/models/ranker.json serves it instead of the packaged "
         "weights; `make ranker` writes the packaged chat_rec/recommender/ranker.json",
     )
+    tr.add_argument(
+        "--catalog",
+        choices=("movielens-100k", "redial"),
+        help="redial: fit the packaged ReDial catalog's ranker (default training dialogues: the team's ReDial "
+        "train_recovered and INSPIRED train_unicrs)",
+    )
+    tr.add_argument(
+        "--bend-genres",
+        type=int,
+        default=0,
+        help="with --catalog redial: a genre request also admits the films of the N nearest recorded requests whose "
+        "labels lack the genre (fitted and served so; default 0, a wall)",
+    )
+    tr.add_argument(
+        "--cases-cache",
+        help="with --catalog redial: keep the replayed cases in this file and reuse them when it matches (a refit "
+        "without the half-hour replay)",
+    )
     tr.add_argument("--no-tree", action="store_true", help="no tree stage (LambdaRank over the linear top)")
     tr.add_argument("--no-reranker", action="store_true", help="fit the linear weights only (no re-ranker training)")
     tr.add_argument("--reranker-out", help="re-ranker checkpoint path (default data/models/reranker-dialogues.pt)")
@@ -499,6 +634,12 @@ def add_feedback_args(parser, prefix: str = "") -> None:
 
 
 def add_eval_args(ev) -> None:
+    ev.add_argument(
+        "--ranker",
+        choices=("packaged",),
+        help="for redial/inspired: evaluate exactly what CHATREC_CATALOG=redial serves (the packaged catalog, corpus "
+        "and ranker; --train files then give the ablation without the new dialogues)",
+    )
     ev.add_argument("--dialogues", help="for redial/inspired: the evaluated dialogues (ReDial JSONL / INSPIRED TSV)")
     ev.add_argument("--movies", help="for redial/inspired: movies_with_mentions.csv")
     ev.add_argument("--plots", help="for redial/inspired: movie_plot.csv (plots where present)")

@@ -10,7 +10,7 @@ from chat_rec.cli.bench import cmd_bench_feedback, cmd_bench_load, cmd_bench_sca
 from chat_rec.cli.chat import cmd_chat, cmd_shell
 from chat_rec.cli.common import REAL_REQUESTS, WRITTEN_REQUESTS, add_catalog_args
 from chat_rec.cli.data import cmd_data_check_facts, cmd_data_fetch, cmd_index_build, cmd_llm_fetch, cmd_search
-from chat_rec.cli.dialogues import add_eval_args
+from chat_rec.cli.dialogues import add_eval_args, cmd_data_pack_redial
 from chat_rec.cli.evaluate import cmd_eval
 from chat_rec.config import ConfigError
 from chat_rec.errors import ChatRecError
@@ -37,7 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     facts.add_argument("--details", help="the details CSV (default: found under the data folders)")
     facts.add_argument("--out", help="write the result JSON here")
+    facts.add_argument("--catalog", choices=("movielens-100k", "redial"), help="redial: the packaged ReDial facts")
     facts.set_defaults(fn=cmd_data_check_facts)
+
+    pack = data.add_parser("pack-redial", help="write the packaged ReDial catalog from the team data (make redial)")
+    pack.add_argument("--movies", help="movies_with_mentions.csv (default: the team data folder)")
+    pack.add_argument("--corpus", help="ReDial training dialogues (default: the team's train_recovered.jsonl)")
+    pack.add_argument("--facts", action="append", help="written facts TSV (repeatable)")
+    pack.add_argument("--out", help="the pack folder (default: the package's chat_rec/datasets/data/redial)")
+    pack.set_defaults(fn=cmd_data_pack_redial)
 
     index = sub.add_parser("index", help="the item index").add_subparsers(dest="action", required=True)
     build = index.add_parser("build", help="embed item texts (cached) and build the FAISS index")

@@ -95,25 +95,30 @@ ROWS: tuple[Row, ...] = (
         derive=_intervals_include_zero,
     ),
     Row(
-        what="ReDial `kgsf_valid`, dialogues replayed through the agent",
-        file="redial-valid.json",
-        command="chat-rec eval redial --dialogues kgsf_valid_data.jsonl|kepler_train_subset.jsonl ... "
-        "--out results/redial-valid|kepler.json",
+        what="ReDial `kgsf_valid`, the ReDial-catalog chat exactly as packaged (`CHATREC_CATALOG=redial`), text only "
+        "(no questionnaire)",
+        file="redial-packaged.json",
+        command="chat-rec eval redial --ranker packaged --dialogues kgsf_valid_data.jsonl --train "
+        "kepler_train_subset.jsonl --out results/redial-packaged.json; the same for `eval inspired` on dev.tsv",
         values={
-            "r10": "recall@10",
-            "r50": "recall@50",
             "t10": "text_only/recall@10",
             "t50": "text_only/recall@50",
-            "k10": "redial-kepler.json:recall@10",
-            "k50": "redial-kepler.json:recall@50",
+            "r10": "recall@10",
+            "r50": "recall@50",
+            "sr": "text_only/user_centric/SR_per_turn",
+            "rdl": "text_only/user_centric/RDL",
+            "old10": "without_new_dialogues/text_only/recall@10",
+            "old50": "without_new_dialogues/text_only/recall@50",
             "pop10": "baselines/popularity/recall@10",
             "pop50": "baselines/popularity/recall@50",
             "hand10": "ablations/hand-set defaults/recall@10",
-            "hand50": "ablations/hand-set defaults/recall@50",
+            "i10": "inspired-packaged.json:text_only/recall@10",
+            "in": "inspired-packaged.json:text_only/n_cases",
         },
-        result="R@10 {r10:.4f}, R@50 {r50:.4f} (text only {t10:.4f} / {t50:.4f}); "
-        "reverse direction (`kepler`) {k10:.4f} / {k50:.4f}",
-        baseline="popularity {pop10:.4f} / {pop50:.4f}; hand-set weights {hand10:.4f} / {hand50:.4f}",
+        result="R@10 {t10:.4f}, R@50 {t50:.4f} ({r10:.4f} / {r50:.4f} with the seekers' questionnaire); SR {sr:.3f}, "
+        "RDL {rdl:.3f}; INSPIRED dev R@10 {i10:.4f} ({in} cases in the catalog)",
+        baseline="fitted without the new dialogues {old10:.4f} / {old50:.4f}; popularity {pop10:.4f} / {pop50:.4f}; "
+        "hand-set weights R@10 {hand10:.4f}; published ReFICR 0.213 / 0.465",
     ),
     Row(
         what="new users who 👍/👎 by their own held-out MovieLens ratings (the half the 👍/👎 head never saw), "

@@ -29,7 +29,8 @@ def load_dataset(
     interactions: Path | None = None,
     details: Path | str | None = "auto",
 ) -> tuple[Catalog, Interactions | None]:
-    """The catalog to serve: a generic items file when ``items`` is given, else MovieLens-100K.
+    """The catalog to serve: a generic items file when ``items`` is given, the packaged ReDial catalog when
+    ``cfg.catalog`` says ``redial`` (no interactions: its signals come from dialogues), else MovieLens-100K.
 
     MovieLens is read where ``find_movielens_100k`` finds it (no copies, no downloads here:
     ``chat-rec data fetch movielens-100k`` does those). ``details="auto"`` attaches
@@ -40,6 +41,10 @@ def load_dataset(
     Raises:
         DataNotFoundError: nothing local; the message says to run ``chat-rec data fetch movielens-100k``.
     """
+    if items is None and cfg.catalog == "redial":
+        from chat_rec.datasets.redial_pack import load_pack
+
+        return load_pack(), None
     if items is not None:
         catalog = load_items(Path(items))
         described = sum(bool(item.description) for item in catalog.items)

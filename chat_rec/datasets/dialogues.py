@@ -1,4 +1,5 @@
-"""Real human dialogues: ReDial (JSON Lines) and INSPIRED (TSV), and the ReDial movie catalog.
+"""Real human dialogues: ReDial (JSON Lines), INSPIRED (``dev.tsv``, and the UniCRS JSON Lines of its train
+split), and the ReDial movie catalog.
 
 ReDial record: ``{"conversationId", "movieMentions": {id: "Title (Year)"}, "initiatorQuestions": {id:
 {"suggested", "seen", "liked"}}, "messages": [{"text", "senderWorkerId", ...}], "initiatorWorkerId", ...}``;
@@ -182,6 +183,94 @@ def read_inspired(path: Path, catalog: Catalog) -> DialogueFile:
                     text += f" @{mid}"
             d.messages.append(Message("seeker" if speaker.upper() == "SEEKER" else "recommender", text))
     return DialogueFile(list(dialogues.values()), bad, str(path))
+
+
+class _TitleIds:
+    """INSPIRED names films by title: exact title (with year) first, else the title without its year."""
+
+    def __init__(self, catalog: Catalog):
+        self.by_title = {it.title.lower(): it.id for it in catalog.items}
+        self.by_base: dict[str, object] = {}
+        for it in catalog.items:
+            self.by_base.setdefault(_YEAR.sub("", it.title).strip().lower(), it.id)
+
+    def __call__(self, title: str):
+        t = " ".join(title.split())
+        return self.by_title.get(t.lower()) or self.by_base.get(_YEAR.sub("", t).strip().lower())
+
+
+def _with_mentions(text: str, titles: list[str], ids: _TitleIds) -> str:
+    """``text`` with each named film written as ``@id`` (appended when the text does not spell it out)."""
+    for title in titles:
+        mid = ids(title)
+        if mid is None:
+            continue
+        base = _YEAR.sub("", title).strip()
+        if title in text:
+            text = text.replace(title, f"@{mid}")
+        elif base and base in text:
+            text = text.replace(base, f"@{mid}", 1)
+        else:
+            text += f" @{mid}"
+    return text
+
+
+def inspired_outside(path: Path, catalog: Catalog) -> dict:
+    """INSPIRED ``dev.tsv``: the recommenders' first mentions in accepted dialogues, and how many of them name
+    a film ``catalog`` lacks (they cannot be cases of a protocol over that catalog)."""
+    ids, seen, counts = _TitleIds(catalog), {}, {"first_mentions": 0, "outside_catalog": 0}
+    with open(path, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            if not str(row.get("coarse_label", "")).startswith("accept"):
+                continue
+            mentioned = seen.setdefault(row.get("dialog_id"), set())
+            for title in _titles(row.get("movies") or ""):
+                key = " ".join(title.split()).lower()
+                if (row.get("speaker") or "").upper() != "SEEKER" and key not in mentioned:
+                    counts["first_mentions"] += 1
+                    counts["outside_catalog"] += ids(title) is None
+                mentioned.add(key)
+    return counts
+
+
+def read_inspired_unicrs(path: Path, catalog: Catalog) -> DialogueFile:
+    """INSPIRED in the UniCRS preprocessed format (``train_unicrs.jsonl``): one JSON list of turns a line,
+    ``{text, role: SEEKER/RECOMMENDER, movie: ["Title (Year)", ...], ...}``. The films each turn names become
+    ``@id`` mentions of ``catalog`` items; films the catalog lacks are left as words. The format keeps no
+    outcome label, so every dialogue counts as accepted."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataNotFoundError(f"{path} not found: pass INSPIRED's train_unicrs.jsonl")
+    ids, dialogues, bad = _TitleIds(catalog), [], 0
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh):
+            if not line.strip():
+                continue
+            try:
+                turns = json.loads(line)
+                messages = [
+                    Message(
+                        "seeker" if str(t["role"]).upper() == "SEEKER" else "recommender",
+                        _with_mentions(str(t.get("text") or ""), [str(m) for m in t.get("movie") or []], ids),
+                    )
+                    for t in turns
+                ]
+                dialogues.append(Dialogue(f"inspired-train-{n}", messages))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                bad += 1
+    return DialogueFile(dialogues, bad, str(path))
+
+
+def read_dialogues(path: Path, catalog: Catalog) -> DialogueFile:
+    """Any of the dialogue files by shape: INSPIRED ``.tsv``, UniCRS JSON lists, or ReDial records."""
+    path = Path(path)
+    if path.suffix == ".tsv":
+        return read_inspired(path, catalog)
+    if not path.is_file():
+        raise DataNotFoundError(f"{path} not found: pass a ReDial or INSPIRED dialogue file")
+    with open(path, encoding="utf-8") as fh:
+        first = next((line for line in fh if line.strip()), "")
+    return read_inspired_unicrs(path, catalog) if first.lstrip().startswith("[") else read_redial(path)
 
 
 def _titles(cell: str) -> list[str]:

@@ -93,3 +93,69 @@ def check_facts(details: Path) -> dict:
         "agreement_any_record": round(agree_any / with_director, 4) if with_director else 0.0,
         "disagreements": disagreements,
     }
+
+
+def _key(title: str) -> str:
+    from chat_rec.catalog import display_title
+
+    return " ".join(display_title(title).lower().split())
+
+
+def check_redial_facts(details: Path, ml_movies: Path | None = None, merged: Path | None = None) -> dict:
+    """The packaged ReDial facts (``datasets.redial_pack``) against the team data where both exist: directors
+    against the IMDb details of the MovieLens-100K films of the same title and year (covered as for
+    ``check_facts``), and genres against MovieLens-latest's genres of the films ``movies_merged.csv`` maps (a
+    film's labels overlap). The plot file has no people in it, so it checks nothing here."""
+    from chat_rec.datasets.dialogues import ml_id_map, ml_latest_rows
+    from chat_rec.datasets.redial_pack import load_pack
+
+    catalog = load_pack()
+    ours = {_key(it.title): it for it in catalog.items if it.director}
+    covered = agree = 0
+    disagreements = []
+    with open(details, encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            item = ours.get(_key(row.get("movie_title") or ""))
+            theirs = _names(row.get("director") or "")
+            if item is None or not theirs:
+                continue
+            try:
+                own = int(float(row.get("year") or ""))
+            except ValueError:
+                continue
+            if item.year is None or abs(own - item.year) > 1:
+                continue
+            covered += 1
+            ok = any(same_person(a, b) for a in item.director for b in theirs)
+            agree += ok
+            if not ok:
+                disagreements.append(
+                    {"id": item.id, "title": item.title, "ours": list(item.director), "details": theirs}
+                )
+    genres = {"compared": 0, "overlap": 0}
+    if ml_movies is not None and merged is not None:
+        to_ml = ml_id_map(merged)
+        ml = {
+            int(r["movieId"]): {"Children's" if g == "Children" else g for g in r["genres"].split("|")}
+            for r in ml_latest_rows(ml_movies, ("movieId", "title", "genres"))
+        }
+        for it in catalog.items:
+            theirs = ml.get(to_ml.get(it.id, -1))
+            if it.genres and theirs and theirs != {"(no genres listed)"}:
+                genres["compared"] += 1
+                genres["overlap"] += bool(set(it.genres) & theirs)
+        genres["agreement"] = round(genres["overlap"] / genres["compared"], 4) if genres["compared"] else 0.0
+    described = [it for it in catalog.items if it.description]
+    return {
+        "catalog": "redial (packaged)",
+        "films": len(catalog),
+        "described": len(described),
+        "with_director": sum(bool(it.director) for it in catalog.items),
+        "with_cast": sum(bool(it.cast) for it in catalog.items),
+        "with_genres": sum(bool(it.genres) for it in catalog.items),
+        "directors_covered": covered,
+        "directors_agree": agree,
+        "director_agreement": round(agree / covered, 4) if covered else 0.0,
+        "genres": genres,
+        "disagreements": disagreements,
+    }

@@ -113,9 +113,20 @@ def _said(request: str, genres: list[str]) -> str:
     words = [
         w
         for w, gs in GENRE_WORDS.items()
-        if set(gs) & set(genres) and re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", low)
+        if set(gs) & set(genres)
+        and any(not _negated(low[: m.start()]) for m in re.finditer(rf"(?<![\w-]){re.escape(w)}(?![\w-])", low))
     ]
     return max(words, key=len) if words else ""
+
+
+def _negated(before: str) -> bool:
+    """Whether a word is negated: a negation cue among the last six words of its clause ("but no superheroes",
+    "not in the mood for anything scary"), the clause starting after punctuation, "but" or "and"."""
+    from chat_rec.recommender.intent.lexicon import NEGATION_CUES
+
+    clause = re.split(r"[,.;!?]|\bbut\b|\band\b", before)[-1]
+    tail = " " + " ".join(re.findall(r"[\w']+", clause)[-6:]) + " "
+    return any(f" {cue.strip()} " in tail for cue in NEGATION_CUES)
 
 
 def _article(word: str) -> str:

@@ -250,7 +250,12 @@ def describe(fusion: FusionModel) -> str:
     path = Path(fusion.path) if fusion.path else None
     if path is None or path.resolve() == PACKAGED.resolve():
         return f"the packaged fitted weights{when}"
-    if path.name == "ranker.json" and path.parent.name == "models":
+    if path.resolve() == PACKAGED.with_name(ranker_name("redial")).resolve():
+        return (
+            f"the packaged ReDial-catalog weights{when}: fitted on real dialogues; CF from the films ReDial seekers "
+            "liked together (no MovieLens ratings)"
+        )
+    if path.name in ("ranker.json", ranker_name("redial")) and path.parent.name == "models":
         return f"your refit {path}{when}, used instead of the packaged weights (delete it to serve those)"
     return f"{path}{when}"
 
@@ -270,18 +275,25 @@ def with_reranker(weight: float, base: FusionModel | None = None) -> FusionModel
     )
 
 
+def ranker_name(catalog: str | None = None) -> str:
+    """The fitted ranker's file name for a catalog: ``ranker.json`` (MovieLens-100K and any catalog without one
+    of its own), ``ranker-redial.json`` for the packaged ReDial catalog."""
+    return "ranker-redial.json" if catalog == "redial" else "ranker.json"
+
+
 def load_fusion(
-    path: str | Path | None = "auto", models_dir: Path = Path("data") / "models"
+    path: str | Path | None = "auto", models_dir: Path = Path("data") / "models", catalog: str | None = None
 ) -> tuple[FusionModel, str | None]:
     """The fusion to serve and a one-line notice when it had to fall back to the hand-set defaults.
 
-    ``path``: ``auto`` (``models_dir/ranker.json`` when present, else the packaged artifact), a file,
-    or ``defaults`` (the hand-set weights, on purpose: no notice)."""
+    ``path``: ``auto`` (``models_dir/<ranker_name(catalog)>`` when present, else the packaged artifact of that
+    name), a file, or ``defaults`` (the hand-set weights, on purpose: no notice)."""
     if path == "defaults":
         return defaults(), None
     if path in (None, "auto"):
-        local = Path(models_dir) / "ranker.json"
-        path = local if local.exists() else PACKAGED
+        name = ranker_name(catalog)
+        local = Path(models_dir) / name
+        path = local if local.exists() else PACKAGED.with_name(name)
     try:
         return FusionModel.load(Path(path)), None
     except TreeUnavailable as exc:

@@ -129,6 +129,10 @@ class Recommender:
         self.catalog, self.index, self.vectors, self.encoder = catalog, index, vectors, encoder
         self.cf, self.reranker, self.n_candidates = cf, reranker or IdentityReranker(), n_candidates
         self.fusion = fusion or defaults()
+        #: films of the nearest recorded requests (``signals.asked``) a genre request admits though their labels
+        #: lack the genre: the genre wall bent into the signals where people meant more than the labels say. The
+        #: fitted ranker says whether it was fitted so (``meta["candidates"]["bend_genres"]``); 0 is a wall.
+        self.bend_genres = int(((self.fusion.meta or {}).get("candidates") or {}).get("bend_genres") or 0)
         self.rerank_top, self.full_rank_max = rerank_top, full_rank_max
         if side is None:
             counts = (
@@ -297,6 +301,9 @@ class Recommender:
         relaxed: list[str] = []
         flt = self.filters(intent, state)
         allowed = flt.mask(self.catalog)
+        request = self.request(intent, state, query, names)
+        if self.bend_genres and intent.wanted_genres and restrict is None:
+            allowed = allowed | self._bent(request, self.filters(intent, state, genres=False).mask(self.catalog))
         if restrict is not None:
             allowed = np.zeros(len(self.catalog), dtype=bool)
             allowed[np.asarray(restrict, dtype=np.int64)] = True
@@ -330,12 +337,24 @@ class Recommender:
                 allowed = kept  # retrieval (large catalogs) drops the ruled-out rows from its pool
             else:
                 relaxed.append("content")
-        request = self.request(intent, state, query, names)
         if not allowed.any():
             return np.zeros(0, dtype=np.int64), request, query, relaxed
         if restrict is not None or allowed.sum() <= self.full_rank_max:
             return np.flatnonzero(allowed).astype(np.int64), request, query, relaxed
         return self._retrieve(request, state, flt, allowed), request, query, relaxed
+
+    def _bent(self, request: sig.Request, passing: np.ndarray) -> np.ndarray:
+        """Rows the bent genre filter admits: the films recommenders suggested after the ``bend_genres`` recorded
+        requests nearest the person's words, among the rows passing every other filter (a genre ruled out, the
+        era, the films already seen or ruled out stay walls)."""
+        out = np.zeros(len(self.catalog), dtype=bool)
+        V, films = self.side.asked_vectors, self.side.asked_rows
+        if V is None or films is None or not len(V) or request.words_vector is None:
+            return out
+        s = V @ np.asarray(request.words_vector, dtype=V.dtype)
+        k = min(self.bend_genres, len(s))
+        out[films[np.argpartition(-s, k - 1)[:k]]] = True
+        return out & passing
 
     def request(
         self, intent: Intent, state: UserState, query: str | None = None, names: tuple[str, ...] = sig.NAMES

@@ -3,8 +3,9 @@
 * ``interaction_side``: the catalog's own interactions (popularity, EASE);
 * ``dialogue_side``: a corpus of recorded dialogues (how often the recommenders mention a film, how often
   anyone does, per release year, co-mention, and, given the encoder's vectors of ``asked_contexts``, what the
-  seekers had said just before a recommender suggested each film) plus, optionally, an external CF source
-  (``external_cf``: MovieLens ratings joined through an id map).
+  seekers had said just before a recommender suggested each film) plus CF: an external source
+  (``external_cf``: MovieLens ratings joined through an id map) when given, else ``dialogue_cf`` (which films
+  the seekers of one dialogue liked together: redistributable, learned from the dialogues themselves).
 """
 
 from __future__ import annotations
@@ -80,6 +81,38 @@ def asked_contexts(catalog: Catalog, dialogues: Sequence[Dialogue]) -> tuple[lis
     return texts, np.asarray(rows, dtype=np.int64)
 
 
+#: EASE's L2 weight for the dialogue CF (``dialogue_cf``), and the weight of a film the seeker did not rate.
+DIALOGUE_CF_LAMBDA = 50.0
+UNRATED_WEIGHT = 0.5
+
+
+def dialogue_cf(catalog: Catalog, dialogues: Sequence[Dialogue], lam: float = DIALOGUE_CF_LAMBDA) -> SideData:
+    """EASE over dialogues x films: each dialogue is one person, the films mentioned in it the films they
+    liked (1.0 where the seeker's questionnaire says liked, ``UNRATED_WEIGHT`` where it says nothing, left out
+    where it says disliked). Only films mentioned somewhere are columns (``cf_col``)."""
+    col = np.full(len(catalog), -1, dtype=np.int64)
+    r_idx, c_idx, vals, n_cols = [], [], [], 0
+    for d, dialogue in enumerate(dialogues):
+        weights: dict[int, float] = {}
+        for msg in dialogue.messages:
+            for x in MENTION.findall(msg.text):
+                mid = int(x)
+                if mid not in catalog or mid in weights:
+                    continue
+                liked = (dialogue.questions.get(str(mid)) or {}).get("liked")
+                weights[mid] = 1.0 if liked == 1 else (0.0 if liked == 0 else UNRATED_WEIGHT)
+        for mid, w in weights.items():
+            if w:
+                row = catalog.row(mid)
+                if col[row] < 0:
+                    col[row], n_cols = n_cols, n_cols + 1
+                r_idx.append(d)
+                c_idx.append(int(col[row]))
+                vals.append(w)
+    X = sparse.csr_matrix((vals, (r_idx, c_idx)), shape=(max(1, len(dialogues)), max(1, n_cols)))
+    return SideData(cf=EASE(lam, "rating").fit_matrix(X), cf_col=col)
+
+
 def dialogue_side(
     catalog: Catalog,
     dialogues: Sequence[Dialogue],
@@ -88,7 +121,8 @@ def dialogue_side(
 ) -> SideData:
     """Popularity from the recommenders' mentions, mentions by anyone, per-year recommendation rate and
     co-mention cosine, from ``dialogues``; the seekers' requests before each suggestion (``asked_contexts``)
-    encoded by ``encode`` (unit vectors) when given; CF and external popularity from ``external`` when given."""
+    encoded by ``encode`` (unit vectors) when given; CF and external popularity from ``external`` when given,
+    else CF from the dialogues (``dialogue_cf``)."""
     n = len(catalog)
     every, recd = dialogue_mentions(dialogues, catalog)
     rec_counts = np.bincount([r for rows in recd for r in rows], minlength=n).astype(np.float64)
@@ -106,7 +140,11 @@ def dialogue_side(
     C.setdiag(0)
     C.eliminate_zeros()
     norm = np.sqrt(np.asarray(X.sum(axis=0)).ravel()) + 1e-9
-    ext = external or SideData()
+    ext = external if external is not None and external.cf is not None else dialogue_cf(catalog, dialogues)
+    if external is not None:
+        ext = SideData(
+            cf=ext.cf, cf_col=ext.cf_col, ext_popularity=external.ext_popularity, ext_recent=external.ext_recent
+        )
     asked_vectors = asked_rows = None
     if encode is not None:
         texts, rows = asked_contexts(catalog, dialogues)

@@ -79,8 +79,10 @@ def collect_dialogue_cases(
     questionnaire: bool = True,
     progress: bool = True,
     desc: str = "replay",
+    dtype=np.float32,
 ) -> tuple[list[FitCase], int]:
-    """Fitting cases from replayed dialogues, and how many targets the chat's filters had already removed."""
+    """Fitting cases from replayed dialogues, and how many targets the chat's filters had already removed.
+    ``dtype``: how each case's signals are kept (``float16`` halves the memory of thousands of dialogues)."""
     cases, missed = [], 0
     for case, session in tqdm(
         replay_all(agent, dialogues, questionnaire=questionnaire), desc=desc, disable=not progress, unit="case"
@@ -88,37 +90,61 @@ def collect_dialogue_cases(
         cand, Z, _ = agent.signals(session)
         j = int(np.searchsorted(cand, case.target))
         if j < len(cand) and cand[j] == case.target:
-            cases.append(FitCase(Z, np.array([j]), case.dialogue))
+            cases.append(FitCase(Z.astype(dtype, copy=False), np.array([j]), case.dialogue))
         else:
             missed += 1
     return cases, missed
 
 
+#: Above this many padded cells (cases x signals x widest candidate list) the linear fit samples each case's
+#: negatives (``SAMPLED_NEGATIVES`` of them, uniformly, seeded) with the log-Q correction: thousands of dialogues
+#: over a catalog of thousands would otherwise need tens of GB.
+FULL_BATCH_CELLS = 300_000_000
+SAMPLED_NEGATIVES = 1000
+
+
 def fit_weights(
     cases: Sequence[FitCase], names: Sequence[str] = NAMES, l2: float = L2, max_iter: int = 100
 ) -> dict[str, float]:
-    """Weights of ``names`` (the others 0) by the multi-positive softmax over each case's candidates."""
+    """Weights of ``names`` (the others 0) by the multi-positive softmax over each case's candidates.
+
+    When the full batch would exceed ``FULL_BATCH_CELLS``, each case keeps its positives and a uniform sample of
+    ``SAMPLED_NEGATIVES`` negatives (seed 0), whose logits get ``log(negatives / sampled)`` added: the sampled
+    softmax's estimate of the same loss."""
     import torch
 
     if not cases:
         raise ValueError("no fitting cases")
     use = [NAMES.index(n) for n in names]
     width = max(c.Z.shape[1] for c in cases)
+    sample = len(cases) * len(use) * width > FULL_BATCH_CELLS
+    rng = np.random.default_rng(0)
+    if sample:
+        width = min(width, SAMPLED_NEGATIVES + max(len(c.positives) for c in cases))
     Z = torch.zeros(len(cases), len(use), width)
     pad = torch.ones(len(cases), width, dtype=torch.bool)
     pos = torch.zeros(len(cases), width)
+    shift = torch.zeros(len(cases), width)
     for i, c in enumerate(cases):
         n = c.Z.shape[1]
-        Z[i, :, :n] = torch.from_numpy(np.ascontiguousarray(c.Z[use]))
-        pad[i, :n] = False
-        pos[i, torch.as_tensor(c.positives, dtype=torch.long)] = 1.0 / len(c.positives)
+        cols, positives = np.arange(n), np.asarray(c.positives, dtype=np.int64)
+        if sample and n - len(positives) > SAMPLED_NEGATIVES:
+            negatives = np.setdiff1d(cols, positives)
+            kept = np.sort(rng.choice(negatives, SAMPLED_NEGATIVES, replace=False))
+            cols = np.concatenate([positives, kept])
+            shift[i, len(positives) : len(cols)] = float(np.log(len(negatives) / SAMPLED_NEGATIVES))
+            positives = np.arange(len(c.positives))
+        Z[i, :, : len(cols)] = torch.from_numpy(np.ascontiguousarray(c.Z[np.ix_(use, cols)], dtype=np.float32))
+        pad[i, : len(cols)] = False
+        pos[i, torch.as_tensor(positives, dtype=torch.long)] = 1.0 / len(positives)
     w = torch.zeros(len(use), requires_grad=True)
     opt = torch.optim.LBFGS([w], max_iter=max_iter, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
-        s = torch.einsum("csn,s->cn", Z, w).masked_fill(pad, -1e9)
-        loss = (torch.logsumexp(s, dim=1) - (s * pos).sum(dim=1)).mean() + l2 * (w**2).sum()
+        s = torch.einsum("csn,s->cn", Z, w)
+        logits = (s + shift).masked_fill(pad, -1e9)
+        loss = (torch.logsumexp(logits, dim=1) - (s * pos).sum(dim=1)).mean() + l2 * (w**2).sum()
         loss.backward()
         return loss
 
@@ -134,9 +160,8 @@ def tree_groups(
     for c in cases:
         s = w @ c.Z
         order = np.argsort(-s, kind="stable")[:top]
-        out.append(
-            (tree_features(c.Z[:, order], s[order], tuple(names)), np.isin(order, c.positives).astype(np.float64))
-        )
+        Z = c.Z[:, order].astype(np.float32, copy=False)
+        out.append((tree_features(Z, s[order], tuple(names)), np.isin(order, c.positives).astype(np.float64)))
     return out
 
 
@@ -227,7 +252,11 @@ def fit_tree(
 
 
 def request_cases(
-    make_agent: Callable[[Sequence[Dialogue]], Agent], dialogues: Sequence[Dialogue], *, progress: bool = True
+    make_agent: Callable[[Sequence[Dialogue]], Agent],
+    dialogues: Sequence[Dialogue],
+    *,
+    progress: bool = True,
+    dtype=np.float32,
 ) -> tuple[list[FitCase], dict]:
     """Fitting cases of the ``request`` head from training dialogues, two-fold cross-fitted.
     ``make_agent(stats_dialogues)`` builds a rules-only agent whose dialogue statistics come from those."""
@@ -239,6 +268,7 @@ def request_cases(
             part,
             progress=progress,
             desc=f"replay fold {k + 1}/2",
+            dtype=dtype,
         )
         cases += got
         missed += miss

@@ -39,7 +39,15 @@ class Case:
 class Replayer:
     """Builds rules-only agents over one catalog whose dialogue statistics come from given dialogues."""
 
-    def __init__(self, catalog: Catalog, index, vectors: np.ndarray, encoder, external: SideData | None = None):
+    def __init__(
+        self,
+        catalog: Catalog,
+        index,
+        vectors: np.ndarray,
+        encoder,
+        external: SideData | None = None,
+        bend_genres: int | None = None,
+    ):
         self.catalog, self.index, self.vectors, self.encoder, self.external = (
             catalog,
             index,
@@ -48,6 +56,7 @@ class Replayer:
             external,
         )
         self.titles: TitleMatcher | None = None
+        self.bend_genres = bend_genres  # None: as the fusion says (``Recommender.bend_genres``)
         self._encoded: dict[str, np.ndarray] = {}
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -67,6 +76,8 @@ class Replayer:
         rec = Recommender(
             self.catalog, self.index, self.vectors, self.encoder, side=side, fusion=fusion, reranker=reranker
         )
+        if self.bend_genres is not None:
+            rec.bend_genres = self.bend_genres
         if self.titles is None:
             self.titles = TitleMatcher(self.catalog, rec.popularity)
         return Agent(rec, None, None, titles=self.titles)

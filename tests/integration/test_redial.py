@@ -57,3 +57,29 @@ def test_eval_redial_cli_on_real_dialogues(tmp_path, monkeypatch, capsys, ml_par
         ]
     )
     assert same == 2 and "nothing may be fitted on it" in capsys.readouterr().err
+
+
+def test_eval_redial_packaged_scores_what_the_redial_chat_loads(tmp_path, monkeypatch, capsys, redial_agent):
+    """`eval redial --ranker packaged` on 40 validation dialogues: the packaged catalog, corpus and ranker, nothing
+    fitted on the evaluated file; the ablation without the new dialogues fitted in the same run on 60 others."""
+    redial = require_shared("redial")
+    monkeypatch.setenv("CHATREC_DATA_DIR", str(redial_agent.data_root))  # the packaged catalog's index, built once
+    evaluated = tmp_path / "valid40.jsonl"
+    evaluated.write_text("\n".join((redial / "kgsf_valid_data.jsonl").read_text().splitlines()[:40]) + "\n")
+    old = tmp_path / "kepler60.jsonl"
+    old.write_text("\n".join((redial / "kepler_train_subset.jsonl").read_text().splitlines()[:60]) + "\n")
+    out = tmp_path / "packaged.json"
+    args = ["eval", "redial", "--ranker", "packaged", "--dialogues", str(evaluated)]
+    assert main(args + ["--train", str(old), "--out", str(out)]) == 0
+    r = json.loads(out.read_text())
+    assert r["ranker"] == "packaged" and r["corpus_dialogues"] == 3822 and r["n_cases"] > 100
+    assert r["recall@50"] > r["baselines"]["popularity"]["recall@50"]
+    assert r["text_only"]["n_cases"] == r["n_cases"] and 0 <= r["user_centric"]["SR"] <= 1
+    assert r["without_new_dialogues"]["dialogues"] == 60 and "kepler60.jsonl" in r["without_new_dialogues"]["source"]
+    assert sum(r["filtered_out_by"].values()) == r["targets_filtered_out"]
+    assert "without new dialogues" in capsys.readouterr().out
+    # a file the packaged corpus was built from cannot be evaluated against it
+    train = tmp_path / "train5.jsonl"
+    train.write_text("\n".join((redial / "train_recovered.jsonl").read_text().splitlines()[:5]) + "\n")
+    assert main(["eval", "redial", "--ranker", "packaged", "--dialogues", str(train)]) == 2
+    assert "in the packaged corpus" in capsys.readouterr().err

@@ -215,7 +215,7 @@ def test_nothing_is_fitted_on_the_evaluated_file(tmp_path, catalog):
         "ablations",
         "turns_per_second",
     }
-    assert set(result["text_only"]) == {"n_cases", "recall@1", "recall@10", "recall@50"}
+    assert set(result["text_only"]) == {"n_cases", "recall@1", "recall@10", "recall@50", "user_centric"}
     assert set(result["ablations"]) == {"hand-set defaults", "no re-ranker", "no CF", "text signals only"}
 
 
