@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import time
 
+import numpy as np
+
 from chat_rec.catalog import Interactions
 from chat_rec.config import AgentConfig
 from chat_rec.dialogue.acts import Act
@@ -30,8 +32,12 @@ class Replies:
     ):
         self.rec, self.catalog, self.config = recommender, recommender.catalog, config
         self.answers = Answers(recommender.catalog, interactions, recommender.texts)
+        # where the catalog's films end: the newest year with a few films (a list's odd announced title of a later
+        # year, "Wonder Woman 2 (2019)" in ReDial's, does not move it)
         years = recommender.catalog.years
-        self.newest = int(years.max()) if len(years) else 0  # where the catalog's films end
+        counts = np.bincount(years[years > 0]) if (years > 0).any() else np.zeros(1, dtype=np.int64)
+        enough = np.flatnonzero(counts >= max(1, min(5, int(counts.sum() * 0.001))))
+        self.newest = int(enough[-1]) if len(enough) and counts.sum() else 0
 
     def recommend(
         self, intent: Intent, session: Session, state: UserState, notices: list[str], timings: dict | None = None

@@ -159,7 +159,11 @@ def evaluate(
     if variants:
         table["targets_filtered_out"] = filtered  # removed by the chat's hard filters (genre, era, ...)
         table["filtered_out_by"] = dict(sorted(by_filter.items(), key=lambda kv: -kv[1]))
-    table["user_centric"] = user_centric(rewards)
+    table["user_centric"] = (
+        user_centric(rewards)
+        if any(d.questions for d in dialogues)
+        else {"dialogues": 0, "why": "the dialogues carry no per-film answers (liked / seen): not defined"}
+    )
     return table, {n: recall_table(np.asarray(r)) for n, r in per_variant.items()}, len(ranks) / max(seconds, 1e-9)
 
 
@@ -285,7 +289,7 @@ def run_packaged(
         "weights": head,
         "tree_stage": bool(fusion.trees),
         "corpus_dialogues": len(corpus),
-        "fitted_on": [f.get("name", "") for f in fusion.meta.get("files") or []],
+        "fitted_on": [f.get("path", "") for f in fusion.meta.get("files") or []],
         "seconds": round(time.perf_counter() - started, 1),
     }
 
@@ -390,7 +394,7 @@ def format_report(result: dict) -> str:
     lines.append(line("popularity (train)", result["baselines"]["popularity"]))
     for label, t in (("", result), (" text-only", result["text_only"])):
         u = t.get("user_centric") or {}
-        if u:
+        if "SR" in u:
             lines.append(
                 f"user-centric{label}: SR {u['SR']:.4f} (any turn), {u['SR_per_turn']:.4f} per turn; "
                 f"RDL {u['RDL']:.4f} over {u['dialogues']} dialogues"

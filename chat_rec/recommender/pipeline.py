@@ -325,7 +325,12 @@ class Recommender:
                 wider = self.filters(intent, state, genres=False, era=False).mask(self.catalog) & person
                 if wider.sum() > kept.sum():
                     kept = wider
-                    relaxed += [w for w in ("genres", "era") if w not in relaxed]
+                    asked = [
+                        w
+                        for w, on in (("genres", intent.wanted_genres), ("era", intent.year_min or intent.year_max))
+                        if on
+                    ]
+                    relaxed += [w for w in asked if w not in relaxed]
             if kept.any():
                 allowed = kept
             else:

@@ -299,7 +299,10 @@ class ChatUI:
 
                 with gr.Column(scale=1):
                     user = gr.Textbox(
-                        label="Who you are: a MovieLens user id, or blank for a new user", elem_id="user"
+                        label="Who you are: a user id of the catalog's ratings, or blank for a new user"
+                        if self.agent.interactions is not None
+                        else "Who you are: this catalog has no user histories; leave blank",
+                        elem_id="user",
                     )
                     user_md = gr.Markdown(user_summary([], None))
                     device = gr.Radio(DEVICES, value="laptop", label="Device")
