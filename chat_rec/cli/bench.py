@@ -64,13 +64,17 @@ def cmd_bench_turn(args) -> int:
         from chat_rec.cli.dialogues import dialogue_turn_agent, dialogue_turns
 
         agent, dialogues = dialogue_turn_agent(cfg, args)
+        out = {"catalog": agent.catalog.name, "items": len(agent.catalog), "dialogues": len(dialogues), "variants": {}}
         for label, variant in with_reranker_variants(agent, cfg):
             variant.rec._encoded.clear()  # each variant encodes the words afresh, as the chat does
             times = dialogue_turns(variant, dialogues)
+            out["variants"][label] = stats([t * 1000 for t in times])
             print(
                 f"bench turn --llm none on {agent.catalog.name} ({len(agent.catalog):,} items), {label}: "
                 f"{len(times)} seeker messages of {len(dialogues)} dialogues; {percentiles(times)}"
             )
+        if args.out:
+            write_result(Path(args.out), out)
         return 0
     paths = sorted(Path(args.scripts).glob("*.yaml"))
     if not paths:

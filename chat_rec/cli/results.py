@@ -99,7 +99,7 @@ ROWS: tuple[Row, ...] = (
         "(no questionnaire)",
         file="redial-packaged.json",
         command="chat-rec eval redial --ranker packaged --dialogues kgsf_valid_data.jsonl --train "
-        "kepler_train_subset.jsonl --out results/redial-packaged.json; the same for `eval inspired` on dev.tsv",
+        "kepler_train_subset.jsonl --out results/redial-packaged.json; the same with eval inspired on dev.tsv",
         values={
             "t10": "text_only/recall@10",
             "t50": "text_only/recall@50",

@@ -23,7 +23,9 @@ class Fact:
 
 
 def short_title(item: Item) -> str:
-    return display_title(item.title)
+    """The title as a person reads it, with its year ("Zootopia (2016)", where the catalog's title lacks it)."""
+    title = display_title(item.title)
+    return f"{title} ({item.year})" if item.year and str(item.year) not in title else title
 
 
 def facts_for(rec: Recommender, scored: Scored, intent: Intent, state: UserState, max_facts: int = 4) -> list[Fact]:
