@@ -29,6 +29,7 @@ from pathlib import Path
 
 from chat_rec.catalog import Catalog, Item
 from chat_rec.datasets.dialogues import _YEAR, Dialogue, Message, _clean_title, _csv_rows
+from chat_rec.datasets.movielens import ML100K_GENRES
 from chat_rec.errors import DataFormatError
 
 NAME = "redial"
@@ -47,26 +48,7 @@ FACT_COLUMNS = (
     "confidence",
 )
 #: MovieLens-100K's genre labels: the packaged facts use these, so the reader's genre words work unchanged.
-GENRES = (
-    "Action",
-    "Adventure",
-    "Animation",
-    "Children's",
-    "Comedy",
-    "Crime",
-    "Documentary",
-    "Drama",
-    "Fantasy",
-    "Film-Noir",
-    "Horror",
-    "Musical",
-    "Mystery",
-    "Romance",
-    "Sci-Fi",
-    "Thriller",
-    "War",
-    "Western",
-)
+GENRES = tuple(g for g in ML100K_GENRES if g != "unknown")
 SOURCE = "ReDial's films (CC BY 4.0); facts and descriptions written for chat-rec (package data)"
 
 

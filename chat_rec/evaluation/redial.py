@@ -270,22 +270,11 @@ def run_packaged(
             "text_only": {k: v for k, v in old_text.items() if k != "liked_only"},
             "tree_kept": bool(trees_old),
         }
-    unknown, empty = count_cases(eval_file.dialogues, catalog)
     return {
-        "protocol": "redial",
-        "file": eval_file.source,
+        **_report(eval_file, catalog, table, text_only, ablations, popularity, per_second),
         "path": "Agent.read + Agent.rank (served): the packaged ReDial catalog, corpus and ranker",
         "ranker": "packaged",
-        **table,
-        "text_only": {k: v for k, v in text_only.items() if k != "liked_only"},
-        "ablations": ablations,
         "without_new_dialogues": without,
-        "baselines": {"popularity": popularity},
-        "turns_per_second": round(per_second, 1),
-        "n_dialogues": len(eval_file.dialogues),
-        "malformed_lines": eval_file.malformed,
-        "unknown_mentions": unknown,
-        "empty_messages": empty,
         "weights": head,
         "tree_stage": bool(fusion.trees),
         "corpus_dialogues": len(corpus),
@@ -348,8 +337,20 @@ def run(
     text_only, _, _ = evaluate(
         agent, eval_file.dialogues, {}, questionnaire=False, progress=progress, desc="cases, text only"
     )
-    unknown, empty = count_cases(eval_file.dialogues, catalog)
     popularity = ablations.pop("popularity")
+    return {
+        **_report(eval_file, catalog, table, text_only, ablations, popularity, per_second),
+        "ablation_weights": ablation_weights,
+        "weights": weights,
+        "fitting": fitting,
+        "fitted_on": [f.source for f in train_files] + (["ML-latest-small ratings"] if external is not None else []),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _report(eval_file, catalog: Catalog, table, text_only, ablations, popularity, per_second: float) -> dict:
+    """The fields both protocols report: the served rows, the same-run ablations and baseline, the file's counts."""
+    unknown, empty = count_cases(eval_file.dialogues, catalog)
     return {
         "protocol": "redial",
         "file": eval_file.source,
@@ -357,17 +358,12 @@ def run(
         **table,
         "text_only": {k: v for k, v in text_only.items() if k != "liked_only"},
         "ablations": ablations,
-        "ablation_weights": ablation_weights,
         "baselines": {"popularity": popularity},
         "turns_per_second": round(per_second, 1),
         "n_dialogues": len(eval_file.dialogues),
         "malformed_lines": eval_file.malformed,
         "unknown_mentions": unknown,
         "empty_messages": empty,
-        "weights": weights,
-        "fitting": fitting,
-        "fitted_on": [f.source for f in train_files] + (["ML-latest-small ratings"] if external is not None else []),
-        "seconds": round(time.perf_counter() - started, 1),
     }
 
 
