@@ -3,8 +3,9 @@
 
 Built from the items' ``director`` and ``cast`` fields, so any catalog that brings those columns gets it.
 A full name is found as written or misspelt (one or two letters off, as titles are); a surname alone
-("Hitchcock", "Spielberg") is found when it is capitalised or follows a cue ("by", "with", "starring"), names
-one person of the catalog more than any other, and is not an everyday word.
+("Hitchcock", "Spielberg") is found when it follows a strong cue ("by", "starring") or is capitalised and names
+someone with two films or more; either way it must name one person of the catalog more than any other and not
+be an everyday word.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ COMMON = frozenset(
         "lover",
         "lucas",
         "major",
+        "marvel",
         "man",
         "march",
         "mars",
@@ -141,6 +143,7 @@ COMMON = frozenset(
         "swan",
         "taylor",
         "town",
+        "true",
         "turner",
         "walker",
         "wall",
@@ -157,6 +160,7 @@ COMMON = frozenset(
         "wolf",
         "wood",
         "woods",
+        "worth",
         "young",
     ]
 )
@@ -270,7 +274,9 @@ class People:
                 continue
             if key in self._first_words and not STRONG_CUE.search(message[:start]):
                 continue
-            if word[:1].isupper() or STRONG_CUE.search(message[:start]):
+            if STRONG_CUE.search(message[:start]) or (word[:1].isupper() and len(self.rows[self.by_last[key]]) >= 2):
+                # capitalised alone, only someone with two films or more: a capital also starts a sentence
+                # ("Worth the time"), and a one-film name is more often a word than that person
                 add(self.by_last[key], i, i + 1)
         found.sort(key=lambda m: m.start)
         return found

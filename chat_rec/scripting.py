@@ -111,6 +111,8 @@ EXPECTATIONS = (
     "reply_mentions_genres_of",
     "not_rated",
     "person",
+    "some_person",
+    "no_person",
     "reply_asks",
     "kept",
 )
@@ -229,6 +231,12 @@ def _holds(key: str, want, record: dict, previous: list | None, agent: Agent, us
 
         have = sum(any(fold(p) == fold(want) for p in catalog.item(i).director + catalog.item(i).cast) for i in ids)
         return bool(ids) and have >= min(4, len(agent.rec.people.of(want)))
+    if key in ("some_person", "no_person"):
+        # "I really like Will Ferrell": some pick has them; "I don't like Adam Sandler": none has
+        from chat_rec.people import fold
+
+        have = sum(any(fold(p) == fold(want) for p in catalog.item(i).director + catalog.item(i).cast) for i in ids)
+        return bool(ids) and (have > 0) == (key == "some_person")
     if key == "kept":
         # "I didn't like the first one": the other picks of the previous list stay
         return previous is not None and len(set(ids) & set(previous)) >= want

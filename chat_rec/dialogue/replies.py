@@ -217,6 +217,8 @@ class Replies:
             roles = [self.rec.people.roles.get(_fold(p), ()) for p in intent.people[:2]]
             by = "by" if all("director" in r and "cast" not in r for r in roles) else "with"
             tail.append(f"{by} " + " and ".join(intent.people[:2]))
+        if intent.unwanted_people:
+            tail.append("without " + " and ".join(intent.unwanted_people[:2]))
         if state.history_rows and not intent.wanted_genres and not refs:
             tail.append("based on what you rated")
         verb = "are" if n != 1 else "is"

@@ -28,6 +28,47 @@ from chat_rec.session import Session
 ERA_STEP = 20
 
 
+#: before a name, words that ask for that person's films: "by Hitchcock", "starring", "more Tom Hanks"
+_ASK_BEFORE = re.compile(
+    r"(?:\b(?:by|starring|stars|featuring|feat\.?|directed by|director|more|anything|something|any|other|another|"
+    r"some|all)|^|[.!?;:]|\bor|\band|\babout)\s*$",
+    re.I,
+)
+#: "with Tom Hanks" asks for his films after these words ("a movie with", "something with", "with" first); after
+#: "that", "the one", "seen it" it is about a film already named ("isn't that with Tom Hanks?")
+_WITH_HEADS = re.compile(
+    r"(?:^|[.!?;:,]|\b(?:a|an|any|some|more|other|another|good|great|new|funny|scary|\w+ies|\w+ers|something|"
+    r"anything|stuff|else|especially|preferably|ideally|maybe|perhaps|like|want|need|recommend|suggest|watch|see|"
+    r"(?<!that )(?<!the )(?<!this )(?:movies?|films?|flicks?|ones?|comed(?:y|ies)|dramas?|thrillers?)))\s*with\s+$",
+    re.I,
+)
+#: after a name, words that ask for their films: "a George Clooney movie", "Tarantino films", "Spielberg's work"
+_ASK_AFTER = re.compile(
+    r"^(?:'s|’s|s|'|’)?\s+(?:\w+\s+)?(?:movies?|films?|flicks?|comed(?:y|ies)|dramas?|thrillers?|work|stuff|ones)\b",
+    re.I,
+)
+
+
+#: words before a name that turn that person down ("I don't like Adam Sandler", "not a fan of", "can't stand")
+_TURNED_DOWN = re.compile(
+    r"\b(?:not?|never|don'?t|doesn'?t|didn'?t|can'?t|cannot|won'?t|hate[sd]?|dislike[sd]?|stand|except|but not|"
+    r"tired of|sick of|enough)\b",
+    re.I,
+)
+
+
+def asks_for(text: str, start: int, end: int) -> bool:
+    """Whether the person named at ``text[start:end]`` is asked for (their films only) rather than named in passing:
+    a cue before it ("by", "starring", "a movie with", "more"), a kind of film after it ("a George Clooney movie"),
+    or a message that is little more than the name ("Tom Hanks?", "what about Nolan")."""
+    before, after = text[:start], text[end:]
+    if _ASK_AFTER.match(after) or _WITH_HEADS.search(before):
+        return True
+    if _ASK_BEFORE.search(before) and len(re.findall(r"[^\W\d_]+", after)) <= 1:
+        return True  # "Tom Hanks please", "what about Nolan", "Tom Hanks?"
+    return bool(re.search(r"\b(?:by|starring|featuring|directed by|more|anything|something)\s*$", before, re.I))
+
+
 class Tracker:
     """Reads each message into the session: its intent, its act, and the accumulated request."""
 
@@ -71,12 +112,13 @@ class Tracker:
             act.name, act.items, act.fact = "question", [focus], "cast"
             rules.people = []
         spans = [(p.start, p.end) for p in found]
+
         # "Mel Brooks" is a person, not an unknown title; "Bad Santa (2003)", "the movie Ad Astra" are films
-        rules.unknown_titles = [
-            t
-            for t in rules.unknown_titles
-            if not any(t.lower() in p.surface.lower() or p.surface.lower() in t.lower() for p in found)
-        ]
+        def a_person(t: str) -> bool:
+            return any(t.lower() in p.surface.lower() or p.surface.lower() in t.lower() for p in found)
+
+        rules.unknown_titles = [t for t in rules.unknown_titles if not a_person(t)]
+        act.unknown = [t for t in act.unknown if not a_person(t)]
         if act.name in ("request", "seen"):
             for title in outside_titles(text, mentions, spans):
                 if title.lower() not in (t.lower() for t in rules.unknown_titles):
@@ -201,8 +243,17 @@ class Tracker:
         found = self.people.find(text, skip=[(m.start, m.end) for m in mentions if m.item_id is not None])
         if not found or act.name not in ("request", "vague"):
             return found
-        intent.people = list(dict.fromkeys(p.name for p in found))
-        words = {w.lower() for p in found for w in re.findall(r"[\w']+", p.surface)}
+        asked = [p for p in found if asks_for(text, p.start, p.end)]
+        # named in passing ("I really like Will Ferrell", "Tom Hanks killed that role"): their films are favoured,
+        # not a wall around them; never someone the person turns down ("not a fan of Adam Sandler")
+        down = [p for p in found if _TURNED_DOWN.search(re.split(r"[.!?;]", text[: p.start])[-1])]
+        intent.unwanted_people = list(dict.fromkeys(p.name for p in down))
+        intent.liked_people = [p.name for p in found if p not in asked and p not in down]
+        asked = [p for p in asked if p not in down]
+        if not asked:
+            return found
+        intent.people = list(dict.fromkeys(p.name for p in asked))
+        words = {w.lower() for p in asked for w in re.findall(r"[\w']+", p.surface)}
         words |= {w.lower() + "s" for w in words}
         intent.keywords = [
             k for k in intent.keywords if k.lower() not in words and k.lower().rstrip("'s") not in words
@@ -309,6 +360,10 @@ class Tracker:
             merged.show_again = new.show_again
         if new.people:  # "with Tom Hanks" after "something funny": his comedies; a new name replaces the old
             merged.people = list(new.people)
+        merged.unwanted_people = list(dict.fromkeys(old.unwanted_people + new.unwanted_people))
+        merged.people = [p for p in merged.people if p not in merged.unwanted_people]
+        if refine and new.liked_people:  # "I really like Will Ferrell" after "a comedy": his films come first
+            merged.liked_people = list(dict.fromkeys(old.liked_people + new.liked_people))[-3:]
         for g in old.unwanted_genres + new.unwanted_genres:
             if g not in merged.unwanted_genres and g not in new.wanted_genres:
                 merged.unwanted_genres.append(g)

@@ -84,6 +84,8 @@ def removed_by(agent: Agent, session, row: int) -> str:
         return "era"
     if intent.people and not rec.people_mask(intent.people)[row]:
         return "person"
+    if intent.unwanted_people and rec.people_mask(intent.unwanted_people)[row]:
+        return "person ruled out"
     words = intent_ruled_out(intent.unwanted_keywords)
     if words and rec.content_mask(words)[row]:
         return "ruled-out content"

@@ -42,6 +42,11 @@ def facts_for(rec: Recommender, scored: Scored, intent: Intent, state: UserState
             facts.append(Fact("person", f"{person} directed it, as you asked", (person,)))
         elif person in item.cast:
             facts.append(Fact("person", f"{person} is in it, as you asked", (person,)))
+    for person in intent.liked_people:
+        if person in item.director:
+            facts.append(Fact("person", f"{person}, whom you mentioned, directed it", (person,)))
+        elif person in item.cast:
+            facts.append(Fact("person", f"{person}, whom you mentioned, is in it", (person,)))
     text = rec._lower_texts[scored.row]
     words = [kw for kw in intent.keywords if re.search(rf"\b{re.escape(kw)}", text)]
     if words:

@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 WORDS_MESSAGES, WORDS_CHARS, DIALOGUE_MESSAGES = 4, 500, 6
 #: Encoded texts remembered (about 1.5 kB each): a replayed evaluation reads each text twice.
 ENCODED_CACHE = 20_000
+#: How far the films of people named in passing move up ("I really like Will Ferrell"), in spreads (standard
+#: deviations) of the fused scores. Chosen on a held-out fifth of the ReDial training dialogues.
+PERSON_BOOST = 1.0
 
 
 @dataclass
@@ -134,6 +137,7 @@ class Recommender:
         #: fitted ranker says whether it was fitted so (``meta["candidates"]["bend_genres"]``); 0 is a wall.
         self.bend_genres = int(((self.fusion.meta or {}).get("candidates") or {}).get("bend_genres") or 0)
         self.rerank_top, self.full_rank_max = rerank_top, full_rank_max
+        self.person_boost = PERSON_BOOST
         if side is None:
             counts = (
                 np.bincount(interactions.item_rows, minlength=len(catalog))
@@ -259,6 +263,9 @@ class Recommender:
         raw = sig.compute(self.features, request, cand, active)
         Z = sig.matrix(raw, len(cand))
         fused = stage_scores(self.fusion, head, Z, self.catalog.name)
+        if intent.liked_people and self.person_boost and restrict is None:
+            # "I really like Will Ferrell": his films move up by ``person_boost`` spreads of the fused scores
+            fused = fused + self.person_boost * float(np.std(fused)) * self.people_mask(intent.liked_people)[cand]
         middle = time.perf_counter()
         fused = self._rerank(fused, cand, intent, state, head, raw)
         order = self._distinct_films(cand, np.argsort(-fused, kind="stable"), k)
@@ -335,6 +342,11 @@ class Recommender:
                 allowed = kept
             else:
                 relaxed.append("people")
+        if intent.unwanted_people and restrict is None:
+            # "I don't like Adam Sandler": their films are left out while enough others remain
+            kept = allowed & ~self.people_mask(intent.unwanted_people)
+            if kept.sum() >= need:
+                allowed = kept
         ruled_out = intent_ruled_out(intent.unwanted_keywords)
         if ruled_out and restrict is None:
             kept = allowed & ~self.content_mask(ruled_out)

@@ -52,6 +52,36 @@ def test_people_full_names_surnames_and_misspellings(catalog):
     assert people.find("a title", skip=[(0, 7)]) == []
 
 
+def test_a_surname_alone_needs_two_films_or_a_strong_cue(catalog):
+    people = People(catalog)
+    # Weaver plays in two films here; Kubrick directed one: capitalised alone is not enough, "by" is
+    assert [m.name for m in people.find("Weaver was great")] == ["Sigourney Weaver"]
+    assert people.find("Kubrick was great") == []
+    assert [m.name for m in people.find("anything by Kubrick?")] == ["Stanley Kubrick"]
+
+
+@pytest.mark.parametrize(
+    "text, asked",
+    [
+        ("movies with Tom Hanks", True),
+        ("a good Tom Hanks movie", True),
+        ("anything by Tom Hanks from the 90s?", True),
+        ("more Tom Hanks please", True),
+        ("Tom Hanks?", True),
+        ("a comedy with Tom Hanks", True),
+        ("Isn't that with Tom Hanks? I like him.", False),
+        ("Forrest Gump is an epic classic. Tom Hanks killed that role", False),
+        ("I loved that movie with Tom Hanks", False),
+        ("I really like Tom Hanks, I think he is a great actor", False),
+    ],
+)
+def test_a_person_is_asked_for_only_with_a_cue(text, asked):
+    from chat_rec.dialogue.tracker import asks_for
+
+    start = text.index("Tom Hanks")
+    assert asks_for(text, start, start + len("Tom Hanks")) is asked
+
+
 def test_people_empty_catalog_has_nobody(tiny_catalog):
     people = People(tiny_catalog)
     assert not people and people.find("anything by Hitchcock") == []
@@ -109,3 +139,39 @@ def test_ruled_out_and_vague():
     assert is_vague("I'm not sure what I want", firm=False)
     assert is_vague("something to watch with my parents", firm=False)
     assert not is_vague("not sure, maybe horror", firm=True)
+
+
+def _people_agent(catalog, block_interactions, k):
+    from chat_rec.agent import Agent
+    from chat_rec.config import AgentConfig
+    from chat_rec.models.cf import EASE
+    from chat_rec.models.encoder import HashEncoder
+    from chat_rec.models.index import ExactIndex
+    from chat_rec.recommender.pipeline import Recommender
+
+    enc = HashEncoder(64)
+    vectors = enc.encode(catalog.texts())
+    cf = EASE(1.0, "rating").fit(block_interactions)
+    rec = Recommender(catalog, ExactIndex(catalog, vectors), vectors, enc, cf, block_interactions)
+    return Agent(rec, block_interactions, config=AgentConfig(k=k))
+
+
+def test_a_person_named_in_passing_is_favoured_and_one_turned_down_is_left_out(catalog, block_interactions):
+    from chat_rec.session import Session
+
+    agent = _people_agent(catalog, block_interactions, 3)
+    session = Session()
+    reply = agent.turn("a horror film. I really like Sigourney Weaver", session)
+    assert session.intent.liked_people == ["Sigourney Weaver"] and session.intent.people == []
+    ids = [r.item_id for r in reply.items]
+    assert set(ids[:2]) == {1, 2} and 6 in ids, ids  # her films first, the others still there
+    assert "don't know" not in reply.text
+    agent.rec.person_boost = 0.0
+    unboosted = [r.item_id for r in agent.turn("a horror film. I really like Sigourney Weaver", Session()).items]
+    assert set(unboosted[:2]) != {1, 2}  # on these fakes only the boost puts both of hers first
+
+    one = _people_agent(catalog, block_interactions, 1)
+    session = Session()
+    reply = one.turn("a horror film, but I don't like Sigourney Weaver", session)
+    assert session.intent.unwanted_people == ["Sigourney Weaver"] and not session.intent.liked_people
+    assert [r.item_id for r in reply.items] == [6] and "without Sigourney Weaver" in reply.text

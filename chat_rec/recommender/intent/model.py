@@ -37,6 +37,11 @@ class Intent(BaseModel):
     people: list[str] = Field(
         default_factory=list
     )  # "by Hitchcock", "with Tom Hanks": directors / cast, as the catalog writes them
+    #: people named in passing and not asked for ("I really like Will Ferrell", "Keanu Reeves is the best"):
+    #: their films are favoured, not the only ones
+    liked_people: list[str] = Field(default_factory=list)
+    #: people turned down ("I don't like Adam Sandler"): their films are left out while others remain
+    unwanted_people: list[str] = Field(default_factory=list)
 
     def is_empty(self) -> bool:
         """True when nothing usable for ranking was understood."""
@@ -50,4 +55,6 @@ class Intent(BaseModel):
             or self.year_max
             or self.mood
             or self.people
+            or self.liked_people
+            or self.unwanted_people
         )
