@@ -275,6 +275,10 @@ class Agent:
         event = FeedbackEvent(session.user_key, session.session_id, item_id, value, session.turns)
         session.feedback.append(event)
         self.memory.apply(session)
+        if value == "up" and item_id in session.last_items:
+            session.focus = item_id  # 👍 then "more like that": that is the film just liked
+        elif value != "up" and session.focus == item_id:
+            session.focus = None
         note = self.memory.save(session, event)
         if item_id not in session.shown:
             note += " (it was not shown in this chat)"

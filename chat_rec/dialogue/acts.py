@@ -307,6 +307,14 @@ _NOT_TITLES = frozenset(
         "netflix",
         "youtube",
         "hbo",
+        "marvel",  # studios and services are kinds of film, not titles ("I love Marvel", "Pixar for the kids")
+        "pixar",
+        "disney",
+        "dreamworks",
+        "ghibli",
+        "dc",
+        "hulu",
+        "amazon",
     ]
 )
 
@@ -323,6 +331,8 @@ def outside_titles(text: str, mentions, skip: list[tuple[int, int]]) -> list[str
         common = all(w in _NOT_TITLES for w in words) or words[0] in _NOT_TITLES
         if not words or (common and not yeared) or len(surface) < 2:
             return
+        if not yeared and re.match(r"\s+(?:movies?|films?|flicks?|franchise|universe|series)\b", text[end:], re.I):
+            return  # "I love Marvel movies", "Christopher Guest films": a kind of film, not a title
         if any(a < end and start < b for a, b in taken):
             return
         out.append(surface)

@@ -357,6 +357,10 @@ class Tracker:
             if dark and lift and not new.wanted_genres:
                 # "something lighter" after horror: comedies now, not the horror of before
                 merged.wanted_genres, merged.all_genres = [lift], False
+            elif new.mood and not merged.wanted_genres and merged.people:
+                # "something lighter" after "movies with Tom Hanks": his comedies, not his dramas
+                kind = next((g for g in toward if g in self.catalog.genre_names), None)
+                merged.wanted_genres, merged.all_genres = ([kind] if kind else []), False
             merged.show_again = new.show_again
         if new.people:  # "with Tom Hanks" after "something funny": his comedies; a new name replaces the old
             merged.people = list(new.people)

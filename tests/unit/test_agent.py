@@ -93,6 +93,16 @@ def test_feedback_paths(agent):
         agent.record_feedback(session, first, "meh")
 
 
+def test_a_thumbs_up_makes_that_the_film_of_more_like_that(agent):
+    session = Session()
+    second = ids(agent.turn("something scary", session))[1]
+    agent.record_feedback(session, second, "up")
+    agent.turn("more like that", session)
+    assert session.intent.reference_items == [second]
+    agent.record_feedback(session, second, "retract")
+    assert session.focus is None
+
+
 def test_known_user_history_is_excluded(agent, block_interactions):
     session = Session(user_id=1)
     reply = agent.turn("recommend me something", session)

@@ -134,6 +134,7 @@ BUILDS_ITS_OWN = {
     "unit/test_feedback.py": "the feedback store and the user vector on the tiny fakes",
     "unit/test_turn_stream.py": "the streamed turn's stages on the tiny fakes",
     "unit/test_fusion.py": "the hand-set defaults and the fusion's own code",
+    "unit/test_dialogue.py": "a person favoured or turned down, on the tiny fakes with directors and cast",
 }
 
 
