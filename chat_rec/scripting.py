@@ -225,17 +225,14 @@ def _holds(key: str, want, record: dict, previous: list | None, agent: Agent, us
     if key == "not_rated":
         rated = {catalog.items[r].id for r in agent.interactions.history(user)[0]} if user is not None else set()
         return not set(ids) & rated
-    if key == "person":
-        # "by Hitchcock", "with Tom Hanks": at least 4 of 5 picks have them, or every catalog film with them
+    if key in ("person", "some_person", "no_person"):
+        # "by Hitchcock", "with Tom Hanks" (person): at least 4 of 5 picks have them, or every catalog film with them;
+        # "I really like Will Ferrell" (some_person): some pick has them; "I don't like Adam Sandler" (no_person): none
         from chat_rec.people import fold
 
         have = sum(any(fold(p) == fold(want) for p in catalog.item(i).director + catalog.item(i).cast) for i in ids)
-        return bool(ids) and have >= min(4, len(agent.rec.people.of(want)))
-    if key in ("some_person", "no_person"):
-        # "I really like Will Ferrell": some pick has them; "I don't like Adam Sandler": none has
-        from chat_rec.people import fold
-
-        have = sum(any(fold(p) == fold(want) for p in catalog.item(i).director + catalog.item(i).cast) for i in ids)
+        if key == "person":
+            return bool(ids) and have >= min(4, len(agent.rec.people.of(want)))
         return bool(ids) and (have > 0) == (key == "some_person")
     if key == "kept":
         # "I didn't like the first one": the other picks of the previous list stay

@@ -37,16 +37,12 @@ def facts_for(rec: Recommender, scored: Scored, intent: Intent, state: UserState
         said = _said(state.request, matched)
         asked = f", as you asked (“{said}”)" if said else ""
         facts.append(Fact("genre", f"it is {_article(matched[0])} {' / '.join(matched)} film{asked}", tuple(matched)))
-    for person in intent.people:
-        if person in item.director:
-            facts.append(Fact("person", f"{person} directed it, as you asked", (person,)))
-        elif person in item.cast:
-            facts.append(Fact("person", f"{person} is in it, as you asked", (person,)))
-    for person in intent.liked_people:
-        if person in item.director:
-            facts.append(Fact("person", f"{person}, whom you mentioned, directed it", (person,)))
-        elif person in item.cast:
-            facts.append(Fact("person", f"{person}, whom you mentioned, is in it", (person,)))
+    # asked for ("by Nolan") or named in passing ("I really like Will Ferrell")
+    for names, mid, end in ((intent.people, "", ", as you asked"), (intent.liked_people, ", whom you mentioned,", "")):
+        for person in names:
+            role = "directed it" if person in item.director else ("is in it" if person in item.cast else "")
+            if role:
+                facts.append(Fact("person", f"{person}{mid} {role}{end}", (person,)))
     text = rec._lower_texts[scored.row]
     words = [kw for kw in intent.keywords if re.search(rf"\b{re.escape(kw)}", text)]
     if words:
