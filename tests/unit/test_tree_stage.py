@@ -11,7 +11,15 @@ import pytest
 
 from chat_rec.recommender.fusion import FusionModel, TreeStage, load_fusion, stage_scores
 from chat_rec.recommender.signals import NAMES
-from chat_rec.training.ranker import FitCase, fit_tree
+from chat_rec.training.ranker import (
+    LARGE_TREE_CASES,
+    LARGE_TREE_PARAMS,
+    TREE_PARAMS,
+    TREE_ROUNDS,
+    FitCase,
+    fit_tree,
+    tree_settings,
+)
 
 POP, SEM = NAMES.index("pop"), NAMES.index("sem")
 
@@ -42,6 +50,13 @@ def test_a_tree_that_beats_the_linear_order_is_kept(fitted):
     held = meta["heldout"]
     assert held["tree"]["recall@10"] > held["linear"]["recall@10"]
     assert meta["cases"]["heldout"] == 60 and meta["cases"]["fit"] == 240
+    assert meta["rounds"] == TREE_ROUNDS and meta["params"]["num_leaves"] == TREE_PARAMS["num_leaves"]
+
+
+def test_many_cases_get_the_larger_trees_and_few_the_small_ones():
+    small, large = tree_settings(LARGE_TREE_CASES - 1), tree_settings(LARGE_TREE_CASES)
+    assert small == (TREE_PARAMS, TREE_ROUNDS)
+    assert large[0] is LARGE_TREE_PARAMS and large[0]["num_leaves"] > TREE_PARAMS["num_leaves"]
 
 
 def test_a_tree_on_noise_is_not_kept():
