@@ -34,6 +34,7 @@ class Item:
     age_rating: str = ""  # e.g. "PG-13"
 
 
+_YEAR_AT_END = re.compile(r"\s*\(\d{4}\)$")
 _ARTICLE_SUFFIX = re.compile(r"^(.*), (The|A|An|Il|La|Le|Les|L'|Das|Der|Die|El)$", re.IGNORECASE)
 
 
@@ -139,11 +140,13 @@ class Catalog:
             for g in item.genres:
                 self.genre_matrix[row, index[g]] = True
         self.has_genre = self.genre_matrix.any(axis=1)  # rows with any genre data
-        # the same film under two ids (MovieLens-100K has 18 such pairs): rows that share a normalised
-        # title and year; a list never shows both, and excluding one excludes the other
+        # the same film under two ids (MovieLens-100K has 18 such pairs, ReDial 76: "The Matrix" and "The
+        # Matrix (1999)"): rows that share a normalised title (without a year at its end) and year; a list
+        # never shows both, and excluding one excludes the other
         by_film: dict[tuple[str, int], list[int]] = {}
         for row, item in enumerate(self.items):
-            by_film.setdefault((" ".join(item.title.lower().split()), item.year or 0), []).append(row)
+            title = _YEAR_AT_END.sub("", " ".join(item.title.lower().split()))
+            by_film.setdefault((title, item.year or 0), []).append(row)
         self.film_key = np.zeros(len(self.items), dtype=np.int64)
         self._twins: dict[int, list[int]] = {}
         for key, rows_of_film in enumerate(by_film.values()):

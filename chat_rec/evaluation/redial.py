@@ -114,8 +114,11 @@ def user_centric(rewards: dict[str, list[float]]) -> dict:
     }
 
 
-def _rank_of(order: np.ndarray, target: int) -> int:
-    hit = np.flatnonzero(order == target)
+def _rank_of(order: np.ndarray, target: int, catalog: Catalog | None = None) -> int:
+    """The place of the target film in ``order``: its row, or another row of the same film (``Catalog.twins``:
+    ReDial lists "The Matrix" and "The Matrix (1999)" under two ids, and a list shows one of them)."""
+    rows = [target, *(catalog.twins(target) if catalog is not None else ())]
+    hit = np.flatnonzero(np.isin(order, rows))
     return int(hit[0]) if len(hit) else 10**6
 
 
@@ -139,7 +142,7 @@ def evaluate(
         replay_all(agent, dialogues, questionnaire=questionnaire), desc=desc, disable=not progress, unit="case"
     ):
         rows = np.array([s.row for s in agent.rank(session, 50).items], dtype=np.int64)
-        served.append(_rank_of(rows, case.target))
+        served.append(_rank_of(rows, case.target, agent.catalog))
         liked.append(case.liked_target)
         top = agent.catalog.items[int(rows[0])].id if len(rows) else None
         rewards.setdefault(case.dialogue, []).append(pick_reward(by_id[case.dialogue], top))
@@ -153,7 +156,7 @@ def evaluate(
             for name, fusion in variants.items():
                 score = stage_scores(fusion, head, Z, agent.catalog.name)
                 order = cand[np.argsort(-score, kind="stable")[:50]]
-                per_variant[name].append(_rank_of(order, case.target))
+                per_variant[name].append(_rank_of(order, case.target, agent.catalog))
     seconds = time.perf_counter() - started
     ranks, liked_mask = np.asarray(served), np.asarray(liked, dtype=bool)
     table = recall_table(ranks)

@@ -23,9 +23,15 @@ class Fact:
 
 
 def short_title(item: Item) -> str:
-    """The title as a person reads it, with its year ("Zootopia (2016)", where the catalog's title lacks it)."""
+    """The title as a person reads it, with its year ("Zootopia (2016)", where the catalog's title lacks it;
+    the record's year where the title's own disagrees: ReDial's "Armageddon (1997)" is the 1998 film)."""
     title = display_title(item.title)
-    return f"{title} ({item.year})" if item.year and str(item.year) not in title else title
+    if not item.year:
+        return title
+    own = re.search(r"\s*\((\d{4})\)$", title)
+    if own:
+        return title if int(own.group(1)) == item.year else f"{title[: own.start()]} ({item.year})"
+    return f"{title} ({item.year})" if str(item.year) not in title else title
 
 
 def facts_for(rec: Recommender, scored: Scored, intent: Intent, state: UserState, max_facts: int = 4) -> list[Fact]:

@@ -81,3 +81,20 @@ def test_the_same_film_under_two_ids_is_one_film():
     assert c.twins(0) == [2] and c.twins(2) == [0]
     assert c.twins(1) == [] and c.twins(3) == []  # another year is another film
     assert c.film_key[0] == c.film_key[2] != c.film_key[3]
+
+
+def test_a_title_with_and_without_its_year_is_one_film():
+    """ReDial lists "The Matrix" and "The Matrix (1999)", and "Armageddon (1997)" beside "Armageddon (1998)"
+    whose record says 1998: one film each, shown under the record's year."""
+    from chat_rec.recommender.explain import short_title
+
+    items = [
+        Item(1, "The Matrix (1999)", 1999, ("Action",)),
+        Item(2, "The Matrix", 1999, ("Action",)),
+        Item(3, "Armageddon (1997)", 1998, ("Action",)),
+        Item(4, "Armageddon (1998)", 1998, ("Action",)),
+        Item(5, "The Matrix Reloaded (2003)", 2003, ("Action",)),
+    ]
+    c = Catalog("t", items)
+    assert c.twins(0) == [1] and c.twins(2) == [3] and c.twins(4) == []
+    assert [short_title(i) for i in items[:3]] == ["The Matrix (1999)", "The Matrix (1999)", "Armageddon (1998)"]

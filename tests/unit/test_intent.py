@@ -181,6 +181,17 @@ def test_real_seekers_words_from_redial(parser):
     assert not parser.parse("a horror movie").adds_genres
 
 
+def test_a_title_after_not_is_ruled_out_not_matched(tiny_catalog):
+    """ "not The Shining" rules it out (it was read as "like The Shining"); "I've seen Alien but not The
+    Shining" says what was not seen, not a dislike."""
+    p = RuleParser(tiny_catalog)
+    for text in ("not The Shining", "Not The Shining, something else", "anything except The Shining"):
+        i = p.parse(text)
+        assert i.disliked_items == [6] and 6 not in i.reference_items, text
+    i = p.parse("I've seen Alien but not The Shining")
+    assert 6 not in i.disliked_items
+
+
 def test_picks_named_by_their_place(tiny_catalog):
     """ "more like the second one" names the second pick on screen; "not the third one" rules one out."""
     p = RuleParser(tiny_catalog)

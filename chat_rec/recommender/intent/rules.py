@@ -271,6 +271,14 @@ class RuleParser:
                     r"(?:like|liked|care for|cared for|enjoy|enjoyed)\b",
                     after,
                 )
+                or (
+                    # "not Toy Story", "anything except Cars": ruled out, not a film to match (but "I've seen
+                    # Up but not Cars" says what was not seen)
+                    re.search(
+                        r"(?:^|[,;.!?]|\b(?:but|and|or|just|anything))\s*(?:not|no|except|skip|without)\s*$", before
+                    )
+                    and not re.search(r"\b(?:seen|saw|watched|heard of)\b", text[: m.start], re.I)
+                )
             ):
                 intent.disliked_items.append(m.item_id)
             elif re.search(LIKE_CUES + r"\s*$", before) or re.match(r"[!?]*\s*" + POSITIVE_AFTER, after):
