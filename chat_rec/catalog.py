@@ -34,7 +34,8 @@ class Item:
     age_rating: str = ""  # e.g. "PG-13"
 
 
-_YEAR_AT_END = re.compile(r"\s*\(\d{4}\)$")
+#: a year at the end of a title ("The Matrix (1999)"); group 1 is the year
+YEAR_AT_END = re.compile(r"\s*\((\d{4})\)$")
 _ARTICLE_SUFFIX = re.compile(r"^(.*), (The|A|An|Il|La|Le|Les|L'|Das|Der|Die|El)$", re.IGNORECASE)
 
 
@@ -145,7 +146,7 @@ class Catalog:
         # never shows both, and excluding one excludes the other
         by_film: dict[tuple[str, int], list[int]] = {}
         for row, item in enumerate(self.items):
-            title = _YEAR_AT_END.sub("", " ".join(item.title.lower().split()))
+            title = YEAR_AT_END.sub("", " ".join(item.title.lower().split()))
             by_film.setdefault((title, item.year or 0), []).append(row)
         self.film_key = np.zeros(len(self.items), dtype=np.int64)
         self._twins: dict[int, list[int]] = {}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chat_rec.catalog import Item, display_title
+from chat_rec.catalog import YEAR_AT_END, Item, display_title
 from chat_rec.recommender.intent import MOOD_GENRES, Intent
 from chat_rec.recommender.pipeline import Recommender, Scored, UserState, decade_label
 
@@ -28,7 +28,7 @@ def short_title(item: Item) -> str:
     title = display_title(item.title)
     if not item.year:
         return title
-    own = re.search(r"\s*\((\d{4})\)$", title)
+    own = YEAR_AT_END.search(title)
     if own:
         return title if int(own.group(1)) == item.year else f"{title[: own.start()]} ({item.year})"
     return f"{title} ({item.year})" if str(item.year) not in title else title
